@@ -20,7 +20,11 @@ app = typer.Typer(
 )
 
 # Topic modules, in help order. Each defines ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "headwater.cli.server",
+    "headwater.cli.events",
+    "headwater.cli.read",
+)
 
 
 def _register_all() -> None:

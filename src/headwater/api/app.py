@@ -1,0 +1,76 @@
+"""The FastAPI application factory.
+
+Handlers never open connections: they call the :class:`LineageStore` handed to
+:func:`create_app`. Sync store calls run in the thread pool. Marquez clients
+URL-encode ``/`` inside names (``gs:%2F%2Fbucket``); :class:`EncodedSlashes`
+keeps those encoded through routing so a name never splits a path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import headwater
+from headwater.api import errors, ingest, reads
+from headwater.api.auth import ApiKeys, load_keys
+from headwater.store import LineageStore, open_store
+
+
+class EncodedSlashes:
+    """ASGI middleware: route on the raw path so ``%2F`` inside a segment survives.
+
+    The segment reaches the handler with ``%2F`` still encoded; :func:`reads.name`
+    decodes it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("raw_path"):
+            raw = scope["raw_path"].decode("latin-1").split("?", 1)[0]
+            if "%2f" in raw.lower():
+                protected = raw.replace("%2F", "%252F").replace("%2f", "%252F")
+                scope = {**scope, "path": unquote(protected)}
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    store: LineageStore | None = None, *, api_keys: ApiKeys | None = None, db_url: str | None = None
+) -> FastAPI:
+    """Build the API.
+
+    Args:
+        store: the lineage store; opened from ``db_url`` / ``HEADWATER_DB_URL`` when None.
+        api_keys: API keys; read from the environment when None (see :mod:`headwater.api.auth`).
+        db_url: store URL used when ``store`` is None.
+
+    Returns:
+        The FastAPI app (an ASGI app).
+    """
+    app = FastAPI(
+        title="Headwater",
+        version=headwater.__version__,
+        description="OpenLineage ingest and Marquez-compatible lineage reads.",
+    )
+    app.state.store = store if store is not None else open_store(db_url)
+    app.state.api_keys = api_keys if api_keys is not None else load_keys()
+    errors.install(app)
+
+    @app.middleware("http")
+    async def _auth(request: Request, call_next: Any) -> Any:
+        if request.url.path.startswith("/api/") and request.url.path != "/api/v1/health":
+            write = request.method in ("POST", "PUT", "DELETE", "PATCH")
+            denied = request.app.state.api_keys.check(request.headers.get("authorization"), write)
+            if denied:
+                return errors.error(denied[0], denied[1])
+        return await call_next(request)
+
+    app.include_router(ingest.router)
+    app.include_router(reads.router)
+    app.add_middleware(EncodedSlashes)
+    return app

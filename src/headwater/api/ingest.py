@@ -1,0 +1,99 @@
+"""``POST /api/v1/lineage`` and ``POST /api/v1/lineage/batch``.
+
+The body is read raw (not through a pydantic model) so that malformed JSON is a
+400, an invalid event a 422 naming the JSON path, and the stored bytes are what
+the producer sent. ``Content-Encoding: gzip`` is accepted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from headwater.api.errors import error
+from headwater.model.events import EventParseError, EventValidationError
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+MAX_BODY = 64 * 1024 * 1024
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    encoding = (request.headers.get("content-encoding") or "").lower()
+    if encoding in ("gzip", "x-gzip"):
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise EventParseError(f"body is not valid gzip: {exc}") from None
+    elif encoding == "deflate":
+        try:
+            body = zlib.decompress(body)
+        except zlib.error as exc:
+            raise EventParseError(f"body is not valid deflate: {exc}") from None
+    elif encoding not in ("", "identity"):
+        raise EventParseError(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    if len(body) > MAX_BODY:
+        raise EventParseError(f"body larger than {MAX_BODY} bytes")
+    return body
+
+
+@router.post("/lineage", status_code=201, summary="Ingest one OpenLineage event")
+async def post_lineage(request: Request) -> Response:
+    """Store one RunEvent, DatasetEvent or JobEvent. 201 (also for a duplicate, which changes nothing)."""
+    body = await _body(request)
+    result = await run_in_threadpool(request.app.state.store.ingest, body)
+    payload = {
+        "eventId": result.event_id,
+        "duplicate": result.duplicate,
+        "warnings": list(result.warnings),
+    }
+    return JSONResponse(payload, status_code=201)
+
+
+@router.post("/lineage/batch", summary="Ingest an array of OpenLineage events")
+async def post_batch(request: Request) -> Response:
+    """Store each event in its own transaction; answer ``{received, successful, failed, failedEvents}``."""
+    body = await _body(request)
+    try:
+        items = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EventParseError(f"malformed JSON: {exc}") from None
+    if not isinstance(items, list):
+        return error(
+            422, "$: a batch must be a JSON array of events", path="$", reason="must be an array"
+        )
+    failed = [
+        {"index": i, "path": f"$[{i}]", "reason": "an event must be a JSON object"}
+        for i, item in enumerate(items)
+        if not isinstance(item, dict)
+    ]
+    indices = [i for i, item in enumerate(items) if isinstance(item, dict)]
+    results = await run_in_threadpool(
+        request.app.state.store.ingest_many, [items[i] for i in indices]
+    )
+    for r in results:
+        if r.error is not None:
+            index = indices[r.index]
+            if isinstance(r.error, EventValidationError):
+                failed.append(
+                    {
+                        "index": index,
+                        "path": f"$[{index}]{r.error.path[1:]}",
+                        "reason": r.error.reason,
+                    }
+                )
+            else:
+                failed.append({"index": index, "path": f"$[{index}]", "reason": str(r.error)})
+    failed.sort(key=lambda f: f["index"])
+    summary = {
+        "received": len(items),
+        "successful": len(items) - len(failed),
+        "failed": len(failed),
+        "failedEvents": failed,
+    }
+    return JSONResponse(summary, status_code=200 if not failed else 207)

@@ -1,0 +1,233 @@
+"""Marquez 0.51-compatible reads under ``/api/v1``.
+
+Same paths, parameters and response shapes as Marquez, so ``marquez-python``
+and the Marquez web UI work. Deliberate differences (documented in
+``docs/api.md``): lineage traversal is directed (``direction`` extension),
+``totalCount`` is the true count, ``sort`` is honoured, bad input is a 4xx.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from headwater.graph import column_lineage, lineage, upstream_runs
+from headwater.model.events import parse_time
+from headwater.model.nodes import DatasetId, JobId, parse_node_id
+from headwater.store.base import LineageStore
+
+router = APIRouter(prefix="/api/v1", tags=["read"])
+Json = dict[str, Any]
+Limit = Annotated[int, Query(ge=0, le=10_000)]
+Offset = Annotated[int, Query(ge=0)]
+Depth = Annotated[int, Query(ge=0, le=100)]
+
+
+def name(segment: str) -> str:
+    """Decode a path segment that may hold an encoded ``/`` (see ``EncodedSlashes``)."""
+    return segment.replace("%2F", "/").replace("%2f", "/")
+
+
+def _store(request: Request) -> LineageStore:
+    store: LineageStore = request.app.state.store
+    return store
+
+
+async def _call(request: Request, fn: Any, *args: Any) -> Any:
+    """Run a store method (given by name) or a graph function over the store in the thread pool."""
+    store = _store(request)
+    target = getattr(store, fn) if isinstance(fn, str) else (lambda *a: fn(store, *a))
+    return await run_in_threadpool(target, *args)
+
+
+@router.get("/health", summary="Liveness")
+async def health() -> Json:
+    """``{"status": "ok"}`` when the server is up (never needs an API key)."""
+    return {"status": "ok"}
+
+
+@router.get("/namespaces")
+async def namespaces(request: Request, limit: Limit = 100, offset: Offset = 0) -> Json:
+    items, total = await _call(request, "list_namespaces", limit, offset)
+    return {"namespaces": items, "totalCount": total}
+
+
+@router.get("/namespaces/{namespace}")
+async def namespace(request: Request, namespace: str) -> Json:
+    return await _call(request, "get_namespace", name(namespace))  # type: ignore[no-any-return]
+
+
+@router.get("/namespaces/{namespace}/datasets")
+async def datasets(
+    request: Request, namespace: str, limit: Limit = 100, offset: Offset = 0
+) -> Json:
+    items, total = await _call(request, "list_datasets", name(namespace), limit, offset)
+    return {"datasets": items, "totalCount": total}
+
+
+@router.get("/namespaces/{namespace}/datasets/{dataset}")
+async def dataset(request: Request, namespace: str, dataset: str) -> Json:
+    return await _call(request, "get_dataset", DatasetId(name(namespace), name(dataset)))  # type: ignore[no-any-return]
+
+
+@router.get("/namespaces/{namespace}/datasets/{dataset}/versions")
+async def dataset_versions(
+    request: Request, namespace: str, dataset: str, limit: Limit = 100, offset: Offset = 0
+) -> Json:
+    items, total = await _call(
+        request, "list_dataset_versions", DatasetId(name(namespace), name(dataset)), limit, offset
+    )
+    return {"versions": items, "totalCount": total}
+
+
+@router.get("/namespaces/{namespace}/datasets/{dataset}/versions/{version}")
+async def dataset_version(request: Request, namespace: str, dataset: str, version: str) -> Json:
+    ds = DatasetId(name(namespace), name(dataset))
+    return await _call(request, "get_dataset_version", ds, version)  # type: ignore[no-any-return]
+
+
+@router.post("/namespaces/{namespace}/datasets/{dataset}/tags/{tag}")
+async def tag_dataset(request: Request, namespace: str, dataset: str, tag: str) -> Json:
+    ds = DatasetId(name(namespace), name(dataset))
+    return await _call(request, "tag", tag, ds)  # type: ignore[no-any-return]
+
+
+@router.post("/namespaces/{namespace}/datasets/{dataset}/fields/{field}/tags/{tag}")
+async def tag_field(request: Request, namespace: str, dataset: str, field: str, tag: str) -> Json:
+    ds = DatasetId(name(namespace), name(dataset))
+    return await _call(request, "tag", tag, ds, name(field))  # type: ignore[no-any-return]
+
+
+@router.get("/namespaces/{namespace}/jobs")
+async def jobs_in_namespace(
+    request: Request, namespace: str, limit: Limit = 100, offset: Offset = 0
+) -> Json:
+    items, total = await _call(request, "list_jobs", name(namespace), limit, offset)
+    return {"jobs": items, "totalCount": total}
+
+
+@router.get("/jobs")
+async def jobs(request: Request, limit: Limit = 100, offset: Offset = 0) -> Json:
+    items, total = await _call(request, "list_jobs", None, limit, offset)
+    return {"jobs": items, "totalCount": total}
+
+
+@router.get("/namespaces/{namespace}/jobs/{job}")
+async def job(request: Request, namespace: str, job: str) -> Json:
+    return await _call(request, "get_job", JobId(name(namespace), name(job)))  # type: ignore[no-any-return]
+
+
+@router.get("/namespaces/{namespace}/jobs/{job}/versions")
+async def job_versions(
+    request: Request, namespace: str, job: str, limit: Limit = 100, offset: Offset = 0
+) -> Json:
+    items, total = await _call(
+        request, "list_job_versions", JobId(name(namespace), name(job)), limit, offset
+    )
+    return {"versions": items, "totalCount": total}
+
+
+@router.get("/namespaces/{namespace}/jobs/{job}/versions/{version}")
+async def job_version(request: Request, namespace: str, job: str, version: str) -> Json:
+    return await _call(request, "get_job_version", JobId(name(namespace), name(job)), version)  # type: ignore[no-any-return]
+
+
+@router.get("/namespaces/{namespace}/jobs/{job}/runs")
+async def runs(
+    request: Request, namespace: str, job: str, limit: Limit = 100, offset: Offset = 0
+) -> Json:
+    items, total = await _call(
+        request, "list_runs", JobId(name(namespace), name(job)), limit, offset
+    )
+    return {"runs": items, "totalCount": total}
+
+
+@router.get("/runs/{run_id}")
+@router.get("/jobs/runs/{run_id}")
+async def run(request: Request, run_id: str) -> Json:
+    return await _call(request, "get_run", run_id)  # type: ignore[no-any-return]
+
+
+@router.get("/jobs/runs/{run_id}/facets")
+async def run_facets(request: Request, run_id: str, type: Literal["run", "job"] = "run") -> Json:
+    return await _call(request, "get_run_facets", run_id, type)  # type: ignore[no-any-return]
+
+
+@router.get("/lineage", summary="Table-level lineage graph")
+async def get_lineage(
+    request: Request,
+    nodeId: str,
+    depth: Depth = 20,
+    direction: Literal["upstream", "downstream", "both"] = "both",
+) -> Json:
+    """Datasets and jobs around ``nodeId``; ``direction`` is a Headwater extension."""
+    return await _call(request, lineage, parse_node_id(nodeId), depth, direction)  # type: ignore[no-any-return]
+
+
+@router.get("/column-lineage", summary="Column-level lineage graph")
+async def get_column_lineage(
+    request: Request,
+    nodeId: str,
+    depth: Depth = 20,
+    withDownstream: bool = False,
+) -> Json:
+    """Fields feeding ``nodeId`` (a datasetField or every field of a dataset), optionally those it feeds."""
+    return await _call(request, column_lineage, parse_node_id(nodeId), depth, withDownstream)  # type: ignore[no-any-return]
+
+
+@router.get("/runlineage/upstream", summary="Upstream runs and dataset versions of a run")
+async def get_run_lineage(request: Request, runId: str, depth: Depth = 20) -> Json:
+    return await _call(request, upstream_runs, runId, depth)  # type: ignore[no-any-return]
+
+
+def _time(value: str | None, param: str) -> datetime | None:
+    if value is None:
+        return None
+    from headwater.model.events import EventValidationError
+
+    try:
+        return parse_time(value, param, [])
+    except EventValidationError as exc:
+        raise EventValidationError(param, exc.reason) from None
+
+
+@router.get("/events/lineage", summary="Raw lineage events")
+async def events(
+    request: Request,
+    before: str | None = None,
+    after: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    sortDirection: Literal["asc", "desc"] = "desc",
+) -> Json:
+    items, total = await _call(
+        request,
+        "list_events",
+        _time(before, "before"),
+        _time(after, "after"),
+        limit,
+        offset,
+        sortDirection == "desc",
+    )
+    return {"events": items, "totalCount": total}
+
+
+@router.get("/search")
+async def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1)],
+    filter: Literal["DATASET", "JOB", "dataset", "job"] | None = None,
+    sort: Literal["NAME", "UPDATE_AT", "name", "update_at"] = "NAME",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    namespace: str | None = None,
+) -> Json:
+    kind = filter.upper() if filter else None
+    return await _call(request, "search", q, kind, sort.upper(), limit, namespace)  # type: ignore[no-any-return]
+
+
+@router.get("/tags")
+async def tags(request: Request) -> Json:
+    return {"tags": await _call(request, "list_tags")}

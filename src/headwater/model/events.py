@@ -1,0 +1,270 @@
+"""Parse and validate OpenLineage events (RunEvent, DatasetEvent, JobEvent).
+
+The contract follows the OpenLineage spec 2-0-2 (and the 1-x events before it):
+required fields, the ``eventType`` enum, ISO 8601 date-times, object-valued
+facets. Like Marquez, a few producer habits are accepted with a warning instead
+of a rejection: a date-time without a zone (read as UTC), sub-microsecond
+precision (truncated), a ``runId`` that is not a UUID, a missing ``schemaURL``.
+
+Errors carry the JSON path of the failing value (``$.run.runId``) so an HTTP
+layer can answer 422 with a body that names it. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from headwater.model.nodes import DatasetId, JobId
+
+EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
+EventKind = Literal["run", "dataset", "job"]
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+class EventParseError(ValueError):
+    """The payload is not JSON (HTTP 400)."""
+
+
+class EventValidationError(ValueError):
+    """The payload is JSON but not a valid OpenLineage event (HTTP 422).
+
+    Attributes:
+        path: JSON path of the failing value, e.g. ``$.run.runId``.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedEvent:
+    """An event that passed validation, with the fields the store indexes.
+
+    Attributes:
+        kind: ``run``, ``dataset`` or ``job`` (RunEvent, DatasetEvent, JobEvent).
+        raw: the bytes exactly as received (what ``export`` gives back).
+        data: the decoded JSON object.
+        event_time: ``eventTime`` as an aware UTC datetime.
+        event_type: ``eventType`` (RunEvents only; may be None).
+        run_id: ``run.runId`` for RunEvents.
+        job: the job, for RunEvents and JobEvents.
+        content_hash: SHA-256 of the canonical JSON (key order and whitespace
+            do not matter), the idempotency key.
+        warnings: lenient acceptances, in words.
+    """
+
+    kind: EventKind
+    raw: bytes
+    data: dict[str, Any]
+    event_time: datetime
+    event_type: str | None
+    run_id: str | None
+    job: JobId | None
+    content_hash: str
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        """The event's input datasets (empty for DatasetEvents)."""
+        return list(self.data.get("inputs") or [])
+
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        """The event's output datasets; a DatasetEvent's dataset counts as one."""
+        if self.kind == "dataset":
+            return [self.data["dataset"]]
+        return list(self.data.get("outputs") or [])
+
+
+def canonical_hash(data: Any) -> str:
+    """SHA-256 hex digest of ``data`` serialized canonically (sorted keys, no spaces)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_time(value: Any, path: str, warnings: list[str]) -> datetime:
+    """Parse an OpenLineage date-time leniently (see module docstring)."""
+    if not isinstance(value, str) or not value:
+        raise EventValidationError(path, "must be an ISO 8601 date-time string")
+    text = value.strip()
+    truncated = _FRACTION.sub(r"\1", text)
+    if truncated != text:
+        warnings.append(f"{path}: precision beyond microseconds truncated")
+    has_zone = bool(_TZ_SUFFIX.search(truncated))
+    try:
+        parsed = datetime.fromisoformat(truncated)
+    except ValueError:
+        raise EventValidationError(path, f"{value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None or not has_zone:
+        warnings.append(f"{path}: no time zone; read as UTC")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _require_str(obj: Mapping[str, Any], key: str, path: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        raise EventValidationError(f"{path}.{key}", "is required")
+    if not isinstance(value, str) or not value:
+        raise EventValidationError(f"{path}.{key}", "must be a non-empty string")
+    return value
+
+
+def _require_object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise EventValidationError(path, "must be an object")
+    return value
+
+
+def _check_facets(holder: Mapping[str, Any], key: str, path: str) -> None:
+    facets = holder.get(key)
+    if facets is None:
+        return
+    facets = _require_object(facets, f"{path}.{key}")
+    for name, facet in facets.items():
+        if not isinstance(facet, dict):
+            raise EventValidationError(f"{path}.{key}.{name}", "a facet must be an object")
+
+
+def _check_dataset(obj: Any, path: str, facet_keys: tuple[str, ...]) -> DatasetId:
+    dataset = _require_object(obj, path)
+    ds = DatasetId(_require_str(dataset, "namespace", path), _require_str(dataset, "name", path))
+    for key in ("facets", *facet_keys):
+        _check_facets(dataset, key, path)
+    return ds
+
+
+def _check_job(obj: Any, path: str) -> JobId:
+    job = _require_object(obj, path)
+    job_id = JobId(_require_str(job, "namespace", path), _require_str(job, "name", path))
+    _check_facets(job, "facets", path)
+    return job_id
+
+
+def _check_datasets(data: Mapping[str, Any], key: str, facet_key: str) -> None:
+    value = data.get(key)
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise EventValidationError(f"$.{key}", "must be an array")
+    for i, item in enumerate(value):
+        _check_dataset(item, f"$.{key}[{i}]", (facet_key,))
+
+
+def decode(payload: bytes | str | Mapping[str, Any]) -> tuple[bytes, Any]:
+    """Return ``(raw bytes, decoded JSON)`` for a payload given in any form.
+
+    Raises:
+        EventParseError: the bytes are not UTF-8 JSON.
+    """
+    if isinstance(payload, Mapping):
+        data = dict(payload)
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), data
+    raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    try:
+        return raw, json.loads(raw)
+    except UnicodeDecodeError as exc:
+        msg = f"body is not UTF-8 at byte {exc.start}"
+        raise EventParseError(msg) from None
+    except json.JSONDecodeError as exc:
+        msg = f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise EventParseError(msg) from None
+
+
+def validate(raw: bytes, data: Any) -> ValidatedEvent:
+    """Validate decoded JSON as an OpenLineage event.
+
+    Args:
+        raw: the payload bytes as received.
+        data: the decoded JSON.
+
+    Returns:
+        The validated event with its indexed fields.
+
+    Raises:
+        EventValidationError: naming the JSON path that fails.
+    """
+    obj = _require_object(data, "$")
+    warnings: list[str] = []
+    event_time = parse_time(obj.get("eventTime"), "$.eventTime", warnings)
+    _require_str(obj, "producer", "$")
+    if "schemaURL" not in obj:
+        warnings.append("$.schemaURL: missing; read as an OpenLineage 2-0-2 event")
+    elif not isinstance(obj["schemaURL"], str):
+        raise EventValidationError("$.schemaURL", "must be a string")
+
+    kind: EventKind
+    run_id: str | None = None
+    job: JobId | None = None
+    event_type: str | None = None
+    if "run" in obj:
+        kind = "run"
+        run = _require_object(obj["run"], "$.run")
+        run_id = _require_str(run, "runId", "$.run")
+        try:
+            uuid.UUID(run_id)
+        except ValueError:
+            warnings.append(f"$.run.runId: {run_id!r} is not a UUID; stored as given")
+        _check_facets(run, "facets", "$.run")
+        if "job" not in obj:
+            raise EventValidationError("$.job", "is required in a RunEvent")
+        job = _check_job(obj["job"], "$.job")
+        if obj.get("eventType") is not None:
+            event_type = obj["eventType"]
+            if event_type not in EVENT_TYPES:
+                reason = f"{event_type!r} is not one of {', '.join(sorted(EVENT_TYPES))}"
+                raise EventValidationError("$.eventType", reason)
+        _check_datasets(obj, "inputs", "inputFacets")
+        _check_datasets(obj, "outputs", "outputFacets")
+    elif "dataset" in obj:
+        kind = "dataset"
+        _check_dataset(obj["dataset"], "$.dataset", ())
+    elif "job" in obj:
+        kind = "job"
+        job = _check_job(obj["job"], "$.job")
+        _check_datasets(obj, "inputs", "inputFacets")
+        _check_datasets(obj, "outputs", "outputFacets")
+    else:
+        raise EventValidationError(
+            "$", "must have 'run' (RunEvent), 'dataset' (DatasetEvent) or 'job' (JobEvent)"
+        )
+    return ValidatedEvent(
+        kind=kind,
+        raw=raw,
+        data=obj,
+        event_time=event_time,
+        event_type=event_type,
+        run_id=run_id,
+        job=job,
+        content_hash=canonical_hash(obj),
+        warnings=tuple(warnings),
+    )
+
+
+def parse_event(payload: bytes | str | Mapping[str, Any]) -> ValidatedEvent:
+    """Decode and validate one OpenLineage event.
+
+    Args:
+        payload: JSON bytes or text, or an already decoded mapping.
+
+    Returns:
+        The :class:`ValidatedEvent`.
+
+    Raises:
+        EventParseError: not JSON.
+        EventValidationError: not a valid event; ``path`` names the failing value.
+    """
+    raw, data = decode(payload)
+    return validate(raw, data)

@@ -1,0 +1,243 @@
+"""The storage interface every backend implements.
+
+A store ingests OpenLineage events transactionally and answers reads in the
+shapes of Marquez 0.51's API (JSON-ready dicts), so the HTTP layer and the CLI
+stay thin. SQLite and PostgreSQL share one SQLAlchemy implementation
+(:class:`headwater.store.sql.SqlStore`); a new backend subclasses
+:class:`LineageStore` and must pass the contract suite in ``tests/store``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from headwater.model.nodes import DatasetId, JobId
+
+Json = dict[str, Any]
+Direction = Literal["upstream", "downstream", "both"]
+Payload = bytes | str | Mapping[str, Any]
+
+
+class StoreError(Exception):
+    """Base class of store errors."""
+
+
+class NotFound(StoreError):
+    """A namespace, dataset, job, run, version or node that the store does not hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The outcome of ingesting one event.
+
+    Attributes:
+        event_id: the stored event's id (the existing one for a duplicate).
+        duplicate: the same event was stored before; nothing changed.
+        warnings: lenient acceptances (see :mod:`headwater.model.events`).
+    """
+
+    event_id: int | None
+    duplicate: bool
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItemResult:
+    """One item of :meth:`LineageStore.ingest_many`: a result or the error that rejected it."""
+
+    index: int
+    result: IngestResult | None = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEdge:
+    """A column lineage edge of a job's current version: ``output <- input``.
+
+    ``out_field`` is ``""`` for a dataset-level dependency (the facet's ``dataset`` list).
+    """
+
+    job: JobId
+    out_dataset: DatasetId
+    out_field: str
+    in_dataset: DatasetId
+    in_field: str
+    transformations: tuple[Json, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TableEdges:
+    """Table-level adjacency of one job's current version."""
+
+    job: JobId
+    inputs: tuple[DatasetId, ...]
+    outputs: tuple[DatasetId, ...]
+
+
+class LineageStore(abc.ABC):
+    """Ingest OpenLineage events and read lineage back (Marquez 0.51 shapes)."""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision; never drops data."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- writes ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def ingest(self, payload: Payload) -> IngestResult:
+        """Validate and store one event in one transaction; idempotent.
+
+        Raises:
+            headwater.model.EventParseError: not JSON (nothing stored).
+            headwater.model.EventValidationError: not a valid event (nothing stored).
+        """
+
+    @abc.abstractmethod
+    def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
+        """Ingest each item in its own transaction; a bad item does not stop the others."""
+
+    @abc.abstractmethod
+    def tag(
+        self, tag: str, dataset: DatasetId, field: str | None = None, description: str | None = None
+    ) -> Json:
+        """Tag a dataset (or one of its fields); returns the dataset. Raises NotFound."""
+
+    # -- entity reads ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def list_namespaces(self, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
+        """Namespaces (Marquez ``Namespace``) and the total count."""
+
+    @abc.abstractmethod
+    def get_namespace(self, name: str) -> Json:
+        """One namespace. Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_datasets(
+        self, namespace: str, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        """Datasets of a namespace (Marquez ``Dataset``) and the total count. Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_dataset(self, dataset: DatasetId) -> Json:
+        """One dataset with its current schema, facets and tags. Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_dataset_versions(
+        self, dataset: DatasetId, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        """Versions of a dataset, newest first (Marquez ``DatasetVersion``). Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_dataset_version(self, dataset: DatasetId, version: str) -> Json:
+        """One dataset version. Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_jobs(
+        self, namespace: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        """Jobs (of one namespace, or all) with latest run, and the total count."""
+
+    @abc.abstractmethod
+    def get_job(self, job: JobId) -> Json:
+        """One job (Marquez ``Job``) with its current inputs/outputs and latest run. Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_job_versions(
+        self, job: JobId, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        """Versions of a job, newest first (Marquez ``JobVersion``). Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_job_version(self, job: JobId, version: str) -> Json:
+        """One job version. Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_runs(self, job: JobId, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
+        """Runs of a job, newest first (Marquez ``Run``). Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Json:
+        """One run with facets merged in event-time order and its dataset versions. Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_run_facets(self, run_id: str, kind: Literal["run", "job"] = "run") -> Json:
+        """``{"runId", "facets"}``: the run's (or its job's) facets merged in event-time order."""
+
+    @abc.abstractmethod
+    def list_events(
+        self,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        descending: bool = True,
+    ) -> tuple[list[Json], int]:
+        """Stored events (decoded) in an event-time window, and the true total count of the window."""
+
+    @abc.abstractmethod
+    def export_events(self) -> Iterator[bytes]:
+        """Every stored event's bytes exactly as received, in ingestion order."""
+
+    @abc.abstractmethod
+    def search(
+        self,
+        q: str,
+        kind: Literal["DATASET", "JOB"] | None = None,
+        sort: Literal["NAME", "UPDATE_AT"] = "NAME",
+        limit: int = 10,
+        namespace: str | None = None,
+    ) -> Json:
+        """``{"totalCount", "results": [{"type","name","updatedAt","namespace","nodeId"}]}``, sorted as asked."""
+
+    @abc.abstractmethod
+    def list_tags(self) -> list[Json]:
+        """All tags ``{"name","description"}``."""
+
+    # -- graph primitives (used by headwater.graph) ------------------------------------------
+    @abc.abstractmethod
+    def node_exists(self, node: DatasetId | JobId) -> bool:
+        """Whether the store holds this dataset or job."""
+
+    @abc.abstractmethod
+    def jobs_touching(
+        self, datasets: Sequence[DatasetId], direction: Literal["in", "out"]
+    ) -> list[TableEdges]:
+        """Jobs whose current version reads (``in``) or writes (``out``) any of ``datasets``."""
+
+    @abc.abstractmethod
+    def job_edges(self, jobs: Sequence[JobId]) -> list[TableEdges]:
+        """The current inputs and outputs of each job."""
+
+    @abc.abstractmethod
+    def column_edges(
+        self, fields: Sequence[tuple[DatasetId, str]], direction: Literal["upstream", "downstream"]
+    ) -> list[ColumnEdge]:
+        """Column edges of current job versions into (upstream) or out of (downstream) the given fields."""
+
+    @abc.abstractmethod
+    def dataset_fields(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
+        """Current schema fields of datasets (``[{"name","type","description"}]``)."""
+
+    @abc.abstractmethod
+    def datasets_by_id(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, Json]:
+        """Marquez ``Dataset`` dicts for many datasets at once (missing ones left out)."""
+
+    @abc.abstractmethod
+    def jobs_by_id(self, jobs: Sequence[JobId]) -> dict[JobId, Json]:
+        """Marquez ``Job`` dicts for many jobs at once (missing ones left out)."""
+
+    @abc.abstractmethod
+    def run_inputs_upstream(self, run_id: str) -> list[Json]:
+        """For :func:`headwater.graph.upstream_runs`: the run's input dataset versions with the runs that produced them.
+
+        Each item: ``{"dataset": DatasetId, "version": str | None, "producer_run": str | None}``; where
+        the producer sent no version, the version current when the consuming run started.
+        """

@@ -1,0 +1,706 @@
+"""The write path: project one validated event into the normalized tables.
+
+Everything here runs inside the caller's transaction (one per event), so an
+event is either fully applied or not at all. The rules:
+
+* idempotent: the raw event is inserted first, keyed by its canonical content
+  hash; a duplicate stops here and changes nothing;
+* order-tolerant: run state is decided by event semantics, not arrival order (a
+  terminal state is never reopened by a late START/RUNNING; among terminal
+  events the latest ``eventTime`` wins); run facets are kept per event and
+  merged in event-time order on read;
+* a run's inputs and outputs are the union over all its events, and the job
+  version is recomputed from that union (plus the SQL), so a START carrying
+  only inputs and a COMPLETE carrying only outputs make one version;
+* column lineage is stored in full (every transformation, and the facet's
+  dataset-level ``dataset`` entries), per job version;
+* tamper evidence: each event row carries ``chain_hash = sha256(prev_hash +
+  content_hash)``; writers serialize on the chain head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.sql.dml import Insert
+
+from headwater.model.events import ValidatedEvent, parse_time
+from headwater.model.nodes import DatasetId
+from headwater.store import schema as t
+
+GENESIS = "0" * 64
+VERSION_NS = uuid.UUID("6f1c8a53-8d0c-4b3e-9a43-5e0f3f6f2c11")
+
+RUN_STATES = {
+    "START": "RUNNING",
+    "RUNNING": "RUNNING",
+    "COMPLETE": "COMPLETED",
+    "FAIL": "FAILED",
+    "ABORT": "ABORTED",
+}
+TERMINAL = frozenset({"COMPLETED", "FAILED", "ABORTED"})
+
+InsertFn = Callable[[Any], Insert]
+
+
+def chain(prev_hash: str, content_hash: str) -> str:
+    """The next hash of the event chain."""
+    return hashlib.sha256(f"{prev_hash}{content_hash}".encode()).hexdigest()
+
+
+def _version_uuid(*parts: str) -> str:
+    return str(uuid.uuid5(VERSION_NS, "\x1f".join(parts)))
+
+
+class Ingestor:
+    """Applies events to the tables over one connection (inside a transaction).
+
+    Args:
+        conn: an open connection with a transaction begun.
+        insert: the dialect's ``insert`` (PostgreSQL or SQLite), which both offer
+            ``on_conflict_do_nothing``/``on_conflict_do_update``.
+    """
+
+    def __init__(self, conn: Connection, insert: InsertFn) -> None:
+        self.conn = conn
+        self.insert = insert
+
+    # -- entry point -------------------------------------------------------------------------
+    def apply(self, event: ValidatedEvent, received_at: datetime) -> int | None:
+        """Store the raw event and project it. Returns the event id, or None for a duplicate."""
+        event_id = self._insert_event(event, received_at)
+        if event_id is None:
+            return None
+        if event.kind == "run":
+            self._apply_run_event(event, event_id)
+        elif event.kind == "dataset":
+            self._apply_dataset_event(event, event_id)
+        else:
+            self._apply_job_event(event)
+        return event_id
+
+    # -- raw log -----------------------------------------------------------------------------
+    def _insert_event(self, event: ValidatedEvent, received_at: datetime) -> int | None:
+        exists = self.conn.execute(
+            select(t.events.c.id).where(t.events.c.content_hash == event.content_hash)
+        ).first()
+        if exists is not None:
+            return None
+        prev = self.conn.execute(
+            select(t.events.c.chain_hash).order_by(t.events.c.id.desc()).limit(1)
+        ).scalar()
+        prev_hash = prev or GENESIS
+        row = self.conn.execute(
+            t.events.insert().returning(t.events.c.id),
+            {
+                "content_hash": event.content_hash,
+                "prev_hash": prev_hash,
+                "chain_hash": chain(prev_hash, event.content_hash),
+                "kind": event.kind,
+                "event_type": event.event_type,
+                "event_time": event.event_time,
+                "received_at": received_at,
+                "run_id": event.run_id,
+                "job_namespace": event.job.namespace if event.job else None,
+                "job_name": event.job.name if event.job else None,
+                "producer": event.data.get("producer"),
+                "raw": event.raw,
+            },
+        ).scalar_one()
+        return int(row)
+
+    # -- namespaces, datasets, jobs ----------------------------------------------------------
+    def _namespace(self, name: str, when: datetime) -> None:
+        stmt = self.insert(t.namespaces).values(name=name, created_at=when, updated_at=when)
+        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+
+    def _dataset(self, ds: dict[str, Any], when: datetime, event_id: int) -> int:
+        ns, name = ds["namespace"], ds["name"]
+        self._namespace(ns, when)
+        stmt = self.insert(t.datasets).values(
+            namespace=ns,
+            name=name,
+            type="DB_TABLE",
+            created_at=when,
+            updated_at=when,
+            fields=[],
+            facets={},
+        )
+        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "name"]))
+        row = self.conn.execute(
+            select(
+                t.datasets.c.id,
+                t.datasets.c.updated_at,
+                t.datasets.c.facets,
+                t.datasets.c.created_at,
+            ).where(and_(t.datasets.c.namespace == ns, t.datasets.c.name == name))
+        ).one()
+        facets: dict[str, Any] = dict(ds.get("facets") or {})
+        if facets:
+            self._update_dataset_facets(row.id, row.facets or {}, facets, when, row.updated_at)
+        self._record_assertions(row.id, ds, event_id, when)
+        return int(row.id)
+
+    def _update_dataset_facets(
+        self,
+        dataset_id: int,
+        current: dict[str, Any],
+        facets: dict[str, Any],
+        when: datetime,
+        updated_at: datetime,
+    ) -> None:
+        newer = _aware(updated_at) <= when
+        merged = {**current, **facets} if newer else {**facets, **current}
+        values: dict[str, Any] = {"facets": merged}
+        if newer:
+            values["updated_at"] = when
+            values.update(_dataset_columns(facets))
+        self.conn.execute(update(t.datasets).where(t.datasets.c.id == dataset_id).values(**values))
+
+    def _record_assertions(
+        self, dataset_id: int, ds: dict[str, Any], event_id: int, when: datetime
+    ) -> None:
+        facet = (ds.get("inputFacets") or {}).get("dataQualityAssertions") or (
+            ds.get("facets") or {}
+        ).get("dataQualityAssertions")
+        if not isinstance(facet, dict):
+            return
+        rows = [
+            {
+                "event_id": event_id,
+                "dataset_id": dataset_id,
+                "assertion": str(a.get("assertion")),
+                "column_name": a.get("column"),
+                "success": bool(a.get("success")),
+                "severity": a.get("severity"),
+                "event_time": when,
+            }
+            for a in facet.get("assertions") or []
+            if isinstance(a, dict) and "assertion" in a
+        ]
+        if rows:
+            self.conn.execute(t.quality_assertions.insert(), rows)
+
+    def _job(self, job: dict[str, Any], when: datetime) -> int:
+        ns, name = job["namespace"], job["name"]
+        self._namespace(ns, when)
+        stmt = self.insert(t.jobs).values(
+            namespace=ns, name=name, type="BATCH", created_at=when, updated_at=when, facets={}
+        )
+        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "name"]))
+        row = self.conn.execute(
+            select(t.jobs.c.id, t.jobs.c.updated_at, t.jobs.c.facets).where(
+                and_(t.jobs.c.namespace == ns, t.jobs.c.name == name)
+            )
+        ).one()
+        facets: dict[str, Any] = dict(job.get("facets") or {})
+        if facets:
+            newer = _aware(row.updated_at) <= when
+            current = row.facets or {}
+            values: dict[str, Any] = {
+                "facets": {**current, **facets} if newer else {**facets, **current}
+            }
+            if newer:
+                values["updated_at"] = when
+                values.update(_job_columns(facets))
+            self.conn.execute(update(t.jobs).where(t.jobs.c.id == row.id).values(**values))
+        return int(row.id)
+
+    # -- run events --------------------------------------------------------------------------
+    def _apply_run_event(self, event: ValidatedEvent, event_id: int) -> None:
+        data, when = event.data, event.event_time
+        assert event.run_id is not None
+        run_id = event.run_id
+        job_id = self._job(data["job"], when)
+        run_facets: dict[str, Any] = dict((data.get("run") or {}).get("facets") or {})
+        job_facets: dict[str, Any] = dict((data.get("job") or {}).get("facets") or {})
+        self._upsert_run(run_id, job_id, event, run_facets, job_facets)
+        self.conn.execute(
+            t.run_facets.insert(),
+            {
+                "event_id": event_id,
+                "run_id": run_id,
+                "event_time": when,
+                "run_facets": run_facets,
+                "job_facets": job_facets,
+            },
+        )
+        for direction, items in (("in", event.inputs), ("out", event.outputs)):
+            for ds in items:
+                dataset_id = self._dataset(ds, when, event_id)
+                version = self._dataset_io_version(dataset_id, ds, direction, run_id, when)
+                self._run_io(run_id, dataset_id, direction, version, ds)
+        self._refresh_job_version(run_id, job_id, when, event.outputs)
+
+    def _upsert_run(
+        self,
+        run_id: str,
+        job_id: int,
+        event: ValidatedEvent,
+        run_facets: dict[str, Any],
+        job_facets: dict[str, Any],
+    ) -> None:
+        when = event.event_time
+        new_state = RUN_STATES.get(event.event_type or "")
+        nominal = run_facets.get("nominalTime") or {}
+        parent = (run_facets.get("parent") or {}).get("run") or {}
+        sql = (job_facets.get("sql") or {}).get("query")
+        existing = self.conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        if existing is None:
+            stmt = self.insert(t.runs).values(
+                run_id=run_id,
+                job_id=job_id,
+                state=new_state or "NEW",
+                state_time=when if new_state else None,
+                created_at=when,
+                updated_at=when,
+                started_at=when if event.event_type in ("START", "RUNNING") else None,
+                ended_at=when if new_state in TERMINAL else None,
+                nominal_start_time=_opt_time(nominal.get("nominalStartTime")),
+                nominal_end_time=_opt_time(nominal.get("nominalEndTime")),
+                parent_run_id=parent.get("runId"),
+                sql=sql,
+            )
+            if self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id"])).rowcount:
+                self._set_latest_run(job_id, run_id, when)
+                return
+            existing = self.conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).one()
+        values: dict[str, Any] = {"updated_at": max(_aware(existing.updated_at), when)}
+        values["created_at"] = min(_aware(existing.created_at), when)
+        if new_state and _state_wins(
+            existing.state, _opt_aware(existing.state_time), new_state, when
+        ):
+            values.update(state=new_state, state_time=when)
+        if event.event_type == "START" or (
+            event.event_type == "RUNNING" and existing.started_at is None
+        ):
+            values["started_at"] = (
+                min(_aware(existing.started_at), when) if existing.started_at else when
+            )
+        if new_state in TERMINAL:
+            values["ended_at"] = max(_aware(existing.ended_at), when) if existing.ended_at else when
+        if nominal.get("nominalStartTime"):
+            values["nominal_start_time"] = _opt_time(nominal.get("nominalStartTime"))
+            values["nominal_end_time"] = _opt_time(nominal.get("nominalEndTime"))
+        if parent.get("runId"):
+            values["parent_run_id"] = parent["runId"]
+        if sql:
+            values["sql"] = sql
+        self.conn.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(**values))
+        self._set_latest_run(job_id, run_id, when)
+
+    def _set_latest_run(self, job_id: int, run_id: str, when: datetime) -> None:
+        latest = self.conn.execute(
+            select(t.jobs.c.latest_run_id).where(t.jobs.c.id == job_id)
+        ).scalar()
+        if latest == run_id:
+            return
+        if latest is not None:
+            latest_created = self.conn.execute(
+                select(t.runs.c.created_at).where(t.runs.c.run_id == latest)
+            ).scalar()
+            run_created = self.conn.execute(
+                select(t.runs.c.created_at).where(t.runs.c.run_id == run_id)
+            ).scalar()
+            if (
+                latest_created is not None
+                and run_created is not None
+                and _aware(run_created) < _aware(latest_created)
+            ):
+                return
+        self.conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(latest_run_id=run_id))
+
+    def _dataset_io_version(
+        self, dataset_id: int, ds: dict[str, Any], direction: str, run_id: str, when: datetime
+    ) -> str | None:
+        facets = ds.get("facets") or {}
+        version_facet = (facets.get("version") or {}).get("datasetVersion")
+        if direction == "in" and version_facet is None:
+            return None  # resolved on read: the version current when the run started
+        version = (
+            _version_uuid("facet", str(dataset_id), str(version_facet))
+            if version_facet is not None
+            else _version_uuid("run", str(dataset_id), run_id)
+        )
+        fields = _schema_fields(facets)
+        lifecycle = (facets.get("lifecycleStateChange") or {}).get("lifecycleStateChange")
+        stmt = self.insert(t.dataset_versions).values(
+            dataset_id=dataset_id,
+            version=version,
+            version_facet=None if version_facet is None else str(version_facet),
+            run_id=run_id if direction == "out" else None,
+            created_at=when,
+            fields=fields or [],
+            facets=dict(facets),
+            lifecycle_state=lifecycle,
+        )
+        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["dataset_id", "version"]))
+        if direction == "out" and facets:
+            row = self.conn.execute(
+                select(t.dataset_versions.c.facets, t.dataset_versions.c.fields).where(
+                    and_(
+                        t.dataset_versions.c.dataset_id == dataset_id,
+                        t.dataset_versions.c.version == version,
+                    )
+                )
+            ).one()
+            merged = {**(row.facets or {}), **facets}
+            self.conn.execute(
+                update(t.dataset_versions)
+                .where(
+                    and_(
+                        t.dataset_versions.c.dataset_id == dataset_id,
+                        t.dataset_versions.c.version == version,
+                    )
+                )
+                .values(
+                    facets=merged,
+                    fields=fields or row.fields or [],
+                    **({"lifecycle_state": lifecycle} if lifecycle else {}),
+                )
+            )
+        if direction == "out":
+            current = self.conn.execute(
+                select(t.dataset_versions.c.version)
+                .where(t.dataset_versions.c.dataset_id == dataset_id)
+                .order_by(t.dataset_versions.c.created_at.desc(), t.dataset_versions.c.id.desc())
+                .limit(1)
+            ).scalar()
+            self.conn.execute(
+                update(t.datasets)
+                .where(t.datasets.c.id == dataset_id)
+                .values(current_version=current)
+            )
+        return version
+
+    def _run_io(
+        self, run_id: str, dataset_id: int, direction: str, version: str | None, ds: dict[str, Any]
+    ) -> None:
+        io_facets = dict(ds.get("inputFacets" if direction == "in" else "outputFacets") or {})
+        stmt = self.insert(t.run_io).values(
+            run_id=run_id,
+            dataset_id=dataset_id,
+            direction=direction,
+            dataset_version=version,
+            facets=io_facets,
+        )
+        set_: dict[str, Any] = {}
+        if version is not None:
+            set_["dataset_version"] = version
+        if io_facets:
+            set_["facets"] = io_facets
+        if set_:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["run_id", "dataset_id", "direction"], set_=set_
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "dataset_id", "direction"])
+        self.conn.execute(stmt)
+
+    def _refresh_job_version(
+        self, run_id: str, job_id: int, when: datetime, outputs: Iterable[dict[str, Any]]
+    ) -> None:
+        io = self.conn.execute(
+            select(
+                t.run_io.c.dataset_id,
+                t.run_io.c.direction,
+                t.datasets.c.namespace,
+                t.datasets.c.name,
+            )
+            .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
+            .where(t.run_io.c.run_id == run_id)
+        ).all()
+        run = self.conn.execute(
+            select(t.runs.c.sql, t.runs.c.job_version_id).where(t.runs.c.run_id == run_id)
+        ).one()
+        job = self.conn.execute(
+            select(t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.location).where(
+                t.jobs.c.id == job_id
+            )
+        ).one()
+        parts = sorted(f"{r.direction}|{r.namespace}|{r.name}" for r in io)
+        version = _version_uuid(job.namespace, job.name, run.sql or "", *parts)
+        stmt = self.insert(t.job_versions).values(
+            job_id=job_id,
+            version=version,
+            created_at=when,
+            sql=run.sql,
+            location=job.location,
+            facets={},
+        )
+        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["job_id", "version"]))
+        jv_id = self.conn.execute(
+            select(t.job_versions.c.id).where(
+                and_(t.job_versions.c.job_id == job_id, t.job_versions.c.version == version)
+            )
+        ).scalar_one()
+        if io:
+            io_stmt = self.insert(t.job_version_io).values(
+                [
+                    {"job_version_id": jv_id, "dataset_id": r.dataset_id, "direction": r.direction}
+                    for r in io
+                ]
+            )
+            self.conn.execute(io_stmt.on_conflict_do_nothing())
+        if run.job_version_id != jv_id:
+            self.conn.execute(
+                update(t.runs).where(t.runs.c.run_id == run_id).values(job_version_id=jv_id)
+            )
+        # The job's current version is the one of its most recently started run.
+        latest = self.conn.execute(
+            select(t.jobs.c.latest_run_id).where(t.jobs.c.id == job_id)
+        ).scalar()
+        if latest == run_id:
+            self.conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job_id)
+                .values(current_version_id=jv_id, current_version_time=when)
+            )
+        self._column_edges(jv_id, outputs)
+
+    def _column_edges(self, jv_id: int, outputs: Iterable[dict[str, Any]]) -> None:
+        # Column lineage reported with this event belongs to the job version current after it.
+        rows: list[dict[str, Any]] = []
+        for ds in outputs:
+            facet = (ds.get("facets") or {}).get("columnLineage")
+            if not isinstance(facet, dict):
+                continue
+            out_id = self._dataset_id(ds["namespace"], ds["name"])
+            for out_field, spec in (facet.get("fields") or {}).items():
+                for inp in (spec or {}).get("inputFields") or []:
+                    rows.extend(self._edge_rows(jv_id, out_id, out_field, inp, spec))
+            for inp in facet.get("dataset") or []:
+                rows.extend(self._edge_rows(jv_id, out_id, "", inp, {}))
+        if rows:
+            self.conn.execute(
+                self.insert(t.column_edges)
+                .values(rows)
+                .on_conflict_do_nothing(
+                    index_elements=[
+                        "job_version_id",
+                        "out_dataset_id",
+                        "out_field",
+                        "in_dataset_id",
+                        "in_field",
+                    ]
+                )
+            )
+
+    def _edge_rows(
+        self, jv_id: int, out_id: int, out_field: str, inp: dict[str, Any], spec: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if (
+            not isinstance(inp, dict)
+            or "namespace" not in inp
+            or "name" not in inp
+            or "field" not in inp
+        ):
+            return []
+        when = datetime.now(UTC)
+        in_id = self._ensure_dataset(DatasetId(inp["namespace"], inp["name"]), when)
+        transformations = [tr for tr in inp.get("transformations") or [] if isinstance(tr, dict)]
+        if not transformations and (
+            spec.get("transformationType") or spec.get("transformationDescription")
+        ):
+            # 1-0-x facets put one transformation on the output field.
+            legacy_type = str(spec.get("transformationType") or "")
+            transformations = [
+                {
+                    "type": "INDIRECT" if legacy_type.upper() == "INDIRECT" else "DIRECT",
+                    "subtype": legacy_type,
+                    "description": spec.get("transformationDescription") or "",
+                    "masking": False,
+                }
+            ]
+        first = transformations[0] if transformations else {}
+        return [
+            {
+                "job_version_id": jv_id,
+                "out_dataset_id": out_id,
+                "out_field": out_field,
+                "in_dataset_id": in_id,
+                "in_field": str(inp["field"]),
+                "transformations": transformations,
+                "description": first.get("description") or spec.get("transformationDescription"),
+                "type": first.get("type"),
+                "subtype": first.get("subtype"),
+            }
+        ]
+
+    def _dataset_id(self, namespace: str, name: str) -> int:
+        return int(
+            self.conn.execute(
+                select(t.datasets.c.id).where(
+                    and_(t.datasets.c.namespace == namespace, t.datasets.c.name == name)
+                )
+            ).scalar_one()
+        )
+
+    def _ensure_dataset(self, ds: DatasetId, when: datetime) -> int:
+        found = self.conn.execute(
+            select(t.datasets.c.id).where(
+                and_(t.datasets.c.namespace == ds.namespace, t.datasets.c.name == ds.name)
+            )
+        ).scalar()
+        if found is not None:
+            return int(found)
+        self._namespace(ds.namespace, when)
+        stmt = self.insert(t.datasets).values(
+            namespace=ds.namespace,
+            name=ds.name,
+            type="DB_TABLE",
+            created_at=when,
+            updated_at=when,
+            fields=[],
+            facets={},
+        )
+        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "name"]))
+        return self._dataset_id(ds.namespace, ds.name)
+
+    # -- dataset and job events --------------------------------------------------------------
+    def _apply_dataset_event(self, event: ValidatedEvent, event_id: int) -> None:
+        ds = event.data["dataset"]
+        dataset_id = self._dataset(ds, event.event_time, event_id)
+        facets = ds.get("facets") or {}
+        if (facets.get("version") or {}).get("datasetVersion") is not None or _schema_fields(
+            facets
+        ):
+            self._dataset_io_version(
+                dataset_id, ds, "out", f"dataset-event:{event.content_hash}", event.event_time
+            )
+
+    def _apply_job_event(self, event: ValidatedEvent) -> None:
+        data, when = event.data, event.event_time
+        job_id = self._job(data["job"], when)
+        ids = [
+            (self._ensure_dataset(DatasetId(ds["namespace"], ds["name"]), when), d)
+            for d, items in (("in", event.inputs), ("out", event.outputs))
+            for ds in items
+        ]
+        job = self.conn.execute(
+            select(t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.location).where(
+                t.jobs.c.id == job_id
+            )
+        ).one()
+        sql = ((data["job"].get("facets") or {}).get("sql") or {}).get("query")
+        names = sorted(
+            f"{d}|{ds['namespace']}|{ds['name']}"
+            for d, items in (("in", event.inputs), ("out", event.outputs))
+            for ds in items
+        )
+        version = _version_uuid(job.namespace, job.name, sql or "", *names)
+        self.conn.execute(
+            self.insert(t.job_versions)
+            .values(
+                job_id=job_id,
+                version=version,
+                created_at=when,
+                sql=sql,
+                location=job.location,
+                facets={},
+            )
+            .on_conflict_do_nothing(index_elements=["job_id", "version"])
+        )
+        jv_id = self.conn.execute(
+            select(t.job_versions.c.id).where(
+                and_(t.job_versions.c.job_id == job_id, t.job_versions.c.version == version)
+            )
+        ).scalar_one()
+        if ids:
+            self.conn.execute(
+                self.insert(t.job_version_io)
+                .values(
+                    [{"job_version_id": jv_id, "dataset_id": i, "direction": d} for i, d in ids]
+                )
+                .on_conflict_do_nothing()
+            )
+        current_time = self.conn.execute(
+            select(t.jobs.c.current_version_time).where(t.jobs.c.id == job_id)
+        ).scalar()
+        if current_time is None or _aware(current_time) <= when:
+            self.conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job_id)
+                .values(current_version_id=jv_id, current_version_time=when)
+            )
+        self._column_edges(jv_id, event.outputs)
+
+
+def _state_wins(old: str, old_time: datetime | None, new: str, when: datetime) -> bool:
+    if old in TERMINAL and new not in TERMINAL:
+        return False
+    if new in TERMINAL and old not in TERMINAL:
+        return True
+    return old_time is None or when >= old_time
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _opt_aware(value: datetime | None) -> datetime | None:
+    return None if value is None else _aware(value)
+
+
+def _opt_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_time(value, "$", [])
+    except ValueError:
+        return None
+
+
+def _schema_fields(facets: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = facets.get("schema")
+    if not isinstance(schema, dict):
+        return []
+    out = []
+    for f in schema.get("fields") or []:
+        if isinstance(f, dict) and f.get("name"):
+            out.append(
+                {
+                    "name": str(f["name"]),
+                    "type": f.get("type"),
+                    "description": f.get("description"),
+                    "fields": f.get("fields") or [],
+                }
+            )
+    return out
+
+
+def _dataset_columns(facets: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    fields = _schema_fields(facets)
+    if fields:
+        values["fields"] = fields
+    if isinstance(facets.get("documentation"), dict):
+        values["description"] = facets["documentation"].get("description")
+    if isinstance(facets.get("dataSource"), dict) and facets["dataSource"].get("name"):
+        values["source_name"] = facets["dataSource"]["name"]
+    if isinstance(facets.get("datasetType"), dict) and facets["datasetType"].get("datasetType"):
+        values["type"] = str(facets["datasetType"]["datasetType"])[:16]
+    lifecycle = (facets.get("lifecycleStateChange") or {}).get("lifecycleStateChange")
+    if lifecycle:
+        values["lifecycle_state"] = lifecycle
+        values["is_deleted"] = lifecycle == "DROP"
+    return values
+
+
+def _job_columns(facets: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if isinstance(facets.get("documentation"), dict):
+        values["description"] = facets["documentation"].get("description")
+    if isinstance(facets.get("sourceCodeLocation"), dict):
+        values["location"] = facets["sourceCodeLocation"].get("url")
+    if isinstance(facets.get("jobType"), dict) and facets["jobType"].get("processingType"):
+        values["type"] = str(facets["jobType"]["processingType"])[:16]
+    return values
+
+
+__all__ = ["GENESIS", "Ingestor", "chain"]

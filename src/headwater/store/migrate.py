@@ -1,0 +1,60 @@
+"""Schema creation and migration (Alembic).
+
+An empty database gets the current schema from :data:`headwater.store.schema.metadata`
+and is stamped at the newest revision (as dagster does); a database created by an
+older Headwater is migrated with the revisions under ``migrations/versions``.
+Nothing here drops data. Concurrent first starts are serialized (PostgreSQL
+advisory lock; SQLite ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, text
+
+from headwater.store.schema import metadata
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATE_LOCK_KEY = 0x48_57_4D_47  # "HWMG"
+
+
+def alembic_config(conn: Connection) -> Config:
+    """An Alembic config bound to ``conn`` (no ini file needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this Headwater."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None when it has no Headwater schema)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Create the schema on an empty database or migrate it to the newest revision."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK_KEY})
+        cfg = alembic_config(conn)
+        revision = MigrationContext.configure(conn).get_current_revision()
+        if revision is None and not inspect(conn).has_table("events"):
+            metadata.create_all(conn)
+            command.stamp(cfg, "head")
+        elif revision != head_revision():
+            command.upgrade(cfg, "head")

@@ -1,0 +1,242 @@
+"""Table definitions (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+The raw event log (``events``) is the source of truth; every other table is a
+normalized projection of it that ingestion maintains in the same transaction.
+JSON columns are JSONB on PostgreSQL (``with_variant``) and JSON text on SQLite.
+Times are stored as timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB
+
+metadata = MetaData()
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Bytes = LargeBinary().with_variant(BYTEA(), "postgresql")
+Id = BigInteger().with_variant(
+    Integer(), "sqlite"
+)  # SQLite autoincrements INTEGER PRIMARY KEY only
+Time = DateTime(timezone=True)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("content_hash", String(64), nullable=False, unique=True),
+    Column("chain_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("event_type", String(16)),
+    Column("event_time", Time, nullable=False),
+    Column("received_at", Time, nullable=False),
+    Column("run_id", Text),
+    Column("job_namespace", Text),
+    Column("job_name", Text),
+    Column("producer", Text),
+    Column("raw", Bytes, nullable=False),
+    Index("ix_events_time", "event_time"),
+    Index("ix_events_run", "run_id"),
+    Index("ix_events_job", "job_namespace", "job_name"),
+)
+
+namespaces = Table(
+    "namespaces",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("owner_name", Text),
+    Column("description", Text),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("namespace", Text, ForeignKey("namespaces.name"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("type", String(16), nullable=False, default="DB_TABLE"),
+    Column("source_name", Text),
+    Column("description", Text),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("current_version", String(64)),
+    Column("fields", Json, nullable=False, default=list),
+    Column("facets", Json, nullable=False, default=dict),
+    Column("lifecycle_state", String(16)),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    UniqueConstraint("namespace", "name", name="uq_datasets_ns_name"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id"), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("version_facet", Text),
+    Column("run_id", Text),
+    Column("created_at", Time, nullable=False),
+    Column("fields", Json, nullable=False, default=list),
+    Column("facets", Json, nullable=False, default=dict),
+    Column("lifecycle_state", String(16)),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions"),
+    Index("ix_dataset_versions_created", "dataset_id", "created_at"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("description", Text),
+    Column("created_at", Time, nullable=False),
+)
+
+dataset_tags = Table(
+    "dataset_tags",
+    metadata,
+    Column("dataset_id", Id, ForeignKey("datasets.id"), primary_key=True),
+    Column("field", Text, primary_key=True),  # '' tags the dataset itself
+    Column("tag", Text, ForeignKey("tags.name"), primary_key=True),
+    Column("tagged_at", Time, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("namespace", Text, ForeignKey("namespaces.name"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("type", String(16), nullable=False, default="BATCH"),
+    Column("description", Text),
+    Column("location", Text),
+    Column("parent_job_name", Text),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("current_version_id", Id),
+    Column("current_version_time", Time),
+    Column("latest_run_id", Text),
+    Column("facets", Json, nullable=False, default=dict),
+    UniqueConstraint("namespace", "name", name="uq_jobs_ns_name"),
+)
+
+job_versions = Table(
+    "job_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("jobs.id"), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("created_at", Time, nullable=False),
+    Column("sql", Text),
+    Column("location", Text),
+    Column("facets", Json, nullable=False, default=dict),
+    UniqueConstraint("job_id", "version", name="uq_job_versions"),
+)
+
+job_version_io = Table(
+    "job_version_io",
+    metadata,
+    Column("job_version_id", Id, ForeignKey("job_versions.id"), primary_key=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id"), primary_key=True),
+    Column("direction", String(3), primary_key=True),  # 'in' | 'out'
+    Index("ix_job_version_io_dataset", "dataset_id", "direction"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", Text, primary_key=True),
+    Column("job_id", Id, ForeignKey("jobs.id"), nullable=False),
+    Column("job_version_id", Id),
+    Column("state", String(16), nullable=False),
+    Column("state_time", Time),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("started_at", Time),
+    Column("ended_at", Time),
+    Column("nominal_start_time", Time),
+    Column("nominal_end_time", Time),
+    Column("parent_run_id", Text),
+    Column("sql", Text),
+    Index("ix_runs_job", "job_id", "created_at"),
+    Index("ix_runs_parent", "parent_run_id"),
+)
+
+run_facets = Table(
+    "run_facets",
+    metadata,
+    Column("event_id", Id, ForeignKey("events.id"), primary_key=True),
+    Column("run_id", Text, nullable=False),
+    Column("event_time", Time, nullable=False),
+    Column("run_facets", Json, nullable=False, default=dict),
+    Column("job_facets", Json, nullable=False, default=dict),
+    Index("ix_run_facets_run", "run_id", "event_time"),
+)
+
+run_io = Table(
+    "run_io",
+    metadata,
+    Column("run_id", Text, primary_key=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id"), primary_key=True),
+    Column("direction", String(3), primary_key=True),
+    Column("dataset_version", String(64)),
+    Column("facets", Json, nullable=False, default=dict),
+    Index("ix_run_io_dataset", "dataset_id", "direction"),
+)
+
+column_edges = Table(
+    "column_edges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_version_id", Id, ForeignKey("job_versions.id"), nullable=False),
+    Column("out_dataset_id", Id, ForeignKey("datasets.id"), nullable=False),
+    Column("out_field", Text, nullable=False),  # '' = a dataset-level dependency
+    Column("in_dataset_id", Id, ForeignKey("datasets.id"), nullable=False),
+    Column("in_field", Text, nullable=False),
+    Column("transformations", Json, nullable=False, default=list),
+    Column("description", Text),
+    Column("type", String(16)),
+    Column("subtype", String(32)),
+    UniqueConstraint(
+        "job_version_id",
+        "out_dataset_id",
+        "out_field",
+        "in_dataset_id",
+        "in_field",
+        name="uq_column_edges",
+    ),
+    Index("ix_column_edges_out", "out_dataset_id", "out_field"),
+    Index("ix_column_edges_in", "in_dataset_id", "in_field"),
+)
+
+quality_assertions = Table(
+    "quality_assertions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column("run_id", Text),
+    Column("dataset_id", Id, ForeignKey("datasets.id"), nullable=False),
+    Column("assertion", Text, nullable=False),
+    Column("column_name", Text),
+    Column("success", Boolean, nullable=False),
+    Column("severity", Text),
+    Column("event_time", Time, nullable=False),
+    Index("ix_quality_dataset", "dataset_id", "event_time"),
+)

@@ -1,0 +1,819 @@
+"""The SQLAlchemy implementation of :class:`LineageStore`, for SQLite and PostgreSQL.
+
+Backend differences are confined to :func:`create_engine_for` (SQLite: WAL,
+``busy_timeout``, foreign keys, ``BEGIN IMMEDIATE`` so concurrent writers queue
+instead of failing on lock upgrade) and :meth:`SqlStore._lock_chain`
+(PostgreSQL: a transaction-scoped advisory lock serializes the hash chain across
+server workers). Every query is built with SQLAlchemy Core: parameterized.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, and_, create_engine, event, func, literal, or_, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from headwater.model.events import EventParseError, EventValidationError, parse_event
+from headwater.model.nodes import DatasetId, JobId
+from headwater.store import schema as t
+from headwater.store import views
+from headwater.store.base import (
+    BatchItemResult,
+    ColumnEdge,
+    IngestResult,
+    Json,
+    LineageStore,
+    NotFound,
+    Payload,
+    TableEdges,
+)
+from headwater.store.ingest import Ingestor
+
+CHAIN_LOCK_KEY = 0x48_57_4C_4E  # "HWLN": the advisory lock guarding the event hash chain
+_CHUNK = 500  # bound on IN-list sizes per query
+
+
+def normalize_url(url: str) -> str:
+    """Map user-facing URLs to SQLAlchemy ones (``postgresql://`` uses psycopg 3)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine configured for concurrent, durable lineage writes."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook issue BEGIN
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+class SqlStore(LineageStore):
+    """Lineage store over SQLite or PostgreSQL.
+
+    Args:
+        url: ``sqlite:///path.db``, ``postgresql://user@host:port/db`` or a SQLAlchemy URL.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine_for(url)
+        self.dialect = self.engine.dialect.name
+        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def upgrade(self) -> None:
+        """Create the schema on an empty database, or migrate an older one (Alembic)."""
+        from headwater.store.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()
+
+    # -- writes ------------------------------------------------------------------------------
+    def _lock_chain(self, conn: Any) -> None:
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
+
+    def ingest(self, payload: Payload) -> IngestResult:
+        """Validate and store one event in one transaction (see :class:`LineageStore`)."""
+        event = parse_event(payload)
+        received = datetime.now(UTC)
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    self._lock_chain(conn)
+                    event_id = Ingestor(conn, self._insert).apply(event, received)
+                    if event_id is None:
+                        existing = conn.execute(
+                            select(t.events.c.id).where(
+                                t.events.c.content_hash == event.content_hash
+                            )
+                        ).scalar()
+                        return IngestResult(existing, True, event.warnings)
+                    return IngestResult(event_id, False, event.warnings)
+            except OperationalError as exc:  # SQLite: a writer held the lock past busy_timeout
+                if "locked" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
+        """Ingest each item in its own transaction; errors are returned per index."""
+        results = []
+        for i, payload in enumerate(payloads):
+            try:
+                results.append(BatchItemResult(i, result=self.ingest(payload)))
+            except (EventParseError, EventValidationError) as exc:
+                results.append(BatchItemResult(i, error=exc))
+        return results
+
+    def tag(
+        self, tag: str, dataset: DatasetId, field: str | None = None, description: str | None = None
+    ) -> Json:
+        """Tag a dataset or one of its fields (idempotent)."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            ds_id = self._dataset_pk(conn, dataset)
+            if field:
+                fields = (
+                    conn.execute(
+                        select(t.datasets.c.fields).where(t.datasets.c.id == ds_id)
+                    ).scalar()
+                    or []
+                )
+                if field not in {f["name"] for f in fields}:
+                    msg = f"dataset {dataset.namespace}:{dataset.name} has no field {field!r}"
+                    raise NotFound(msg)
+            conn.execute(
+                self._insert(t.tags)
+                .values(name=tag, description=description, created_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            conn.execute(
+                self._insert(t.dataset_tags)
+                .values(dataset_id=ds_id, field=field or "", tag=tag, tagged_at=now)
+                .on_conflict_do_nothing()
+            )
+        return self.get_dataset(dataset)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _dataset_pk(self, conn: Any, dataset: DatasetId) -> int:
+        pk = conn.execute(
+            select(t.datasets.c.id).where(
+                and_(t.datasets.c.namespace == dataset.namespace, t.datasets.c.name == dataset.name)
+            )
+        ).scalar()
+        if pk is None:
+            msg = f"dataset {dataset.namespace}:{dataset.name} not found"
+            raise NotFound(msg)
+        return int(pk)
+
+    def _job_row(self, conn: Any, job: JobId) -> Any:
+        row = conn.execute(
+            select(t.jobs).where(
+                and_(t.jobs.c.namespace == job.namespace, t.jobs.c.name == job.name)
+            )
+        ).first()
+        if row is None:
+            msg = f"job {job.namespace}:{job.name} not found"
+            raise NotFound(msg)
+        return row
+
+    def _tags_for(self, conn: Any, dataset_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
+        out: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for chunk in _chunks(list(dataset_ids)):
+            for row in conn.execute(
+                select(t.dataset_tags).where(t.dataset_tags.c.dataset_id.in_(chunk))
+            ):
+                out[row.dataset_id][row.field].append(row.tag)
+        return out
+
+    def _version_io(
+        self, conn: Any, jv_ids: Sequence[int]
+    ) -> dict[int, tuple[list[DatasetId], list[DatasetId]]]:
+        io: dict[int, tuple[list[DatasetId], list[DatasetId]]] = defaultdict(lambda: ([], []))
+        for chunk in _chunks([i for i in jv_ids if i is not None]):
+            rows = conn.execute(
+                select(
+                    t.job_version_io.c.job_version_id,
+                    t.job_version_io.c.direction,
+                    t.datasets.c.namespace,
+                    t.datasets.c.name,
+                )
+                .join(t.datasets, t.datasets.c.id == t.job_version_io.c.dataset_id)
+                .where(t.job_version_io.c.job_version_id.in_(chunk))
+                .order_by(t.datasets.c.namespace, t.datasets.c.name)
+            )
+            for r in rows:
+                io[r.job_version_id][0 if r.direction == "in" else 1].append(
+                    DatasetId(r.namespace, r.name)
+                )
+        return io
+
+    def _merged_facets(self, conn: Any, run_ids: Sequence[str], column: str) -> dict[str, Json]:
+        merged: dict[str, Json] = defaultdict(dict)
+        col = t.run_facets.c[column]
+        for chunk in _chunks(list(run_ids)):
+            rows = conn.execute(
+                select(t.run_facets.c.run_id, col)
+                .where(t.run_facets.c.run_id.in_(chunk))
+                .order_by(t.run_facets.c.event_time, t.run_facets.c.event_id)
+            )
+            for r in rows:
+                merged[r.run_id].update(r[1] or {})
+        return merged
+
+    def _runs_json(self, conn: Any, rows: Sequence[Any]) -> list[Json]:
+        if not rows:
+            return []
+        run_ids = [r.run_id for r in rows]
+        facets = self._merged_facets(conn, run_ids, "run_facets")
+        jobs = {
+            r.id: JobId(r.namespace, r.name)
+            for r in conn.execute(
+                select(t.jobs.c.id, t.jobs.c.namespace, t.jobs.c.name).where(
+                    t.jobs.c.id.in_({r.job_id for r in rows})
+                )
+            )
+        }
+        versions = {
+            r.id: r.version
+            for r in conn.execute(
+                select(t.job_versions.c.id, t.job_versions.c.version).where(
+                    t.job_versions.c.id.in_(
+                        {r.job_version_id for r in rows if r.job_version_id is not None}
+                    )
+                )
+            )
+        }
+        io: dict[str, tuple[list[Json], list[Json]]] = defaultdict(lambda: ([], []))
+        for chunk in _chunks(run_ids):
+            q = (
+                select(t.run_io, t.datasets.c.namespace, t.datasets.c.name)
+                .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
+                .where(t.run_io.c.run_id.in_(chunk))
+                .order_by(t.datasets.c.namespace, t.datasets.c.name)
+            )
+            starts = {r.run_id: r.started_at or r.created_at for r in rows}
+            for r in conn.execute(q):
+                version = r.dataset_version
+                if version is None and r.direction == "in":
+                    version = self._version_at(conn, r.dataset_id, starts[r.run_id])
+                item = {
+                    "datasetVersionId": {
+                        "namespace": r.namespace,
+                        "name": r.name,
+                        "version": version,
+                    },
+                    "facets": r.facets or {},
+                }
+                io[r.run_id][0 if r.direction == "in" else 1].append(item)
+        return [
+            views.run(
+                r,
+                jobs[r.job_id],
+                versions.get(r.job_version_id),
+                facets.get(r.run_id, {}),
+                *io[r.run_id],
+            )
+            for r in rows
+        ]
+
+    def _version_at(self, conn: Any, dataset_id: int, when: datetime | None) -> str | None:
+        q = select(t.dataset_versions.c.version).where(
+            t.dataset_versions.c.dataset_id == dataset_id
+        )
+        if when is not None:
+            q = q.where(t.dataset_versions.c.created_at <= when)
+        return conn.execute(
+            q.order_by(
+                t.dataset_versions.c.created_at.desc(), t.dataset_versions.c.id.desc()
+            ).limit(1)
+        ).scalar()
+
+    def _jobs_json(self, conn: Any, rows: Sequence[Any]) -> list[Json]:
+        io = self._version_io(conn, [r.current_version_id for r in rows])
+        versions = {
+            r.id: r.version
+            for r in conn.execute(
+                select(t.job_versions.c.id, t.job_versions.c.version).where(
+                    t.job_versions.c.id.in_(
+                        {r.current_version_id for r in rows if r.current_version_id is not None}
+                    )
+                )
+            )
+        }
+        latest_ids = [r.latest_run_id for r in rows if r.latest_run_id]
+        latest_rows = (
+            conn.execute(select(t.runs).where(t.runs.c.run_id.in_(latest_ids))).all()
+            if latest_ids
+            else []
+        )
+        latest = {j["id"]: j for j in self._runs_json(conn, latest_rows)}
+        return [
+            views.job(
+                r,
+                versions.get(r.current_version_id),
+                *io.get(r.current_version_id, ([], [])),
+                latest.get(r.latest_run_id),
+            )
+            for r in rows
+        ]
+
+    def _datasets_json(self, conn: Any, rows: Sequence[Any]) -> list[Json]:
+        tags = self._tags_for(conn, [r.id for r in rows])
+        return [views.dataset(r, tags.get(r.id)) for r in rows]
+
+    # -- entity reads ------------------------------------------------------------------------
+    def list_namespaces(self, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(t.namespaces)).scalar_one()
+            rows = conn.execute(
+                select(t.namespaces).order_by(t.namespaces.c.name).limit(limit).offset(offset)
+            )
+            return [views.namespace(r) for r in rows], total
+
+    def get_namespace(self, name: str) -> Json:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.namespaces).where(t.namespaces.c.name == name)).first()
+        if row is None:
+            msg = f"namespace {name!r} not found"
+            raise NotFound(msg)
+        return views.namespace(row)
+
+    def list_datasets(
+        self, namespace: str, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        self.get_namespace(namespace)
+        with self.engine.connect() as conn:
+            where = t.datasets.c.namespace == namespace
+            total = conn.execute(
+                select(func.count()).select_from(t.datasets).where(where)
+            ).scalar_one()
+            rows = conn.execute(
+                select(t.datasets)
+                .where(where)
+                .order_by(t.datasets.c.name)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return self._datasets_json(conn, rows), total
+
+    def get_dataset(self, dataset: DatasetId) -> Json:
+        found = self.datasets_by_id([dataset])
+        if dataset not in found:
+            msg = f"dataset {dataset.namespace}:{dataset.name} not found"
+            raise NotFound(msg)
+        return found[dataset]
+
+    def list_dataset_versions(
+        self, dataset: DatasetId, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        with self.engine.connect() as conn:
+            pk = self._dataset_pk(conn, dataset)
+            where = t.dataset_versions.c.dataset_id == pk
+            total = conn.execute(
+                select(func.count()).select_from(t.dataset_versions).where(where)
+            ).scalar_one()
+            rows = conn.execute(
+                select(t.dataset_versions)
+                .where(where)
+                .order_by(t.dataset_versions.c.created_at.desc(), t.dataset_versions.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            tags = self._tags_for(conn, [pk]).get(pk)
+            return [views.dataset_version(r, dataset, tags) for r in rows], total
+
+    def get_dataset_version(self, dataset: DatasetId, version: str) -> Json:
+        with self.engine.connect() as conn:
+            pk = self._dataset_pk(conn, dataset)
+            row = conn.execute(
+                select(t.dataset_versions).where(
+                    and_(
+                        t.dataset_versions.c.dataset_id == pk,
+                        t.dataset_versions.c.version == version,
+                    )
+                )
+            ).first()
+            if row is None:
+                msg = f"version {version!r} of dataset {dataset.namespace}:{dataset.name} not found"
+                raise NotFound(msg)
+            return views.dataset_version(row, dataset, self._tags_for(conn, [pk]).get(pk))
+
+    def list_jobs(
+        self, namespace: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        if namespace is not None:
+            self.get_namespace(namespace)
+        with self.engine.connect() as conn:
+            where = t.jobs.c.namespace == namespace if namespace is not None else True
+            total = conn.execute(select(func.count()).select_from(t.jobs).where(where)).scalar_one()
+            rows = conn.execute(
+                select(t.jobs)
+                .where(where)
+                .order_by(t.jobs.c.namespace, t.jobs.c.name)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return self._jobs_json(conn, rows), total
+
+    def get_job(self, job: JobId) -> Json:
+        with self.engine.connect() as conn:
+            return self._jobs_json(conn, [self._job_row(conn, job)])[0]
+
+    def list_job_versions(
+        self, job: JobId, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        with self.engine.connect() as conn:
+            row = self._job_row(conn, job)
+            where = t.job_versions.c.job_id == row.id
+            total = conn.execute(
+                select(func.count()).select_from(t.job_versions).where(where)
+            ).scalar_one()
+            versions = conn.execute(
+                select(t.job_versions)
+                .where(where)
+                .order_by(t.job_versions.c.created_at.desc(), t.job_versions.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            io = self._version_io(conn, [v.id for v in versions])
+            return [
+                views.job_version(v, job, *io.get(v.id, ([], [])), None) for v in versions
+            ], total
+
+    def get_job_version(self, job: JobId, version: str) -> Json:
+        with self.engine.connect() as conn:
+            row = self._job_row(conn, job)
+            v = conn.execute(
+                select(t.job_versions).where(
+                    and_(t.job_versions.c.job_id == row.id, t.job_versions.c.version == version)
+                )
+            ).first()
+            if v is None:
+                msg = f"version {version!r} of job {job.namespace}:{job.name} not found"
+                raise NotFound(msg)
+            io = self._version_io(conn, [v.id])
+            return views.job_version(v, job, *io.get(v.id, ([], [])), None)
+
+    def list_runs(self, job: JobId, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
+        with self.engine.connect() as conn:
+            row = self._job_row(conn, job)
+            where = t.runs.c.job_id == row.id
+            total = conn.execute(select(func.count()).select_from(t.runs).where(where)).scalar_one()
+            rows = conn.execute(
+                select(t.runs)
+                .where(where)
+                .order_by(t.runs.c.created_at.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return self._runs_json(conn, rows), total
+
+    def get_run(self, run_id: str) -> Json:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+            if row is None:
+                msg = f"run {run_id!r} not found"
+                raise NotFound(msg)
+            return self._runs_json(conn, [row])[0]
+
+    def get_run_facets(self, run_id: str, kind: Literal["run", "job"] = "run") -> Json:
+        self.get_run(run_id)
+        with self.engine.connect() as conn:
+            merged = self._merged_facets(
+                conn, [run_id], "run_facets" if kind == "run" else "job_facets"
+            )
+        return {"runId": run_id, "facets": merged.get(run_id, {})}
+
+    def list_events(
+        self,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        descending: bool = True,
+    ) -> tuple[list[Json], int]:
+        conds = []
+        if before is not None:
+            conds.append(t.events.c.event_time <= before)
+        if after is not None:
+            conds.append(t.events.c.event_time >= after)
+        where = and_(True, *conds)
+        order = (
+            (t.events.c.event_time.desc(), t.events.c.id.desc())
+            if descending
+            else (t.events.c.event_time, t.events.c.id)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                select(func.count()).select_from(t.events).where(where)
+            ).scalar_one()
+            rows = conn.execute(
+                select(t.events.c.raw).where(where).order_by(*order).limit(limit).offset(offset)
+            )
+            return [json.loads(r.raw) for r in rows], total
+
+    def export_events(self) -> Iterator[bytes]:
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=1000).execute(
+                select(t.events.c.raw).order_by(t.events.c.id)
+            )
+            for row in result:
+                yield bytes(row.raw)
+
+    def search(
+        self,
+        q: str,
+        kind: Literal["DATASET", "JOB"] | None = None,
+        sort: Literal["NAME", "UPDATE_AT"] = "NAME",
+        limit: int = 10,
+        namespace: str | None = None,
+    ) -> Json:
+        pattern = f"%{q.lower()}%"
+        parts = []
+        if kind in (None, "DATASET"):
+            ds_where = func.lower(t.datasets.c.name).like(pattern)
+            if namespace:
+                ds_where = and_(ds_where, t.datasets.c.namespace == namespace)
+            parts.append(
+                select(
+                    literal("DATASET").label("kind"),
+                    t.datasets.c.name,
+                    t.datasets.c.namespace,
+                    t.datasets.c.updated_at,
+                ).where(ds_where)
+            )
+        if kind in (None, "JOB"):
+            job_where = func.lower(t.jobs.c.name).like(pattern)
+            if namespace:
+                job_where = and_(job_where, t.jobs.c.namespace == namespace)
+            parts.append(
+                select(
+                    literal("JOB").label("kind"),
+                    t.jobs.c.name,
+                    t.jobs.c.namespace,
+                    t.jobs.c.updated_at,
+                ).where(job_where)
+            )
+        union = parts[0].union_all(*parts[1:]).subquery() if len(parts) > 1 else parts[0].subquery()
+        order = (
+            (union.c.updated_at.desc(), union.c.name)
+            if sort == "UPDATE_AT"
+            else (union.c.name, union.c.namespace)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(union)).scalar_one()
+            rows = conn.execute(select(union).order_by(*order).limit(limit)).all()
+        results = [
+            {
+                "type": r.kind,
+                "name": r.name,
+                "updatedAt": views.iso(r.updated_at),
+                "namespace": r.namespace,
+                "nodeId": f"{'dataset' if r.kind == 'DATASET' else 'job'}:{r.namespace}:{r.name}",
+            }
+            for r in rows
+        ]
+        return {"totalCount": total, "results": results}
+
+    def list_tags(self) -> list[Json]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.tags).order_by(t.tags.c.name))
+            return [{"name": r.name, "description": r.description} for r in rows]
+
+    # -- graph primitives --------------------------------------------------------------------
+    def node_exists(self, node: DatasetId | JobId) -> bool:
+        table = t.datasets if isinstance(node, DatasetId) else t.jobs
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(table.c.id).where(
+                        and_(table.c.namespace == node.namespace, table.c.name == node.name)
+                    )
+                ).first()
+                is not None
+            )
+
+    def _table_edges(self, conn: Any, job_rows: Sequence[Any]) -> list[TableEdges]:
+        io = self._version_io(conn, [r.current_version_id for r in job_rows])
+        return [
+            TableEdges(
+                JobId(r.namespace, r.name),
+                *(tuple(x) for x in io.get(r.current_version_id, ([], []))),
+            )
+            for r in job_rows
+        ]
+
+    def jobs_touching(
+        self, datasets: Sequence[DatasetId], direction: Literal["in", "out"]
+    ) -> list[TableEdges]:
+        if not datasets:
+            return []
+        with self.engine.connect() as conn:
+            job_rows: dict[int, Any] = {}
+            for chunk in _chunks(list(datasets)):
+                q = (
+                    select(
+                        t.jobs.c.id, t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.current_version_id
+                    )
+                    .join(
+                        t.job_version_io,
+                        t.job_version_io.c.job_version_id == t.jobs.c.current_version_id,
+                    )
+                    .join(t.datasets, t.datasets.c.id == t.job_version_io.c.dataset_id)
+                    .where(
+                        and_(
+                            t.job_version_io.c.direction == direction,
+                            tuple_(t.datasets.c.namespace, t.datasets.c.name).in_(
+                                [(d.namespace, d.name) for d in chunk]
+                            ),
+                        )
+                    )
+                )
+                for r in conn.execute(q):
+                    job_rows[r.id] = r
+            return self._table_edges(conn, list(job_rows.values()))
+
+    def job_edges(self, jobs: Sequence[JobId]) -> list[TableEdges]:
+        if not jobs:
+            return []
+        with self.engine.connect() as conn:
+            rows: list[Any] = []
+            for chunk in _chunks(list(jobs)):
+                rows.extend(
+                    conn.execute(
+                        select(
+                            t.jobs.c.id,
+                            t.jobs.c.namespace,
+                            t.jobs.c.name,
+                            t.jobs.c.current_version_id,
+                        ).where(
+                            tuple_(t.jobs.c.namespace, t.jobs.c.name).in_(
+                                [(j.namespace, j.name) for j in chunk]
+                            )
+                        )
+                    ).all()
+                )
+            return self._table_edges(conn, rows)
+
+    def column_edges(
+        self, fields: Sequence[tuple[DatasetId, str]], direction: Literal["upstream", "downstream"]
+    ) -> list[ColumnEdge]:
+        if not fields:
+            return []
+        out_ds, in_ds = t.datasets.alias("out_ds"), t.datasets.alias("in_ds")
+        edges = t.column_edges
+        anchor_ds, anchor_field = (
+            (out_ds, edges.c.out_field) if direction == "upstream" else (in_ds, edges.c.in_field)
+        )
+        result: list[ColumnEdge] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(fields)):
+                whole = [(d.namespace, d.name) for d, f in chunk if f == "*"]
+                exact = [(d.namespace, d.name, f) for d, f in chunk if f != "*"]
+                conds = []
+                if exact:
+                    conds.append(
+                        tuple_(anchor_ds.c.namespace, anchor_ds.c.name, anchor_field).in_(exact)
+                    )
+                if whole:
+                    conds.append(tuple_(anchor_ds.c.namespace, anchor_ds.c.name).in_(whole))
+                q = (
+                    select(
+                        t.jobs.c.namespace.label("job_ns"),
+                        t.jobs.c.name.label("job_name"),
+                        out_ds.c.namespace.label("out_ns"),
+                        out_ds.c.name.label("out_name"),
+                        edges.c.out_field,
+                        in_ds.c.namespace.label("in_ns"),
+                        in_ds.c.name.label("in_name"),
+                        edges.c.in_field,
+                        edges.c.transformations,
+                    )
+                    .join(t.jobs, t.jobs.c.current_version_id == edges.c.job_version_id)
+                    .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
+                    .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
+                    .where(or_(*conds))
+                )
+                for r in conn.execute(q):
+                    result.append(
+                        ColumnEdge(
+                            JobId(r.job_ns, r.job_name),
+                            DatasetId(r.out_ns, r.out_name),
+                            r.out_field,
+                            DatasetId(r.in_ns, r.in_name),
+                            r.in_field,
+                            tuple(r.transformations or ()),
+                        )
+                    )
+        return result
+
+    def _dataset_rows(self, conn: Any, datasets: Sequence[DatasetId]) -> list[Any]:
+        rows: list[Any] = []
+        for chunk in _chunks(list(dict.fromkeys(datasets))):
+            rows.extend(
+                conn.execute(
+                    select(t.datasets).where(
+                        tuple_(t.datasets.c.namespace, t.datasets.c.name).in_(
+                            [(d.namespace, d.name) for d in chunk]
+                        )
+                    )
+                ).all()
+            )
+        return rows
+
+    def dataset_fields(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
+        with self.engine.connect() as conn:
+            return {
+                DatasetId(r.namespace, r.name): list(r.fields or [])
+                for r in self._dataset_rows(conn, datasets)
+            }
+
+    def datasets_by_id(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, Json]:
+        with self.engine.connect() as conn:
+            rows = self._dataset_rows(conn, datasets)
+            return {
+                DatasetId(r.namespace, r.name): d
+                for r, d in zip(rows, self._datasets_json(conn, rows), strict=True)
+            }
+
+    def jobs_by_id(self, jobs: Sequence[JobId]) -> dict[JobId, Json]:
+        with self.engine.connect() as conn:
+            rows: list[Any] = []
+            for chunk in _chunks(list(dict.fromkeys(jobs))):
+                rows.extend(
+                    conn.execute(
+                        select(t.jobs).where(
+                            tuple_(t.jobs.c.namespace, t.jobs.c.name).in_(
+                                [(j.namespace, j.name) for j in chunk]
+                            )
+                        )
+                    ).all()
+                )
+            return {
+                JobId(r.namespace, r.name): j
+                for r, j in zip(rows, self._jobs_json(conn, rows), strict=True)
+            }
+
+    def run_inputs_upstream(self, run_id: str) -> list[Json]:
+        with self.engine.connect() as conn:
+            run = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+            if run is None:
+                msg = f"run {run_id!r} not found"
+                raise NotFound(msg)
+            rows = conn.execute(
+                select(
+                    t.run_io.c.dataset_id,
+                    t.run_io.c.dataset_version,
+                    t.datasets.c.namespace,
+                    t.datasets.c.name,
+                )
+                .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
+                .where(and_(t.run_io.c.run_id == run_id, t.run_io.c.direction == "in"))
+            ).all()
+            out = []
+            for r in rows:
+                version = r.dataset_version or self._version_at(
+                    conn, r.dataset_id, run.started_at or run.created_at
+                )
+                producer = None
+                if version is not None:
+                    producer = conn.execute(
+                        select(t.dataset_versions.c.run_id).where(
+                            and_(
+                                t.dataset_versions.c.dataset_id == r.dataset_id,
+                                t.dataset_versions.c.version == version,
+                            )
+                        )
+                    ).scalar()
+                    if producer is None:  # a version facet: find the run that wrote it
+                        producer = conn.execute(
+                            select(t.run_io.c.run_id).where(
+                                and_(
+                                    t.run_io.c.dataset_id == r.dataset_id,
+                                    t.run_io.c.direction == "out",
+                                    t.run_io.c.dataset_version == version,
+                                )
+                            )
+                        ).scalar()
+                out.append(
+                    {
+                        "dataset": DatasetId(r.namespace, r.name),
+                        "version": version,
+                        "producer_run": producer,
+                    }
+                )
+            return out

@@ -1,0 +1,339 @@
+"""The storage contract: every backend (SQLite, PostgreSQL) must pass all of this."""
+
+import json
+import threading
+import uuid
+
+import pytest
+
+from factories import column_lineage, dataset, run_event, ts
+from headwater.graph import column_lineage as column_graph
+from headwater.graph import lineage, upstream_runs
+from headwater.model import DatasetId, EventValidationError, JobId, parse_node_id
+from headwater.store import NotFound, open_store
+
+
+def _retail(store, run_a=None, run_b=None):
+    """customers + orders -> staging -> summary (+ products), as two jobs."""
+    run_a = run_a or str(uuid.uuid4())
+    run_b = run_b or str(uuid.uuid4())
+    staging_cll = column_lineage(
+        {
+            "customer_id": [("warehouse:orders", "customer_id", "DIRECT", "IDENTITY")],
+            "first_name": [("warehouse:customers", "first_name", "DIRECT", "IDENTITY")],
+            "quantity": [("warehouse:orders", "quantity", "DIRECT", "IDENTITY")],
+            "product_id": [("warehouse:orders", "product_id", "DIRECT", "IDENTITY")],
+        },
+        dataset_level=[
+            ("warehouse:orders", "customer_id", "JOIN"),
+            ("warehouse:customers", "customer_id", "JOIN"),
+        ],
+    )
+    summary_cll = column_lineage(
+        {
+            "total_profit": [
+                ("warehouse:staging", "quantity", "DIRECT", "AGGREGATION"),
+                ("warehouse:products", "price", "DIRECT", "AGGREGATION"),
+                ("warehouse:products", "cost", "DIRECT", "AGGREGATION"),
+            ],
+            "customer_id": [("warehouse:staging", "customer_id", "DIRECT", "IDENTITY")],
+        }
+    )
+    events = [
+        run_event(
+            "START",
+            "customer_orders_etl",
+            run_a,
+            [
+                dataset("orders", fields=["customer_id", "product_id", "quantity"]),
+                dataset("customers", fields=["customer_id", "first_name"]),
+            ],
+            [],
+            at=0,
+            sql="select ...",
+        ),
+        run_event(
+            "COMPLETE",
+            "customer_orders_etl",
+            run_a,
+            [],
+            [
+                dataset(
+                    "staging",
+                    fields=["customer_id", "first_name", "quantity", "product_id"],
+                    columnLineage=staging_cll,
+                )
+            ],
+            at=5,
+            sql="select ...",
+        ),
+        run_event(
+            "START",
+            "customer_revenue_aggregation",
+            run_b,
+            [dataset("staging"), dataset("products", fields=["product_id", "price", "cost"])],
+            [],
+            at=10,
+        ),
+        run_event(
+            "COMPLETE",
+            "customer_revenue_aggregation",
+            run_b,
+            [],
+            [dataset("summary", fields=["customer_id", "total_profit"], columnLineage=summary_cll)],
+            at=20,
+        ),
+    ]
+    for e in events:
+        store.ingest(e)
+    return run_a, run_b
+
+
+def test_ingest_and_read_entities(store):
+    run_a, run_b = _retail(store)
+    namespaces, total = store.list_namespaces()
+    assert {n["name"] for n in namespaces} == {"pipelines", "warehouse"} and total == 2
+    datasets, total = store.list_datasets("warehouse")
+    assert total == 5 and [d["name"] for d in datasets] == [
+        "customers",
+        "orders",
+        "products",
+        "staging",
+        "summary",
+    ]
+    staging = store.get_dataset(DatasetId("warehouse", "staging"))
+    assert [f["name"] for f in staging["fields"]] == [
+        "customer_id",
+        "first_name",
+        "quantity",
+        "product_id",
+    ]
+    job = store.get_job(JobId("pipelines", "customer_orders_etl"))
+    # a run's inputs and outputs are the union over its events
+    assert {d["name"] for d in job["inputs"]} == {"orders", "customers"}
+    assert [d["name"] for d in job["outputs"]] == ["staging"]
+    assert job["latestRun"]["state"] == "COMPLETED"
+    run = store.get_run(run_a)
+    assert run["state"] == "COMPLETED" and run["durationMs"] == 5000
+    assert run["jobVersion"]["version"] == job["currentVersion"]
+    assert {v["datasetVersionId"]["name"] for v in run["inputDatasetVersions"]} == {
+        "orders",
+        "customers",
+    }
+
+
+def test_idempotent(store):
+    event = run_event("COMPLETE", outputs=[dataset("t", fields=["a"])])
+    first = store.ingest(event)
+    before = store.list_events()[1], store.get_dataset(DatasetId("warehouse", "t"))
+    again = store.ingest(json.dumps(event, indent=4))  # same event, other bytes
+    assert not first.duplicate and again.duplicate and again.event_id == first.event_id
+    assert (store.list_events()[1], store.get_dataset(DatasetId("warehouse", "t"))) == before
+
+
+def test_order_tolerant_state(store):
+    run_id = str(uuid.uuid4())
+    store.ingest(run_event("COMPLETE", run_id=run_id, at=10))
+    store.ingest(run_event("START", run_id=run_id, at=0))
+    store.ingest(run_event("RUNNING", run_id=run_id, at=12))  # late RUNNING must not reopen
+    run = store.get_run(run_id)
+    assert run["state"] == "COMPLETED"
+    assert run["startedAt"] == ts(0).replace("Z", ".000000Z") and run["endedAt"] == ts(10).replace(
+        "Z", ".000000Z"
+    )
+    other = str(uuid.uuid4())
+    store.ingest(run_event("FAIL", run_id=other, at=3))
+    assert store.get_run(other)["state"] == "FAILED"
+
+
+def test_facets_merged_in_event_time_order(store):
+    run_id = str(uuid.uuid4())
+    store.ingest(run_event("COMPLETE", run_id=run_id, at=10, run_facets={"a": {"v": "late"}}))
+    store.ingest(
+        run_event("START", run_id=run_id, at=0, run_facets={"a": {"v": "early"}, "b": {"v": 1}})
+    )
+    facets = store.get_run_facets(run_id)["facets"]
+    assert facets == {"a": {"v": "late"}, "b": {"v": 1}}
+
+
+def test_job_versions_change_with_sql(store):
+    store.ingest(run_event(sql="select 1", outputs=[dataset("t")], at=0))
+    store.ingest(run_event(sql="select 1", outputs=[dataset("t")], at=1))
+    store.ingest(run_event(sql="select 2", outputs=[dataset("t")], at=2))
+    versions, total = store.list_job_versions(JobId("pipelines", "etl"))
+    assert total == 2
+    assert versions[0]["facets"]["sql"]["query"] == "select 2"
+    assert store.get_job(JobId("pipelines", "etl"))["currentVersion"] == versions[0]["version"]
+
+
+def test_dataset_versions_and_version_facets(store):
+    out = dataset(
+        "t", fields=["a"], version={"_producer": "p", "_schemaURL": "s", "datasetVersion": "snap-1"}
+    )
+    run1 = store.ingest(run_event(outputs=[out], at=0))
+    assert run1
+    store.ingest(run_event(outputs=[dataset("t", fields=["a", "b"])], at=5))
+    versions, total = store.list_dataset_versions(DatasetId("warehouse", "t"))
+    assert total == 2
+    assert versions[0]["fields"][1]["name"] == "b"
+    assert versions[1]["datasetVersionFacet"] == "snap-1"
+    assert (
+        store.get_dataset(DatasetId("warehouse", "t"))["currentVersion"] == versions[0]["version"]
+    )
+
+
+def test_parent_run(store):
+    parent = str(uuid.uuid4())
+    child = str(uuid.uuid4())
+    facet = {
+        "parent": {
+            "_producer": "p",
+            "_schemaURL": "s",
+            "run": {"runId": parent},
+            "job": {"namespace": "pipelines", "name": "retail"},
+        }
+    }
+    store.ingest(run_event(job="retail", run_id=parent))
+    store.ingest(run_event(job="retail.step", run_id=child, run_facets=facet))
+    assert store.get_run(child)["parentRunId"] == parent
+
+
+def test_column_lineage_stored_in_full(store):
+    _retail(store)
+    edges = store.column_edges([(DatasetId("warehouse", "summary"), "total_profit")], "upstream")
+    assert {(e.in_dataset.name, e.in_field) for e in edges} == {
+        ("staging", "quantity"),
+        ("products", "price"),
+        ("products", "cost"),
+    }
+    assert all(e.transformations[0]["subtype"] == "AGGREGATION" for e in edges)
+    dataset_level = store.column_edges([(DatasetId("warehouse", "staging"), "")], "upstream")
+    assert {
+        (e.in_dataset.name, e.in_field, e.transformations[0]["subtype"]) for e in dataset_level
+    } == {
+        ("orders", "customer_id", "JOIN"),
+        ("customers", "customer_id", "JOIN"),
+    }
+
+
+def test_lineage_graph_directed(store):
+    _retail(store)
+    down = lineage(store, parse_node_id("dataset:warehouse:customers"), 5, "downstream")
+    ids = {n["id"] for n in down["graph"]}
+    assert ids == {
+        "dataset:warehouse:customers",
+        "job:pipelines:customer_orders_etl",
+        "dataset:warehouse:staging",
+        "job:pipelines:customer_revenue_aggregation",
+        "dataset:warehouse:summary",
+    }  # orders and products are siblings, not downstream: Marquez would include them
+    up = lineage(store, parse_node_id("dataset:warehouse:summary"), 1, "upstream")
+    assert {n["id"] for n in up["graph"]} == {
+        "dataset:warehouse:summary",
+        "job:pipelines:customer_revenue_aggregation",
+        "dataset:warehouse:staging",
+        "dataset:warehouse:products",
+    }
+    node = next(n for n in up["graph"] if n["id"] == "job:pipelines:customer_revenue_aggregation")
+    assert {e["origin"] for e in node["inEdges"]} == {
+        "dataset:warehouse:staging",
+        "dataset:warehouse:products",
+    }
+    with pytest.raises(NotFound):
+        lineage(store, parse_node_id("dataset:warehouse:nope"), 2)
+
+
+def test_column_lineage_graph_transitive(store):
+    _retail(store)
+    graph = column_graph(store, parse_node_id("datasetField:warehouse:summary:total_profit"), 10)[
+        "graph"
+    ]
+    ids = {n["id"] for n in graph}
+    assert "datasetField:warehouse:orders:quantity" in ids  # through staging
+    node = next(n for n in graph if n["id"] == "datasetField:warehouse:summary:total_profit")
+    assert node["data"]["transformationType"] == "DIRECT"
+    assert {i["field"] for i in node["data"]["inputFields"]} == {"quantity", "price", "cost"}
+    down = column_graph(
+        store, parse_node_id("datasetField:warehouse:orders:quantity"), 10, with_downstream=True
+    )["graph"]
+    assert "datasetField:warehouse:summary:total_profit" in {n["id"] for n in down}
+
+
+def test_upstream_runs(store):
+    run_a, run_b = _retail(store)
+    result = upstream_runs(store, run_b, 5)["runs"]
+    assert [r["run"]["id"] for r in result] == [run_b, run_a]
+    staging = next(i for i in result[0]["inputs"] if i["name"] == "staging")
+    assert staging["producedByRunId"] == run_a and staging["version"] is not None
+
+
+def test_search_and_events(store):
+    _retail(store)
+    found = store.search("sta")
+    assert found["totalCount"] == 1 and found["results"][0]["nodeId"] == "dataset:warehouse:staging"
+    jobs = store.search("customer", kind="JOB", sort="NAME")
+    assert [r["name"] for r in jobs["results"]] == [
+        "customer_orders_etl",
+        "customer_revenue_aggregation",
+    ]
+    events, total = store.list_events(limit=2, descending=False)
+    assert total == 4 and events[0]["eventType"] == "START"
+    assert len(list(store.export_events())) == 4
+
+
+def test_tags(store):
+    _retail(store)
+    ds = store.tag("pii", DatasetId("warehouse", "customers"), "first_name")
+    assert ds["fields"][1]["tags"] == ["pii"]
+    with pytest.raises(NotFound):
+        store.tag("pii", DatasetId("warehouse", "customers"), "nope")
+    assert store.list_tags() == [{"name": "pii", "description": None}]
+
+
+def test_rejected_event_changes_nothing(store):
+    _retail(store)
+    before = list(store.export_events())
+    bad = run_event(outputs=[dataset("new_table")])
+    bad["outputs"].append({"namespace": "warehouse"})  # no name: invalid
+    with pytest.raises(EventValidationError):
+        store.ingest(bad)
+    assert list(store.export_events()) == before
+    with pytest.raises(NotFound):
+        store.get_dataset(DatasetId("warehouse", "new_table"))
+
+
+def test_not_found(store):
+    for call in (
+        lambda: store.get_namespace("x"),
+        lambda: store.get_dataset(DatasetId("x", "y")),
+        lambda: store.get_job(JobId("x", "y")),
+        lambda: store.get_run("nope"),
+        lambda: store.list_runs(JobId("x", "y")),
+    ):
+        with pytest.raises(NotFound):
+            call()
+
+
+def test_concurrent_writers_lose_nothing(store_url):
+    stores = [open_store(store_url) for _ in range(4)]
+    events = [
+        run_event(job=f"job{i % 7}", outputs=[dataset(f"t{i % 11}")], at=i) for i in range(120)
+    ]
+
+    def work(k):
+        for e in events[k::4]:
+            stores[k].ingest(e)
+            stores[k].ingest(e)  # and a duplicate racing the others
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert stores[0].list_events(limit=1)[1] == 120
+    assert stores[0].list_jobs()[1] == 7
+    from headwater.store.audit import verify_chain
+
+    assert verify_chain(stores[0]).ok
+    for s in stores:
+        s.close()
