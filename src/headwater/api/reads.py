@@ -195,6 +195,7 @@ def _time(value: str | None, param: str) -> datetime | None:
 
 
 @router.get("/events/lineage", summary="Raw lineage events")
+@router.get("/events", include_in_schema=False)  # the path marquez-python 0.50 calls
 async def events(
     request: Request,
     before: str | None = None,

@@ -95,7 +95,7 @@ def ingest(
             progress.advance(task)
     console.print(f"stored {stored}, duplicate {duplicate}, rejected {len(rejected)}")
     for line in rejected:
-        err_console.print(f"  [red]rejected[/] {line}", highlight=False)
+        err_console.print(f"  [red]rejected[/] {line}", highlight=False, soft_wrap=True)
     if rejected:
         raise typer.Exit(1)
 

@@ -8,7 +8,7 @@ Each reads the local store (``--db``) or a server (``--url``) through
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -27,14 +27,14 @@ from headwater.client import connect
 from headwater.model.nodes import JobId, parse_node_id
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     table = "table"
     json = "json"
     dot = "dot"
     mermaid = "mermaid"
 
 
-class ListFormat(str, Enum):
+class ListFormat(StrEnum):
     table = "table"
     json = "json"
 

@@ -223,7 +223,7 @@ def validate(raw: bytes, data: Any) -> ValidatedEvent:
         job = _check_job(obj["job"], "$.job")
         if obj.get("eventType") is not None:
             event_type = obj["eventType"]
-            if event_type not in EVENT_TYPES:
+            if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
                 reason = f"{event_type!r} is not one of {', '.join(sorted(EVENT_TYPES))}"
                 raise EventValidationError("$.eventType", reason)
         _check_datasets(obj, "inputs", "inputFacets")

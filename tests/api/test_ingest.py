@@ -1,0 +1,122 @@
+import gzip
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factories import dataset, run_event
+
+
+def test_post_event_201_and_idempotent(client):
+    event = run_event(outputs=[dataset("t", fields=["a"])])
+    first = client.post("/api/v1/lineage", json=event)
+    assert first.status_code == 201 and first.json()["duplicate"] is False
+    again = client.post("/api/v1/lineage", json=event)
+    assert again.status_code == 201 and again.json()["duplicate"] is True
+    assert client.get("/api/v1/events/lineage").json()["totalCount"] == 1
+
+
+def test_gzip(client):
+    body = gzip.compress(json.dumps(run_event()).encode())
+    r = client.post(
+        "/api/v1/lineage",
+        content=body,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 201
+    bad = client.post("/api/v1/lineage", content=b"not gzip", headers={"Content-Encoding": "gzip"})
+    assert bad.status_code == 400 and "gzip" in bad.json()["message"]
+
+
+def test_malformed_json_is_400_invalid_is_422(client):
+    r = client.post(
+        "/api/v1/lineage", content=b'{"eventTime": ', headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400 and "malformed JSON" in r.json()["message"]
+    event = run_event()
+    event["eventType"] = "FINISHED"
+    r = client.post("/api/v1/lineage", json=event)
+    assert r.status_code == 422
+    assert r.json()["path"] == "$.eventType"
+    assert client.get("/api/v1/events/lineage").json()["totalCount"] == 0
+
+
+def test_batch_summary(client):
+    good = run_event()
+    bad = run_event()
+    del bad["job"]["name"]
+    r = client.post("/api/v1/lineage/batch", json=[good, bad, 7, good])
+    assert r.status_code == 207
+    body = r.json()
+    assert body["received"] == 4 and body["successful"] == 2 and body["failed"] == 2
+    assert body["failedEvents"] == [
+        {"index": 1, "path": "$[1].job.name", "reason": "is required"},
+        {"index": 2, "path": "$[2]", "reason": "an event must be a JSON object"},
+    ]
+    assert client.get("/api/v1/events/lineage").json()["totalCount"] == 1
+    assert client.post("/api/v1/lineage/batch", json={"not": "a list"}).status_code == 422
+    assert client.post("/api/v1/lineage/batch", json=[run_event()]).status_code == 200
+
+
+def test_api_keys(make_client):
+    client = make_client({"writer": "rw", "reader": "ro"})
+    event = run_event()
+    assert client.post("/api/v1/lineage", json=event).status_code == 401
+    r = client.post("/api/v1/lineage", json=event, headers={"Authorization": "Bearer reader"})
+    assert r.status_code == 403 and "read-only" in r.json()["message"]
+    assert (
+        client.post(
+            "/api/v1/lineage", json=event, headers={"Authorization": "Bearer wrong"}
+        ).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/api/v1/lineage", json=event, headers={"Authorization": "Bearer writer"}
+        ).status_code
+        == 201
+    )
+    assert client.get("/api/v1/namespaces").status_code == 401
+    assert (
+        client.get("/api/v1/namespaces", headers={"Authorization": "Bearer reader"}).status_code
+        == 200
+    )
+    assert client.get("/api/v1/health").status_code == 200
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    mutation=st.sampled_from(
+        ["eventTime", "eventType", "run", "job", "inputs", "outputs", "producer", "schemaURL"]
+    ),
+    value=json_values,
+    raw=st.binary(max_size=40),
+)
+def test_fuzz_never_500_never_partial(client, mutation, value, raw):
+    before = client.get("/api/v1/events/lineage").json()["totalCount"]
+    event = run_event(outputs=[dataset("fuzz")])
+    event[mutation] = value
+    r = client.post("/api/v1/lineage", json=event)
+    assert r.status_code in (201, 400, 422), r.text
+    after = client.get("/api/v1/events/lineage").json()["totalCount"]
+    assert after == before + (1 if r.status_code == 201 and not r.json()["duplicate"] else 0)
+    r = client.post("/api/v1/lineage", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code in (201, 400, 422)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/lineage", "/api/v1/lineage/batch"])
+def test_unsupported_encoding(client, path):
+    r = client.post(path, content=b"{}", headers={"Content-Encoding": "br"})
+    assert r.status_code == 400
