@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -67,7 +68,7 @@ async def post_batch(request: Request) -> Response:
         return error(
             422, "$: a batch must be a JSON array of events", path="$", reason="must be an array"
         )
-    failed = [
+    failed: list[dict[str, Any]] = [
         {"index": i, "path": f"$[{i}]", "reason": "an event must be a JSON object"}
         for i, item in enumerate(items)
         if not isinstance(item, dict)

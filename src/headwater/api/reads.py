@@ -57,7 +57,7 @@ async def namespaces(request: Request, limit: Limit = 100, offset: Offset = 0) -
 
 @router.get("/namespaces/{namespace}")
 async def namespace(request: Request, namespace: str) -> Json:
-    return await _call(request, "get_namespace", name(namespace))  # type: ignore[no-any-return]
+    return await _call(request, "get_namespace", name(namespace))
 
 
 @router.get("/namespaces/{namespace}/datasets")
@@ -70,7 +70,7 @@ async def datasets(
 
 @router.get("/namespaces/{namespace}/datasets/{dataset}")
 async def dataset(request: Request, namespace: str, dataset: str) -> Json:
-    return await _call(request, "get_dataset", DatasetId(name(namespace), name(dataset)))  # type: ignore[no-any-return]
+    return await _call(request, "get_dataset", DatasetId(name(namespace), name(dataset)))
 
 
 @router.get("/namespaces/{namespace}/datasets/{dataset}/versions")
@@ -86,19 +86,19 @@ async def dataset_versions(
 @router.get("/namespaces/{namespace}/datasets/{dataset}/versions/{version}")
 async def dataset_version(request: Request, namespace: str, dataset: str, version: str) -> Json:
     ds = DatasetId(name(namespace), name(dataset))
-    return await _call(request, "get_dataset_version", ds, version)  # type: ignore[no-any-return]
+    return await _call(request, "get_dataset_version", ds, version)
 
 
 @router.post("/namespaces/{namespace}/datasets/{dataset}/tags/{tag}")
 async def tag_dataset(request: Request, namespace: str, dataset: str, tag: str) -> Json:
     ds = DatasetId(name(namespace), name(dataset))
-    return await _call(request, "tag", tag, ds)  # type: ignore[no-any-return]
+    return await _call(request, "tag", tag, ds)
 
 
 @router.post("/namespaces/{namespace}/datasets/{dataset}/fields/{field}/tags/{tag}")
 async def tag_field(request: Request, namespace: str, dataset: str, field: str, tag: str) -> Json:
     ds = DatasetId(name(namespace), name(dataset))
-    return await _call(request, "tag", tag, ds, name(field))  # type: ignore[no-any-return]
+    return await _call(request, "tag", tag, ds, name(field))
 
 
 @router.get("/namespaces/{namespace}/jobs")
@@ -117,7 +117,7 @@ async def jobs(request: Request, limit: Limit = 100, offset: Offset = 0) -> Json
 
 @router.get("/namespaces/{namespace}/jobs/{job}")
 async def job(request: Request, namespace: str, job: str) -> Json:
-    return await _call(request, "get_job", JobId(name(namespace), name(job)))  # type: ignore[no-any-return]
+    return await _call(request, "get_job", JobId(name(namespace), name(job)))
 
 
 @router.get("/namespaces/{namespace}/jobs/{job}/versions")
@@ -132,7 +132,7 @@ async def job_versions(
 
 @router.get("/namespaces/{namespace}/jobs/{job}/versions/{version}")
 async def job_version(request: Request, namespace: str, job: str, version: str) -> Json:
-    return await _call(request, "get_job_version", JobId(name(namespace), name(job)), version)  # type: ignore[no-any-return]
+    return await _call(request, "get_job_version", JobId(name(namespace), name(job)), version)
 
 
 @router.get("/namespaces/{namespace}/jobs/{job}/runs")
@@ -148,12 +148,12 @@ async def runs(
 @router.get("/runs/{run_id}")
 @router.get("/jobs/runs/{run_id}")
 async def run(request: Request, run_id: str) -> Json:
-    return await _call(request, "get_run", run_id)  # type: ignore[no-any-return]
+    return await _call(request, "get_run", run_id)
 
 
 @router.get("/jobs/runs/{run_id}/facets")
 async def run_facets(request: Request, run_id: str, type: Literal["run", "job"] = "run") -> Json:
-    return await _call(request, "get_run_facets", run_id, type)  # type: ignore[no-any-return]
+    return await _call(request, "get_run_facets", run_id, type)
 
 
 @router.get("/lineage", summary="Table-level lineage graph")
@@ -164,7 +164,7 @@ async def get_lineage(
     direction: Literal["upstream", "downstream", "both"] = "both",
 ) -> Json:
     """Datasets and jobs around ``nodeId``; ``direction`` is a Headwater extension."""
-    return await _call(request, lineage, parse_node_id(nodeId), depth, direction)  # type: ignore[no-any-return]
+    return await _call(request, lineage, parse_node_id(nodeId), depth, direction)
 
 
 @router.get("/column-lineage", summary="Column-level lineage graph")
@@ -175,12 +175,12 @@ async def get_column_lineage(
     withDownstream: bool = False,
 ) -> Json:
     """Fields feeding ``nodeId`` (a datasetField or every field of a dataset), optionally those it feeds."""
-    return await _call(request, column_lineage, parse_node_id(nodeId), depth, withDownstream)  # type: ignore[no-any-return]
+    return await _call(request, column_lineage, parse_node_id(nodeId), depth, withDownstream)
 
 
 @router.get("/runlineage/upstream", summary="Upstream runs and dataset versions of a run")
 async def get_run_lineage(request: Request, runId: str, depth: Depth = 20) -> Json:
-    return await _call(request, upstream_runs, runId, depth)  # type: ignore[no-any-return]
+    return await _call(request, upstream_runs, runId, depth)
 
 
 def _time(value: str | None, param: str) -> datetime | None:
@@ -226,7 +226,7 @@ async def search(
     namespace: str | None = None,
 ) -> Json:
     kind = filter.upper() if filter else None
-    return await _call(request, "search", q, kind, sort.upper(), limit, namespace)  # type: ignore[no-any-return]
+    return await _call(request, "search", q, kind, sort.upper(), limit, namespace)
 
 
 @router.get("/tags")

@@ -90,8 +90,9 @@ def graph_nodes(store: LineageStore, nodes: set[DatasetId | JobId], edges: set[E
         edge = {"origin": origin.node_id(), "destination": dest.node_id()}
         outs[origin].append(edge)
         ins[dest].append(edge)
-    result = []
+    result: list[Json] = []
     for n in sorted(nodes, key=lambda x: x.node_id()):
+        data: Json
         if isinstance(n, DatasetId):
             data = datasets.get(n) or {
                 "id": {"namespace": n.namespace, "name": n.name},

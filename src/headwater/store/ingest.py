@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
-from sqlalchemy.sql.dml import Insert
 
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import DatasetId
@@ -45,7 +44,7 @@ RUN_STATES = {
 }
 TERMINAL = frozenset({"COMPLETED", "FAILED", "ABORTED"})
 
-InsertFn = Callable[[Any], Insert]
+InsertFn = Callable[[Any], Any]  # postgresql.insert or sqlite.insert (both offer on_conflict_*)
 
 
 def chain(prev_hash: str, content_hash: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, create_engine, event, func, literal, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Engine, and_, create_engine, event, func, literal, or_, select, text, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -418,7 +418,7 @@ class SqlStore(LineageStore):
         if namespace is not None:
             self.get_namespace(namespace)
         with self.engine.connect() as conn:
-            where = t.jobs.c.namespace == namespace if namespace is not None else True
+            where = t.jobs.c.namespace == namespace if namespace is not None else true()
             total = conn.execute(select(func.count()).select_from(t.jobs).where(where)).scalar_one()
             rows = conn.execute(
                 select(t.jobs)
@@ -545,7 +545,7 @@ class SqlStore(LineageStore):
         pattern = f"%{q.lower()}%"
         parts = []
         if kind in (None, "DATASET"):
-            ds_where = func.lower(t.datasets.c.name).like(pattern)
+            ds_where: ColumnElement[bool] = func.lower(t.datasets.c.name).like(pattern)
             if namespace:
                 ds_where = and_(ds_where, t.datasets.c.namespace == namespace)
             parts.append(
@@ -557,7 +557,7 @@ class SqlStore(LineageStore):
                 ).where(ds_where)
             )
         if kind in (None, "JOB"):
-            job_where = func.lower(t.jobs.c.name).like(pattern)
+            job_where: ColumnElement[bool] = func.lower(t.jobs.c.name).like(pattern)
             if namespace:
                 job_where = and_(job_where, t.jobs.c.namespace == namespace)
             parts.append(
