@@ -2,8 +2,6 @@ import pytest
 
 from factories import dataset, run_event
 
-pytest_plugins = ["e2e.conftest"]
-
 
 @pytest.fixture
 def server_factory_url(server_factory):
