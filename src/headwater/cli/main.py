@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "headwater.cli.server",
     "headwater.cli.events",
     "headwater.cli.read",
+    "headwater.cli.sql",
 )
 
 
