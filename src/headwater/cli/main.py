@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "headwater.cli.events",
     "headwater.cli.read",
     "headwater.cli.sql",
+    "headwater.cli.pipelines",
 )
 
 
