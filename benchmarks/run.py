@@ -54,10 +54,14 @@ def main() -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(_topics())}")
         return 2
-    print(f"{platform.node()} {platform.machine()} Python {platform.python_version()} {dt.date.today()}")
+    print(
+        f"{platform.node()} {platform.machine()} Python {platform.python_version()} {dt.date.today()}"
+    )
     failed = []
     for topic in topics:
-        cmd = [sys.executable, str(BENCH_DIR / f"bench_{topic}.py")] + (["--quick"] if args.quick else [])
+        cmd = [sys.executable, str(BENCH_DIR / f"bench_{topic}.py")] + (
+            ["--quick"] if args.quick else []
+        )
         print(f"\n=== {topic}: {' '.join(cmd[1:])}", flush=True)
         if subprocess.run(cmd, cwd=ROOT).returncode != 0:
             failed.append(topic)

@@ -56,6 +56,27 @@ def _version_uuid(*parts: str) -> str:
     return str(uuid.uuid5(VERSION_NS, "\x1f".join(parts)))
 
 
+class IdCache:
+    """Ids of namespaces, datasets and jobs, which never change once a row exists.
+
+    A store keeps one across transactions to skip look-ups; ids learned inside a transaction are
+    collected in a separate cache and merged only after it commits (a rollback would void them).
+    """
+
+    def __init__(self) -> None:
+        self.namespaces: set[str] = set()
+        self.datasets: dict[tuple[str, str], int] = {}
+        self.jobs: dict[tuple[str, str], int] = {}
+
+    def merge(self, other: IdCache) -> None:
+        """Adopt what ``other`` learned (call after its transaction committed)."""
+        if len(self.datasets) > 1_000_000:  # bound memory on huge graphs
+            self.datasets.clear()
+        self.namespaces |= other.namespaces
+        self.datasets.update(other.datasets)
+        self.jobs.update(other.jobs)
+
+
 class Ingestor:
     """Applies events to the tables over one connection (inside a transaction).
 
@@ -63,11 +84,17 @@ class Ingestor:
         conn: an open connection with a transaction begun.
         insert: the dialect's ``insert`` (PostgreSQL or SQLite), which both offer
             ``on_conflict_do_nothing``/``on_conflict_do_update``.
+        known: ids known from committed transactions (read only here).
     """
 
-    def __init__(self, conn: Connection, insert: InsertFn) -> None:
+    def __init__(self, conn: Connection, insert: InsertFn, known: IdCache | None = None) -> None:
         self.conn = conn
         self.insert = insert
+        self.known = known or IdCache()
+        self.learned = IdCache()
+
+    def _cached_dataset(self, key: tuple[str, str]) -> int | None:
+        return self.known.datasets.get(key) or self.learned.datasets.get(key)
 
     # -- entry point -------------------------------------------------------------------------
     def apply(self, event: ValidatedEvent, received_at: datetime) -> int | None:
@@ -115,11 +142,19 @@ class Ingestor:
 
     # -- namespaces, datasets, jobs ----------------------------------------------------------
     def _namespace(self, name: str, when: datetime) -> None:
+        if name in self.known.namespaces or name in self.learned.namespaces:
+            return
         stmt = self.insert(t.namespaces).values(name=name, created_at=when, updated_at=when)
         self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        self.learned.namespaces.add(name)
 
     def _dataset(self, ds: dict[str, Any], when: datetime, event_id: int) -> int:
         ns, name = ds["namespace"], ds["name"]
+        facets: dict[str, Any] = dict(ds.get("facets") or {})
+        cached = self._cached_dataset((ns, name))
+        if cached is not None and not facets:
+            self._record_assertions(cached, ds, event_id, when)
+            return cached
         self._namespace(ns, when)
         stmt = self.insert(t.datasets).values(
             namespace=ns,
@@ -139,10 +174,10 @@ class Ingestor:
                 t.datasets.c.created_at,
             ).where(and_(t.datasets.c.namespace == ns, t.datasets.c.name == name))
         ).one()
-        facets: dict[str, Any] = dict(ds.get("facets") or {})
         if facets:
             self._update_dataset_facets(row.id, row.facets or {}, facets, when, row.updated_at)
         self._record_assertions(row.id, ds, event_id, when)
+        self.learned.datasets[(ns, name)] = int(row.id)
         return int(row.id)
 
     def _update_dataset_facets(
@@ -155,6 +190,8 @@ class Ingestor:
     ) -> None:
         newer = _aware(updated_at) <= when
         merged = {**current, **facets} if newer else {**facets, **current}
+        if merged == current:
+            return  # the same facets again (producers resend schemas): nothing to write
         values: dict[str, Any] = {"facets": merged}
         if newer:
             values["updated_at"] = when
@@ -187,6 +224,9 @@ class Ingestor:
 
     def _job(self, job: dict[str, Any], when: datetime) -> int:
         ns, name = job["namespace"], job["name"]
+        cached = self.known.jobs.get((ns, name)) or self.learned.jobs.get((ns, name))
+        if cached is not None and not job.get("facets"):
+            return cached
         self._namespace(ns, when)
         stmt = self.insert(t.jobs).values(
             namespace=ns, name=name, type="BATCH", created_at=when, updated_at=when, facets={}
@@ -208,6 +248,7 @@ class Ingestor:
                 values["updated_at"] = when
                 values.update(_job_columns(facets))
             self.conn.execute(update(t.jobs).where(t.jobs.c.id == row.id).values(**values))
+        self.learned.jobs[(ns, name)] = int(row.id)
         return int(row.id)
 
     # -- run events --------------------------------------------------------------------------
@@ -415,15 +456,20 @@ class Ingestor:
             .where(t.run_io.c.run_id == run_id)
         ).all()
         run = self.conn.execute(
-            select(t.runs.c.sql, t.runs.c.job_version_id).where(t.runs.c.run_id == run_id)
+            select(t.runs.c.sql, t.runs.c.job_version_id, t.job_versions.c.version)
+            .join(t.job_versions, t.job_versions.c.id == t.runs.c.job_version_id, isouter=True)
+            .where(t.runs.c.run_id == run_id)
         ).one()
         job = self.conn.execute(
-            select(t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.location).where(
-                t.jobs.c.id == job_id
-            )
+            select(
+                t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.location, t.jobs.c.latest_run_id
+            ).where(t.jobs.c.id == job_id)
         ).one()
         parts = sorted(f"{r.direction}|{r.namespace}|{r.name}" for r in io)
         version = _version_uuid(job.namespace, job.name, run.sql or "", *parts)
+        if run.version == version:  # nothing changed the version: only new column lineage to add
+            self._column_edges(run.job_version_id, outputs)
+            return
         stmt = self.insert(t.job_versions).values(
             job_id=job_id,
             version=version,
@@ -451,10 +497,7 @@ class Ingestor:
                 update(t.runs).where(t.runs.c.run_id == run_id).values(job_version_id=jv_id)
             )
         # The job's current version is the one of its most recently started run.
-        latest = self.conn.execute(
-            select(t.jobs.c.latest_run_id).where(t.jobs.c.id == job_id)
-        ).scalar()
-        if latest == run_id:
+        if job.latest_run_id == run_id:
             self.conn.execute(
                 update(t.jobs)
                 .where(t.jobs.c.id == job_id)
@@ -532,15 +575,23 @@ class Ingestor:
         ]
 
     def _dataset_id(self, namespace: str, name: str) -> int:
-        return int(
+        cached = self._cached_dataset((namespace, name))
+        if cached is not None:
+            return cached
+        found = int(
             self.conn.execute(
                 select(t.datasets.c.id).where(
                     and_(t.datasets.c.namespace == namespace, t.datasets.c.name == name)
                 )
             ).scalar_one()
         )
+        self.learned.datasets[(namespace, name)] = found
+        return found
 
     def _ensure_dataset(self, ds: DatasetId, when: datetime) -> int:
+        cached = self._cached_dataset((ds.namespace, ds.name))
+        if cached is not None:
+            return cached
         found = self.conn.execute(
             select(t.datasets.c.id).where(
                 and_(t.datasets.c.namespace == ds.namespace, t.datasets.c.name == ds.name)

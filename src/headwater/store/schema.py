@@ -135,6 +135,7 @@ jobs = Table(
     Column("latest_run_id", Text),
     Column("facets", Json, nullable=False, default=dict),
     UniqueConstraint("namespace", "name", name="uq_jobs_ns_name"),
+    Index("ix_jobs_current_version", "current_version_id"),  # revision 0002
 )
 
 job_versions = Table(

@@ -28,7 +28,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
@@ -47,7 +46,7 @@ from headwater.store.base import (
     Payload,
     TableEdges,
 )
-from headwater.store.ingest import Ingestor
+from headwater.store.ingest import IdCache, Ingestor
 
 CHAIN_LOCK_KEY = 0x48_57_4C_4E  # "HWLN": the advisory lock guarding the event hash chain
 _CHUNK = 500  # bound on IN-list sizes per query
@@ -84,6 +83,20 @@ def create_engine_for(url: str) -> Engine:
     return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
 
 
+def keys_in(
+    namespace_col: Any, name_col: Any, keys: Iterable[tuple[str, str]]
+) -> ColumnElement[bool]:
+    """``(namespace, name) IN keys`` written so both backends use the unique index.
+
+    SQLite does not use an index for a row-value ``IN`` list; ``namespace = ? AND name IN (...)``
+    per namespace (there are few) does.
+    """
+    by_ns: dict[str, list[str]] = defaultdict(list)
+    for ns, name in keys:
+        by_ns[ns].append(name)
+    return or_(*(and_(namespace_col == ns, name_col.in_(names)) for ns, names in by_ns.items()))
+
+
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
@@ -101,6 +114,7 @@ class SqlStore(LineageStore):
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        self._ids = IdCache()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -126,7 +140,8 @@ class SqlStore(LineageStore):
             try:
                 with self.engine.begin() as conn:
                     self._lock_chain(conn)
-                    event_id = Ingestor(conn, self._insert).apply(event, received)
+                    ingestor = Ingestor(conn, self._insert, self._ids)
+                    event_id = ingestor.apply(event, received)
                     if event_id is None:
                         existing = conn.execute(
                             select(t.events.c.id).where(
@@ -134,7 +149,8 @@ class SqlStore(LineageStore):
                             )
                         ).scalar()
                         return IngestResult(existing, True, event.warnings)
-                    return IngestResult(event_id, False, event.warnings)
+                self._ids.merge(ingestor.learned)  # committed: its ids are now stable
+                return IngestResult(event_id, False, event.warnings)
             except OperationalError as exc:  # SQLite: a writer held the lock past busy_timeout
                 if "locked" not in str(exc) or attempt == 4:
                     raise
@@ -272,17 +288,8 @@ class SqlStore(LineageStore):
         }
         io: dict[str, tuple[list[Json], list[Json]]] = defaultdict(lambda: ([], []))
         for chunk in _chunks(run_ids):
-            q = (
-                select(t.run_io, t.datasets.c.namespace, t.datasets.c.name)
-                .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
-                .where(t.run_io.c.run_id.in_(chunk))
-                .order_by(t.datasets.c.namespace, t.datasets.c.name)
-            )
-            starts = {r.run_id: r.started_at or r.created_at for r in rows}
-            for r in conn.execute(q):
-                version = r.dataset_version
-                if version is None and r.direction == "in":
-                    version = self._version_at(conn, r.dataset_id, starts[r.run_id])
+            for r in conn.execute(self._run_io_query(chunk)):
+                version = r.dataset_version or (r.read_version if r.direction == "in" else None)
                 item = {
                     "datasetVersionId": {
                         "namespace": r.namespace,
@@ -302,6 +309,32 @@ class SqlStore(LineageStore):
             )
             for r in rows
         ]
+
+    @staticmethod
+    def _run_io_query(run_ids: Sequence[str]) -> Any:
+        """Runs' inputs and outputs; an input without a version gets the one current at the run's start."""
+        dv = t.dataset_versions
+        start = func.coalesce(t.runs.c.started_at, t.runs.c.created_at)
+        read_version = (
+            select(dv.c.version)
+            .where(and_(dv.c.dataset_id == t.run_io.c.dataset_id, dv.c.created_at <= start))
+            .order_by(dv.c.created_at.desc(), dv.c.id.desc())
+            .limit(1)
+            .correlate(t.run_io, t.runs)
+            .scalar_subquery()
+        )
+        return (
+            select(
+                t.run_io,
+                t.datasets.c.namespace,
+                t.datasets.c.name,
+                read_version.label("read_version"),
+            )
+            .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
+            .join(t.runs, t.runs.c.run_id == t.run_io.c.run_id)
+            .where(t.run_io.c.run_id.in_(run_ids))
+            .order_by(t.datasets.c.namespace, t.datasets.c.name)
+        )
 
     def _version_at(self, conn: Any, dataset_id: int, when: datetime | None) -> str | None:
         q = select(t.dataset_versions.c.version).where(
@@ -650,8 +683,10 @@ class SqlStore(LineageStore):
                     .where(
                         and_(
                             t.job_version_io.c.direction == direction,
-                            tuple_(t.datasets.c.namespace, t.datasets.c.name).in_(
-                                [(d.namespace, d.name) for d in chunk]
+                            keys_in(
+                                t.datasets.c.namespace,
+                                t.datasets.c.name,
+                                ((d.namespace, d.name) for d in chunk),
                             ),
                         )
                     )
@@ -674,8 +709,10 @@ class SqlStore(LineageStore):
                             t.jobs.c.name,
                             t.jobs.c.current_version_id,
                         ).where(
-                            tuple_(t.jobs.c.namespace, t.jobs.c.name).in_(
-                                [(j.namespace, j.name) for j in chunk]
+                            keys_in(
+                                t.jobs.c.namespace,
+                                t.jobs.c.name,
+                                ((j.namespace, j.name) for j in chunk),
                             )
                         )
                     ).all()
@@ -696,14 +733,20 @@ class SqlStore(LineageStore):
         with self.engine.connect() as conn:
             for chunk in _chunks(list(fields)):
                 whole = [(d.namespace, d.name) for d, f in chunk if f == "*"]
-                exact = [(d.namespace, d.name, f) for d, f in chunk if f != "*"]
-                conds = []
-                if exact:
-                    conds.append(
-                        tuple_(anchor_ds.c.namespace, anchor_ds.c.name, anchor_field).in_(exact)
+                exact: dict[tuple[str, str], list[str]] = defaultdict(list)
+                for d, f in chunk:
+                    if f != "*":
+                        exact[(d.namespace, d.name)].append(f)
+                conds = [
+                    and_(
+                        anchor_ds.c.namespace == ns,
+                        anchor_ds.c.name == name,
+                        anchor_field.in_(cols),
                     )
+                    for (ns, name), cols in exact.items()
+                ]
                 if whole:
-                    conds.append(tuple_(anchor_ds.c.namespace, anchor_ds.c.name).in_(whole))
+                    conds.append(keys_in(anchor_ds.c.namespace, anchor_ds.c.name, whole))
                 q = (
                     select(
                         t.jobs.c.namespace.label("job_ns"),
@@ -740,8 +783,10 @@ class SqlStore(LineageStore):
             rows.extend(
                 conn.execute(
                     select(t.datasets).where(
-                        tuple_(t.datasets.c.namespace, t.datasets.c.name).in_(
-                            [(d.namespace, d.name) for d in chunk]
+                        keys_in(
+                            t.datasets.c.namespace,
+                            t.datasets.c.name,
+                            ((d.namespace, d.name) for d in chunk),
                         )
                     )
                 ).all()
@@ -770,8 +815,10 @@ class SqlStore(LineageStore):
                 rows.extend(
                     conn.execute(
                         select(t.jobs).where(
-                            tuple_(t.jobs.c.namespace, t.jobs.c.name).in_(
-                                [(j.namespace, j.name) for j in chunk]
+                            keys_in(
+                                t.jobs.c.namespace,
+                                t.jobs.c.name,
+                                ((j.namespace, j.name) for j in chunk),
                             )
                         )
                     ).all()

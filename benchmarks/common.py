@@ -1,0 +1,70 @@
+"""Helpers shared by the benchmark scripts: timing, percentiles, the markdown report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "benchmarks"
+PG_ADMIN = os.environ.get("HEADWATER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def machine() -> str:
+    """One line describing where and when the figures were measured."""
+    return f"{os.cpu_count()} cores, {_mem_gib():.0f} GiB, {platform.machine()}, Python {platform.python_version()}, {dt.date.today()}"
+
+
+def _mem_gib() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) / 1024 / 1024
+    except OSError:
+        return 0.0
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """(p50, p95) in milliseconds of samples given in seconds."""
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return p50 * 1000, p95 * 1000
+
+
+def rate(count: int, fn: Callable[[], None]) -> float:
+    """Items per second of running ``fn`` (which processes ``count`` items)."""
+    start = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - start)
+
+
+def write_report(topic: str, title: str, body: str) -> Path:
+    """Write ``docs/benchmarks/<topic>.md`` and echo it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = f"# {title}\n\nMeasured on {machine()}.\n\n{body.strip()}\n"
+    path = RESULTS / f"{topic}.md"
+    path.write_text(text)
+    print(text)
+    return path
+
+
+class PgDatabase:
+    """A throwaway PostgreSQL database (created on enter, dropped on exit)."""
+
+    def __enter__(self) -> str:
+        self.name = f"headwater_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        return PG_ADMIN.rsplit("/", 1)[0] + "/" + self.name
+
+    def __exit__(self, *exc: object) -> None:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -1,0 +1,39 @@
+"""An older database is upgraded in place, never wiped."""
+
+from sqlalchemy import inspect, text
+
+from factories import dataset, run_event
+from headwater.model import DatasetId
+from headwater.store import open_store
+from headwater.store.migrate import current_revision, head_revision
+from headwater.store.sql import SqlStore
+
+
+def test_upgrade_from_0001_keeps_data(store_url):
+    old = SqlStore(store_url)
+    old.upgrade()
+    old.ingest(run_event(outputs=[dataset("kept", fields=["a"])]))
+    # make it look like a database created by the 0001 release
+    with old.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_jobs_current_version"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert current_revision(old.engine) == "0001"
+    old.close()
+
+    store = open_store(store_url)
+    assert isinstance(store, SqlStore)
+    assert current_revision(store.engine) == head_revision() == "0002"
+    indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("jobs")}
+    assert "ix_jobs_current_version" in indexes
+    assert store.get_dataset(DatasetId("warehouse", "kept"))["fields"][0]["name"] == "a"
+    assert store.list_events()[1] == 1
+    store.close()
+
+
+def test_reopening_is_a_no_op(store_url):
+    first = open_store(store_url)
+    first.ingest(run_event())
+    first.close()
+    again = open_store(store_url)
+    assert again.list_events()[1] == 1
+    again.close()
