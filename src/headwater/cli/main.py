@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "headwater.cli.read",
     "headwater.cli.sql",
     "headwater.cli.pipelines",
+    "headwater.cli.iceberg",
 )
 
 
