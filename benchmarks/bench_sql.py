@@ -136,7 +136,7 @@ def main() -> None:
     for tool, results in tools.items():
         p, r, f1, median = score(results, cases)
         rows.append(
-            f"| {tool} | {p:.3f} | {r:.3f} | {f1:.3f} | {median:.2f} | {median / base[3]:.1f}x |"
+            f"| {tool} | {p:.3f} | {r:.3f} | {f1:.3f} | {median:.2f} | {median / base[3]:.2f}x |"
         )
         print(rows[-1], flush=True)
     body = f"""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pyiceberg.catalog import Catalog
 
 from headwater.capture.harvest import export_events, harvest
 from headwater.capture.iceberg import CatalogError, open_catalog
@@ -27,7 +28,7 @@ CatalogProps = Annotated[
 ]
 
 
-def _catalog(catalog_dir: Path, props: list[str] | None):  # type: ignore[no-untyped-def]
+def _catalog(catalog_dir: Path, props: list[str] | None) -> Catalog:
     try:
         properties = parse_params(props or [])
         if not properties and not (catalog_dir / "catalog.db").exists():
