@@ -65,3 +65,40 @@ def test_dot_and_errors(tmp_path):
     assert missing.exit_code == 1 and "No such file" in missing.output
     dialect = runner.invoke(app, ["sql", "lineage", "-", "--dialect", "klingon"], input="SELECT 1")
     assert dialect.exit_code == 1 and "klingon" in dialect.output
+
+
+def test_schemas_from_the_store(tmp_path):
+    from factories import dataset, run_event
+    from headwater.store import open_store
+
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(db)
+    store.ingest(
+        run_event(outputs=[dataset("orders", namespace="duckdb://", fields=["order_id", "amount"])])
+    )
+    store.close()
+    without = runner.invoke(
+        app,
+        ["sql", "lineage", "-", "-f", "openlineage"],
+        input="CREATE TABLE t AS SELECT * FROM orders",
+    )
+    assert json.loads(without.stdout)[0]["outputs"][0]["facets"]["columnLineage"]["fields"] == {}
+    with_store = runner.invoke(
+        app,
+        [
+            "sql",
+            "lineage",
+            "-",
+            "-f",
+            "openlineage",
+            "--store-schemas",
+            "--namespace",
+            "duckdb://",
+            "--db",
+            db,
+        ],
+        input="CREATE TABLE t AS SELECT * FROM orders",
+    )
+    assert set(
+        json.loads(with_store.stdout)[0]["outputs"][0]["facets"]["columnLineage"]["fields"]
+    ) == {"order_id", "amount"}

@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from headwater.cli.common import console, err_console, fail, print_json
+from headwater.cli.common import DbOption, console, err_console, fail, print_json
 from headwater.sql import SqlLineageError, StatementLineage, analyze
+from headwater.store import NotFound, open_store
 
 sql_app = typer.Typer(
     help="Analyse SQL: table and column lineage, without a database.", no_args_is_help=True
@@ -76,6 +77,22 @@ def _dot(statements: list[StatementLineage]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _store_schemas(db: str | None, namespace: str | None) -> dict[str, dict[str, str]]:
+    """``{dataset name: {column: type}}`` for the datasets the store holds (with a schema)."""
+    store = open_store(db)
+    namespaces = [namespace] if namespace else [n["name"] for n in store.list_namespaces(10_000)[0]]
+    mapping: dict[str, dict[str, str]] = {}
+    for ns in namespaces:
+        try:
+            datasets = store.list_datasets(ns, 100_000)[0]
+        except NotFound:
+            continue
+        for d in datasets:
+            if d["fields"]:
+                mapping[d["name"]] = {f["name"]: f.get("type") or "UNKNOWN" for f in d["fields"]}
+    return mapping
+
+
 @sql_app.command("lineage")
 def lineage(
     file: Annotated[str, typer.Argument(help="SQL file, or - for standard input.")] = "-",
@@ -98,11 +115,21 @@ def lineage(
     fmt: Annotated[
         SqlFormat, typer.Option("--format", "-f", help="Output format.")
     ] = SqlFormat.table,
+    store_schemas: Annotated[
+        bool,
+        typer.Option(
+            "--store-schemas",
+            help="Also use the schemas the lineage store knows (of --namespace, or all).",
+        ),
+    ] = False,
+    db: DbOption = None,
 ) -> None:
     """Table and column lineage of a SQL script, with transformation types and expressions."""
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text()
         mapping = json.loads(schema.read_text()) if schema else None
+        if store_schemas:
+            mapping = {**_store_schemas(db, namespace), **(mapping or {})}
     except OSError as exc:
         raise fail(f"{exc.filename}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:

@@ -160,7 +160,9 @@ class QueryTracer:
         shared = self.indirect(self.scope)
         result = []
         for index, name in enumerate(self.output_names()):
-            edges = self.projection(self.scope, index)
+            edges = self.projection(self.scope, index)  # also warns about an unexpandable star
+            if name == "*":
+                continue
             merge(edges, shared)
             result.append((name, edges))
         return result
