@@ -36,7 +36,9 @@ def one(orders: int, capture: bool) -> None:
         }
         pipeline = load_pipeline(REFERENCE, params)
         catalog = open_catalog(Path(tmp) / "catalog")
-        client = make_client(open_store(f"sqlite:///{tmp}/h.db")) if capture else None
+        client = (
+            make_client(open_store(f"sqlite:///{tmp}/h.db"), asynchronous=True) if capture else None
+        )
         start = time.perf_counter()
         Runner(catalog, client).run(pipeline)
         seconds = time.perf_counter() - start

@@ -26,6 +26,7 @@ from sqlglot.lineage import lineage as sqlglot_lineage  # noqa: E402
 from headwater.sql.analyze import _analyze_cached  # noqa: E402
 
 PEER_VENV = HERE / ".venv-sqlpeers"
+DATAHUB_VENV = HERE / ".venv-datahub"  # acryl-datahub pins its own sqlglot
 
 
 def _norm_source(source: str) -> str:
@@ -95,26 +96,34 @@ def score(results: dict[str, tuple[set, float]], cases) -> tuple[float, float, f
     return p, r, f1, median
 
 
-def peers(cases) -> dict[str, dict[str, tuple[set, float]]]:  # type: ignore[no-untyped-def]
-    python = PEER_VENV / "bin" / "python"
+def _venv_python(venv: Path, packages: list[str]) -> Path:
+    python = venv / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "sqllineage", "openlineage-sql"], check=True
-        )
-    payload = json.dumps([{"id": c.id, "sql": c.sql, "dialect": c.dialect} for c in cases])
-    proc = subprocess.run(
-        [str(python), str(HERE / "sql_peers.py")],
-        input=payload,
-        capture_output=True,
-        text=True,
-        check=True,
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
+    return python
+
+
+def peers(cases) -> dict[str, dict[str, tuple[set, float]]]:  # type: ignore[no-untyped-def]
+    payload = json.dumps(
+        [{"id": c.id, "sql": c.sql, "dialect": c.dialect, "schema": c.schema} for c in cases]
     )
-    raw = json.loads(proc.stdout)
-    return {
-        tool: {cid: ({tuple(e) for e in v["edges"]}, v["ms"]) for cid, v in res.items()}
-        for tool, res in raw.items()
-    }
+    found: dict[str, dict[str, tuple[set, float]]] = {}
+    for venv, packages, args in (
+        (PEER_VENV, ["sqllineage", "openlineage-sql"], []),
+        (DATAHUB_VENV, ["acryl-datahub[sql-parser]"], ["datahub"]),
+    ):
+        python = _venv_python(venv, packages)
+        proc = subprocess.run(
+            [str(python), str(HERE / "sql_peers.py"), *args],
+            input=payload,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for tool, res in json.loads(proc.stdout).items():
+            found[tool] = {cid: ({tuple(e) for e in v["edges"]}, v["ms"]) for cid, v in res.items()}
+    return found
 
 
 def main() -> None:

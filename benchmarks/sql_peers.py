@@ -57,10 +57,49 @@ def run_openlineage_sql(case):
     return edges
 
 
+def run_datahub(case):
+    from datahub.sql_parsing._models import _TableName
+    from datahub.sql_parsing.schema_resolver import SchemaResolver
+    from datahub.sql_parsing.sqlglot_lineage import sqlglot_lineage
+
+    resolver = SchemaResolver(platform="postgres")
+    for table, columns in _flat(case.get("schema") or {}).items():
+        parts = table.split(".")
+        name = _TableName(
+            database=parts[-3] if len(parts) > 2 else None,
+            db_schema=parts[-2] if len(parts) > 1 else None,
+            table=parts[-1],
+        )
+        resolver.add_raw_schema_info(resolver.get_urn_for_table(name), dict(columns))
+    result = sqlglot_lineage(case["sql"], resolver, override_dialect=case["dialect"])
+    edges = set()
+    for cl in result.column_lineage or []:
+        for up in cl.upstreams:
+            table = up.table.split(",")[1] if "," in up.table else up.table
+            edges.add((cl.downstream.column.lower(), f"{_last(table)}.{up.column.lower()}"))
+    return edges
+
+
+def _flat(mapping, prefix=""):
+    out = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}".strip('"')
+        if value and all(isinstance(v, str) for v in value.values()):
+            out[name] = value
+        elif isinstance(value, dict):
+            out.update(_flat(value, f"{name}."))
+    return out
+
+
 def main():
     cases = json.load(sys.stdin)
     out = {}
-    for tool, fn in (("sqllineage", run_sqllineage), ("openlineage-sql", run_openlineage_sql)):
+    tools = (
+        (("datahub sqlglot_lineage", run_datahub),)
+        if sys.argv[1:] == ["datahub"]
+        else (("sqllineage", run_sqllineage), ("openlineage-sql", run_openlineage_sql))
+    )
+    for tool, fn in tools:
         results = {}
         for case in cases:
             times = []

@@ -113,3 +113,24 @@ def test_cli(tmp_path):
     assert out.exit_code == 0 and "exported 0 run events" in out.output
     missing = runner.invoke(app, ["iceberg", "harvest", "--catalog-dir", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "no Iceberg catalog" in missing.output
+
+
+def test_async_transport_stores_in_order_and_logs_rejections(tmp_path):
+    from factories import run_event
+    from headwater.capture.transport import StoreTransport, flush
+    from headwater.store import open_store as open_
+
+    store = open_(f"sqlite:///{tmp_path / 'a.db'}")
+    client = make_client(store, asynchronous=True)
+    transport = client.transport
+    assert isinstance(transport, StoreTransport)
+
+    transport._queue.put(b'{"not": "an event"}')  # what a buggy producer might send
+    for event in (
+        run_event("START", run_id="6b6c7c2e-1f7b-4c1c-8d0e-5d8f2b1a0c01", at=0),
+        run_event("COMPLETE", run_id="6b6c7c2e-1f7b-4c1c-8d0e-5d8f2b1a0c01", at=1),
+    ):
+        transport._queue.put(json.dumps(event).encode())
+    flush(client)
+    assert store.get_run("6b6c7c2e-1f7b-4c1c-8d0e-5d8f2b1a0c01")["state"] == "COMPLETED"
+    assert len(transport.errors) == 1 and "not stored" in transport.errors[0]

@@ -9,7 +9,10 @@ the default local store.
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
+import threading
 from pathlib import Path
 
 from openlineage.client import OpenLineageClient
@@ -19,22 +22,75 @@ from openlineage.client.transport.transport import Config
 
 from headwater.store import LineageStore, open_store
 
+log = logging.getLogger(__name__)
+
 
 class StoreTransport(Transport):
-    """Emit events into a :class:`LineageStore` (validated and stored like the HTTP API does)."""
+    """Emit events into a :class:`LineageStore` (validated and stored like the HTTP API does).
+
+    With ``asynchronous=True`` events are queued and ingested in order by one background thread,
+    so capture stays off the job's critical path; :meth:`flush` waits until all are stored. An
+    event the store rejects is logged, never raised into the job (capture must not break it).
+    """
 
     kind = "headwater"
     config_class = Config
 
-    def __init__(self, store: LineageStore) -> None:
+    def __init__(self, store: LineageStore, asynchronous: bool = False) -> None:
         self.store = store
+        self.errors: list[str] = []
+        self._queue: queue.Queue[bytes | None] | None = None
+        if asynchronous:
+            self._queue = queue.Queue()
+            threading.Thread(target=self._drain, name="headwater-capture", daemon=True).start()
 
     def emit(self, event: object) -> None:
-        """Serialize with the client's own serializer and ingest."""
-        self.store.ingest(Serde.to_json(event).encode("utf-8"))
+        """Serialize with the client's own serializer and ingest (or queue for ingestion)."""
+        payload = Serde.to_json(event).encode("utf-8")
+        if self._queue is not None:
+            self._queue.put(payload)
+        else:
+            self._ingest(payload)
+
+    def _ingest(self, payload: bytes) -> None:
+        try:
+            self.store.ingest(payload)
+        except Exception as exc:
+            message = f"lineage event not stored: {exc}"
+            log.error(message)
+            self.errors.append(message)
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            payload = self._queue.get()
+            try:
+                if payload is not None:
+                    self._ingest(payload)
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait until every queued event is stored."""
+        if self._queue is not None:
+            self._queue.join()
+
+    def close(self, timeout: float = -1) -> bool:
+        """Flush; the background thread is a daemon and ends with the process."""
+        self.flush()
+        return True
 
 
-def make_client(store: LineageStore | None = None, db_url: str | None = None) -> OpenLineageClient:
+def flush(client: OpenLineageClient | None) -> None:
+    """Wait for a client's queued events (a no-op for transports that send synchronously)."""
+    transport = getattr(client, "transport", None)
+    if isinstance(transport, StoreTransport):
+        transport.flush()
+
+
+def make_client(
+    store: LineageStore | None = None, db_url: str | None = None, asynchronous: bool = False
+) -> OpenLineageClient:
     """The OpenLineage client capture uses.
 
     Precedence: an explicit ``store`` or ``db_url``; else ``OPENLINEAGE_URL`` or an
@@ -47,4 +103,4 @@ def make_client(store: LineageStore | None = None, db_url: str | None = None) ->
         )
         if os.environ.get("OPENLINEAGE_URL") or config:
             return OpenLineageClient()
-    return OpenLineageClient(transport=StoreTransport(store or open_store(db_url)))
+    return OpenLineageClient(transport=StoreTransport(store or open_store(db_url), asynchronous))

@@ -42,7 +42,7 @@ def _execute(
     pipeline = load_pipeline(pipeline_file, params)
     catalog = open_catalog(catalog_dir, **catalog_props)
     store = open_store(db) if db or not _uses_remote() else None
-    client = make_client(store) if store is not None else make_client()
+    client = make_client(store, asynchronous=True) if store is not None else make_client()
     with Status("starting", console=console) as status:
         runner = Runner(catalog, client, progress=lambda msg: status.update(msg))
         try:

@@ -34,6 +34,7 @@ from headwater.capture.iceberg import (
     snapshot_of,
     table_exists,
 )
+from headwater.capture.transport import flush
 from headwater.pipelines.checks import CheckResult, run_checks
 from headwater.pipelines.generate import GENERATORS
 from headwater.pipelines.spec import Pipeline, PipelineError, Step
@@ -169,6 +170,8 @@ class Runner:
                 )
             )
             raise
+        finally:
+            flush(self.client)  # queued events are stored before anyone reads the lineage
         self._emit(
             f.run_event(
                 RunState.COMPLETE,
@@ -179,6 +182,7 @@ class Runner:
                 job_facets,
             )
         )
+        flush(self.client)
         return result
 
     def _load_sources(self, pipeline: Pipeline, result: PipelineResult) -> None:
