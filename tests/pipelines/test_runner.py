@@ -270,3 +270,25 @@ def test_demo_cli(tmp_path):
         "customer_orders_etl",
         "customer_revenue_aggregation",
     }
+
+
+def test_unreachable_catalog_is_a_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from headwater.cli.main import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(REFERENCE),
+            "--catalog",
+            "type=rest",
+            "--catalog",
+            "uri=http://127.0.0.1:9",
+            "--db",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "cannot open Iceberg catalog" in result.output and "Traceback" not in result.output

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
-from rich.status import Status
 
 from headwater.capture.iceberg import CatalogError, open_catalog
 from headwater.capture.transport import make_client
@@ -43,8 +43,24 @@ def _execute(
     catalog = open_catalog(catalog_dir, **catalog_props)
     store = open_store(db) if db or not _uses_remote() else None
     client = make_client(store, asynchronous=True) if store is not None else make_client()
-    with Status("starting", console=console) as status:
-        runner = Runner(catalog, client, progress=lambda msg: status.update(msg))
+    total = len(pipeline.sources) + len(pipeline.steps)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{pipeline.name}: starting", total=total)
+
+        def advance(message: str) -> None:
+            # called as each source or step starts: the previous one is done
+            if not progress.tasks[0].description.endswith(": starting"):
+                progress.advance(task)
+            progress.update(task, description=f"{pipeline.name}: {message}")
+
+        runner = Runner(catalog, client, progress=advance)
         try:
             result = runner.run(pipeline)
         except StepFailed as exc:
