@@ -26,7 +26,7 @@ def tables(result: PipelineResult) -> Table:
     """Tables written, with rows and snapshot ids."""
     table = Table(title="Tables", title_justify="left")
     for col in ("table", "rows", "snapshot", "written by"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for name, rows in result.sources.items():
         table.add_row(name, f"{rows:,}", "", "source (generated)")
     for step in result.steps:
@@ -154,7 +154,7 @@ def validations(results: list[Validation]) -> Table:
     """Validation checks with passed/failed and the reason."""
     table = Table(title="Validation", title_justify="left")
     for col in ("check", "result", "detail"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for v in results:
         table.add_row(v.name, "[green]passed[/]" if v.passed else "[bold red]FAILED[/]", v.reason)
     return table
@@ -164,7 +164,7 @@ def checks(result: PipelineResult) -> Table:
     """Quality checks of every step."""
     table = Table(title="Quality checks", title_justify="left")
     for col in ("table", "check", "result", "detail"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for step in result.steps:
         for c in step.checks:
             table.add_row(
