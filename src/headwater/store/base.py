@@ -232,7 +232,11 @@ class LineageStore(abc.ABC):
 
     @abc.abstractmethod
     def jobs_by_id(self, jobs: Sequence[JobId]) -> dict[JobId, Json]:
-        """Marquez ``Job`` dicts for many jobs at once (missing ones left out)."""
+        """Marquez ``Job`` dicts for many jobs at once (missing ones left out).
+
+        For graph payloads: each ``latestRun`` is a summary (state, times, version) without its
+        facets and dataset versions, which ``get_job``/``get_run`` give in full.
+        """
 
     @abc.abstractmethod
     def run_inputs_upstream(self, run_id: str) -> list[Json]:

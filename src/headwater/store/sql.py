@@ -263,11 +263,12 @@ class SqlStore(LineageStore):
                 merged[r.run_id].update(r[1] or {})
         return merged
 
-    def _runs_json(self, conn: Any, rows: Sequence[Any]) -> list[Json]:
+    def _runs_json(self, conn: Any, rows: Sequence[Any], summary: bool = False) -> list[Json]:
+        """Marquez ``Run``s; ``summary`` leaves out facets and dataset versions (for large graphs)."""
         if not rows:
             return []
         run_ids = [r.run_id for r in rows]
-        facets = self._merged_facets(conn, run_ids, "run_facets")
+        facets = {} if summary else self._merged_facets(conn, run_ids, "run_facets")
         jobs = {
             r.id: JobId(r.namespace, r.name)
             for r in conn.execute(
@@ -287,7 +288,7 @@ class SqlStore(LineageStore):
             )
         }
         io: dict[str, tuple[list[Json], list[Json]]] = defaultdict(lambda: ([], []))
-        for chunk in _chunks(run_ids):
+        for chunk in [] if summary else _chunks(run_ids):
             for r in conn.execute(self._run_io_query(chunk)):
                 version = r.dataset_version or (r.read_version if r.direction == "in" else None)
                 item = {
@@ -348,7 +349,7 @@ class SqlStore(LineageStore):
             ).limit(1)
         ).scalar()
 
-    def _jobs_json(self, conn: Any, rows: Sequence[Any]) -> list[Json]:
+    def _jobs_json(self, conn: Any, rows: Sequence[Any], summary: bool = False) -> list[Json]:
         io = self._version_io(conn, [r.current_version_id for r in rows])
         versions = {
             r.id: r.version
@@ -366,7 +367,7 @@ class SqlStore(LineageStore):
             if latest_ids
             else []
         )
-        latest = {j["id"]: j for j in self._runs_json(conn, latest_rows)}
+        latest = {j["id"]: j for j in self._runs_json(conn, latest_rows, summary)}
         return [
             views.job(
                 r,
@@ -825,7 +826,7 @@ class SqlStore(LineageStore):
                 )
             return {
                 JobId(r.namespace, r.name): j
-                for r, j in zip(rows, self._jobs_json(conn, rows), strict=True)
+                for r, j in zip(rows, self._jobs_json(conn, rows, summary=True), strict=True)
             }
 
     def run_inputs_upstream(self, run_id: str) -> list[Json]:
