@@ -19,7 +19,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import PgDatabase, rate, write_report  # noqa: E402
+from common import Const, PgDatabase, rate, write_report  # noqa: E402
 from warehouse import build  # noqa: E402
 
 
@@ -99,7 +99,7 @@ def main() -> None:
     for backend in args.backends.split(","):
         with (
             tempfile.TemporaryDirectory() as tmp,
-            PgDatabase() if backend == "postgres" else _Const(f"sqlite:///{tmp}/api.db") as db,
+            PgDatabase() if backend == "postgres" else Const(f"sqlite:///{tmp}/api.db") as db,
         ):
             port = _port()
             url = f"http://127.0.0.1:{port}"
@@ -126,17 +126,6 @@ Reproduce: `python benchmarks/bench_api.py`.
 {chr(10).join(rows)}
 """
     write_report("api", "HTTP ingest benchmark", body)
-
-
-class _Const:
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __enter__(self) -> str:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":

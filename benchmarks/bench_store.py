@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import PgDatabase, percentiles, rate, write_report
+from common import Const, PgDatabase, percentiles, rate, write_report
 from warehouse import bfs, build, dataset_name, upstream_of
 
 from headwater.graph import column_lineage, lineage
@@ -131,7 +131,7 @@ def main() -> None:
     for backend in args.backends.split(","):
         with (
             tempfile.TemporaryDirectory() as tmp,
-            PgDatabase() if backend == "postgres" else _Null(f"sqlite:///{tmp}/bench.db") as url,
+            PgDatabase() if backend == "postgres" else Const(f"sqlite:///{tmp}/bench.db") as url,
         ):
             store = open_store(url)
             assert isinstance(store, SqlStore)
@@ -172,17 +172,6 @@ dict of the same graph (p50, ms).
 {chr(10).join(query_rows)}
 """
     write_report("store", "Store benchmark", body)
-
-
-class _Null:
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __enter__(self) -> str:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":

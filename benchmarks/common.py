@@ -68,3 +68,16 @@ class PgDatabase:
     def __exit__(self, *exc: object) -> None:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class Const:
+    """A context manager that yields a fixed value (the SQLite twin of :class:`PgDatabase`)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __enter__(self) -> str:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        return None

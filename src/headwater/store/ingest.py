@@ -155,17 +155,7 @@ class Ingestor:
         if cached is not None and not facets:
             self._record_assertions(cached, ds, event_id, when)
             return cached
-        self._namespace(ns, when)
-        stmt = self.insert(t.datasets).values(
-            namespace=ns,
-            name=name,
-            type="DB_TABLE",
-            created_at=when,
-            updated_at=when,
-            fields=[],
-            facets={},
-        )
-        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "name"]))
+        self._insert_dataset(ns, name, when)
         row = self.conn.execute(
             select(
                 t.datasets.c.id,
@@ -599,10 +589,15 @@ class Ingestor:
         ).scalar()
         if found is not None:
             return int(found)
-        self._namespace(ds.namespace, when)
+        self._insert_dataset(ds.namespace, ds.name, when)
+        return self._dataset_id(ds.namespace, ds.name)
+
+    def _insert_dataset(self, namespace: str, name: str, when: datetime) -> None:
+        """Create the dataset (and its namespace) unless it exists."""
+        self._namespace(namespace, when)
         stmt = self.insert(t.datasets).values(
-            namespace=ds.namespace,
-            name=ds.name,
+            namespace=namespace,
+            name=name,
             type="DB_TABLE",
             created_at=when,
             updated_at=when,
@@ -610,7 +605,6 @@ class Ingestor:
             facets={},
         )
         self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "name"]))
-        return self._dataset_id(ds.namespace, ds.name)
 
     # -- dataset and job events --------------------------------------------------------------
     def _apply_dataset_event(self, event: ValidatedEvent, event_id: int) -> None:

@@ -778,21 +778,17 @@ class SqlStore(LineageStore):
                     )
         return result
 
-    def _dataset_rows(self, conn: Any, datasets: Sequence[DatasetId]) -> list[Any]:
+    @staticmethod
+    def _rows_by_key(conn: Any, table: Any, keys: Sequence[DatasetId | JobId]) -> list[Any]:
+        """Rows of ``datasets`` or ``jobs`` for many (namespace, name) keys, in chunks."""
         rows: list[Any] = []
-        for chunk in _chunks(list(dict.fromkeys(datasets))):
-            rows.extend(
-                conn.execute(
-                    select(t.datasets).where(
-                        keys_in(
-                            t.datasets.c.namespace,
-                            t.datasets.c.name,
-                            ((d.namespace, d.name) for d in chunk),
-                        )
-                    )
-                ).all()
-            )
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            where = keys_in(table.c.namespace, table.c.name, ((k.namespace, k.name) for k in chunk))
+            rows.extend(conn.execute(select(table).where(where)).all())
         return rows
+
+    def _dataset_rows(self, conn: Any, datasets: Sequence[DatasetId]) -> list[Any]:
+        return self._rows_by_key(conn, t.datasets, datasets)
 
     def dataset_fields(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
         with self.engine.connect() as conn:
@@ -811,19 +807,7 @@ class SqlStore(LineageStore):
 
     def jobs_by_id(self, jobs: Sequence[JobId]) -> dict[JobId, Json]:
         with self.engine.connect() as conn:
-            rows: list[Any] = []
-            for chunk in _chunks(list(dict.fromkeys(jobs))):
-                rows.extend(
-                    conn.execute(
-                        select(t.jobs).where(
-                            keys_in(
-                                t.jobs.c.namespace,
-                                t.jobs.c.name,
-                                ((j.namespace, j.name) for j in chunk),
-                            )
-                        )
-                    ).all()
-                )
+            rows = self._rows_by_key(conn, t.jobs, jobs)
             return {
                 JobId(r.namespace, r.name): j
                 for r, j in zip(rows, self._jobs_json(conn, rows, summary=True), strict=True)
