@@ -50,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sizes", default="100000,1000000,5000000")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (best is kept)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -59,7 +60,7 @@ def main() -> None:
     rows = []
     for orders in sizes:
         results = {}
-        for mode in ("off", "on", "off", "on"):  # interleaved, best of two each
+        for mode in ("off", "on") * args.repeat:  # interleaved; the best run of each is kept
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(orders), mode],
                 capture_output=True,
@@ -79,7 +80,7 @@ def main() -> None:
     body = f"""
 The reference retail pipeline (sources generated, two SQL steps, quality checks) on DuckDB + a local
 pyiceberg SQL catalog, capture off (no OpenLineage client) versus on (events with column lineage into
-a local SQLite store). Best of two interleaved runs each, each run in a fresh process and directory.
+a local SQLite store). Best of `--repeat` (default 3) interleaved runs each, each run in a fresh process and directory.
 Reproduce: `python benchmarks/bench_pipeline.py`.
 
 | orders | capture off (s) | capture on (s) | capture overhead | peak RSS with capture (MB) |
