@@ -39,7 +39,7 @@ def _write_summary() -> None:
         result = RESULTS_DIR / f"{topic}.md"
         if result.exists():
             body = result.read_text().strip()
-            parts.append(body.replace("\n# ", "\n## ", 1) if body.startswith("# ") else body)
+            parts.append("#" + body if body.startswith("# ") else body)  # topic titles become sections
             parts.append("")
     SUMMARY.write_text("\n".join(parts) + "\n")
 
