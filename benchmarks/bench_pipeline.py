@@ -50,7 +50,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sizes", default="100000,1000000,5000000")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (best is kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per configuration (best is kept)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -39,7 +39,9 @@ def _write_summary() -> None:
         result = RESULTS_DIR / f"{topic}.md"
         if result.exists():
             body = result.read_text().strip()
-            parts.append("#" + body if body.startswith("# ") else body)  # topic titles become sections
+            parts.append(
+                "#" + body if body.startswith("# ") else body
+            )  # topic titles become sections
             parts.append("")
     SUMMARY.write_text("\n".join(parts) + "\n")
 

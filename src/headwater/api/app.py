@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import headwater
-from headwater.api import errors, ingest, reads
+from headwater.api import analysis, errors, ingest, reads
 from headwater.api.auth import ApiKeys, load_keys
 from headwater.store import LineageStore, open_store
 
@@ -72,5 +72,6 @@ def create_app(
 
     app.include_router(ingest.router)
     app.include_router(reads.router)
+    app.include_router(analysis.router)
     app.add_middleware(EncodedSlashes)
     return app

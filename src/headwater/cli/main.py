@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "headwater.cli.sql",
     "headwater.cli.pipelines",
     "headwater.cli.iceberg",
+    "headwater.cli.analysis",
 )
 
 

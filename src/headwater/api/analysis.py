@@ -1,0 +1,28 @@
+"""Headwater's own analysis endpoints, under ``/api/v1/headwater`` (not part of Marquez's API)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from headwater.analysis import impact, resolve_node
+
+router = APIRouter(prefix="/api/v1/headwater", tags=["analysis"])
+
+
+@router.get("/impact", summary="What depends on a dataset or column, and what a change breaks")
+async def get_impact(
+    request: Request,
+    nodeId: str,
+    depth: Annotated[int, Query(ge=1, le=100)] = 20,
+    change: Literal["drop", "type", "rename"] | None = None,
+) -> dict[str, Any]:
+    """``nodeId`` may be a node id or a name such as ``products_source.cost``."""
+    store = request.app.state.store
+
+    def run() -> dict[str, Any]:
+        return impact(store, resolve_node(store, nodeId), depth, change).to_json()
+
+    return await run_in_threadpool(run)

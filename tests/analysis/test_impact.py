@@ -1,0 +1,178 @@
+"""Impact analysis on the reference pipeline's real lineage (DuckDB + Iceberg run, real store)."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from headwater.analysis import AmbiguousNode, impact, resolve_node
+from headwater.api import create_app
+from headwater.api.auth import ApiKeys
+from headwater.capture.iceberg import open_catalog
+from headwater.capture.transport import make_client
+from headwater.cli.main import app
+from headwater.model import FieldId, JobId
+from headwater.pipelines import REFERENCE, Runner, load_pipeline
+from headwater.store import NotFound, open_store
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("impact")
+    db = f"sqlite:///{tmp / 'h.db'}"
+    store = open_store(db)
+    Runner(open_catalog(tmp / "catalog"), make_client(store)).run(
+        load_pipeline(REFERENCE, {"num_orders": 200, "num_customers": 30, "num_products": 12})
+    )
+    yield store, db
+    store.close()
+
+
+def test_resolve_names(demo):
+    store, _ = demo
+    node = resolve_node(store, "products_source.cost")
+    assert (
+        isinstance(node, FieldId)
+        and node.field == "cost"
+        and node.dataset.name.endswith("/products_source")
+    )
+    assert resolve_node(store, "customer_revenue_summary").name.endswith(
+        "/customer_revenue_summary"
+    )
+    with pytest.raises(NotFound, match="no dataset or column matches"):
+        resolve_node(store, "nope.nothing")
+    with pytest.raises(NotFound):
+        resolve_node(store, "customer")  # a prefix is not a name
+
+
+def test_ambiguous_names_offer_candidates(tmp_path):
+    from factories import dataset, run_event
+
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    store.ingest(
+        run_event(
+            outputs=[
+                dataset("orders", namespace="postgres://a:5432"),
+                dataset("sales.orders", namespace="bigquery"),
+            ]
+        )
+    )
+    with pytest.raises(AmbiguousNode) as info:
+        resolve_node(store, "orders")
+    assert sorted(info.value.candidates) == [
+        "dataset:bigquery:sales.orders",
+        "dataset:postgres://a:5432:orders",
+    ]
+    assert resolve_node(store, "sales.orders").name == "sales.orders"
+
+
+def test_drop_cost_breaks_profit_with_chain(demo):
+    store, _ = demo
+    report = impact(store, resolve_node(store, "products_source.cost"), change="drop")
+    fields = {a.field: a for a in report.affected}
+    assert {"total_cost", "total_profit", "profit_margin_pct"} <= set(fields)
+    assert fields["total_profit"].kind == "DIRECT" and fields["total_profit"].depth == 1
+    assert fields["total_cost"].chain.startswith(
+        "products_source.cost -> customer_revenue_summary.total_cost (ROUND(SUM(co.quantity * p.cost), 2))"
+    )
+    assert not report.to_json()["safe"] and "breaks 3 downstream columns" in report.verdict
+    assert report.owners == {
+        "analytics-team": ["dataset customer_revenue_summary", "job customer_revenue_aggregation"]
+    }
+
+
+def test_type_change_of_a_join_key_only_affects_indirectly(demo):
+    store, _ = demo
+    report = impact(store, resolve_node(store, "products_source.product_id"), change="type")
+    assert report.affected and all(a.kind == "INDIRECT" for a in report.affected)
+    assert report.breaking == () and report.verdict.startswith(
+        "safe to type products_source.product_id"
+    )
+
+
+def test_transitive_and_safe_drop(demo):
+    store, _ = demo
+    quantity = impact(store, resolve_node(store, "orders_source.quantity"), change="rename")
+    deep = {
+        (a.dataset.name.rsplit("/", 1)[-1], a.field): a.depth
+        for a in quantity.affected
+        if a.kind == "DIRECT"
+    }
+    assert (
+        deep[("customer_orders_staging", "quantity")] == 1
+        and deep[("customer_revenue_summary", "total_profit")] == 2
+    )
+    leaf = impact(
+        store, resolve_node(store, "customer_revenue_summary.total_profit"), change="drop"
+    )
+    assert leaf.affected == () and leaf.verdict.startswith("safe to drop")
+
+
+def test_dataset_impact(demo):
+    store, _ = demo
+    report = impact(store, resolve_node(store, "customers_source"))
+    names = [(a.dataset.name.rsplit("/", 1)[-1], a.depth) for a in report.affected]
+    assert names == [("customer_orders_staging", 1), ("customer_revenue_summary", 2)]
+    assert (
+        report.affected[1].chain
+        == "customers_source -> job customer_orders_etl -> customer_orders_staging -> job customer_revenue_aggregation -> customer_revenue_summary"
+    )
+    with pytest.raises(NotFound):
+        impact(store, JobId("headwater", "customer_orders_etl"))
+
+
+def test_cli_and_api(demo):
+    store, db = demo
+    out = CliRunner().invoke(
+        app, ["impact", "products_source.cost", "--change", "drop", "--db", db, "-f", "json"]
+    )
+    assert out.exit_code == 0 and json.loads(out.stdout)["safe"] is False
+    table = CliRunner().invoke(
+        app, ["impact", "products_source.cost", "--db", db], terminal_width=200
+    )
+    assert "total_profit" in table.output and "analytics-team" in table.output
+    bad = CliRunner().invoke(app, ["impact", "nope.nothing", "--db", db])
+    assert bad.exit_code == 1 and "no dataset or column matches" in bad.output
+    client = TestClient(create_app(store, api_keys=ApiKeys({})))
+    r = client.get(
+        "/api/v1/headwater/impact", params={"nodeId": "products_source.cost", "change": "type"}
+    )
+    assert r.status_code == 200 and r.json()["safe"] is False
+    assert (
+        client.get("/api/v1/headwater/impact", params={"nodeId": "nope.nothing"}).status_code == 404
+    )
+    assert (
+        client.get(
+            "/api/v1/headwater/impact",
+            params={"nodeId": "products_source.cost", "change": "explode"},
+        ).status_code
+        == 400
+    )
+
+
+def test_audit_verify_detects_tampering(demo, tmp_path):
+    import contextlib
+    import shutil
+
+    import sqlalchemy
+
+    _, db = demo
+    ok = CliRunner().invoke(app, ["audit", "verify", "--db", db])
+    assert ok.exit_code == 0 and "chain verified" in ok.output
+    copy = tmp_path / "tampered.db"
+    source = db.removeprefix("sqlite:///")
+    for suffix in ("", "-wal", "-shm"):  # WAL mode: recent pages live beside the file
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copy(source + suffix, str(copy) + suffix)
+    engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text(
+                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'customer', 'kustomer') AS BLOB) WHERE id = 5"
+            )
+        )
+    bad = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{copy}"])
+    assert (
+        bad.exit_code == 1 and "chain broken at event 5" in bad.output and "altered" in bad.output
+    )
