@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from headwater.cli.common import (
     print_json,
 )
 from headwater.client import HttpReader
+from headwater.model.nodes import DatasetId
 from headwater.store import open_store
 
 audit_app = typer.Typer(help="Audit trail of the lineage event log.", no_args_is_help=True)
@@ -94,6 +96,51 @@ def impact_cmd(
         _render(report)
 
 
+@friendly_errors
+def trace_cmd(
+    dataset: Annotated[str, typer.Argument(help="The dataset with bad rows: node id or name.")],
+    where: Annotated[
+        str, typer.Option("--where", help='Which rows are bad, as SQL: "total_profit < 0".')
+    ],
+    catalog_dir: Annotated[
+        Path, typer.Option("--catalog-dir", help="Iceberg SQL catalog directory holding the data.")
+    ] = Path("./headwater-catalog"),
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Trace bad rows upstream to the source rows that produced them, and name the root cause found in the data."""
+    from headwater.analysis.trace import TraceError, trace
+    from headwater.capture.iceberg import CatalogError, IcebergReader, open_catalog
+
+    if not (catalog_dir / "catalog.db").exists():
+        raise fail(f"no Iceberg catalog at {catalog_dir}; pass --catalog-dir")
+    store = open_store(db)
+    node = resolve_node(store, dataset)
+    if not isinstance(node, DatasetId):
+        raise fail("trace takes a dataset; put the column in --where")
+    try:
+        report = trace(store, IcebergReader(open_catalog(catalog_dir)), node, where)
+    except (TraceError, CatalogError) as exc:
+        raise fail(str(exc)) from None
+    if fmt is Format.json:
+        print_json(report.to_json())
+        return
+    console.print(f"[bold]{report.bad_rows}[/] rows of {report.dataset} match {report.where}")
+    table = Table(
+        title="contributing rows, hop by hop (from the snapshots each run read)",
+        title_justify="left",
+    )
+    for col in ("dataset", "rows", "of", "via job", "note"):
+        table.add_column(col, overflow="fold")
+    for hop in report.hops:
+        table.add_row(hop.dataset, str(hop.rows), str(hop.total), hop.job or "", hop.note or "")
+    console.print(table)
+    for cause in report.root_causes or [
+        "no single condition on the source columns explains these rows"
+    ]:
+        console.print(f"[bold red]{cause}[/]" if cause.startswith("root cause") else cause)
+
+
 @audit_app.command("verify")
 @friendly_errors
 def verify(db: DbOption = None) -> None:
@@ -114,4 +161,5 @@ def verify(db: DbOption = None) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``impact`` and ``audit``."""
     app.command("impact")(impact_cmd)
+    app.command("trace")(trace_cmd)
     app.add_typer(audit_app, name="audit")

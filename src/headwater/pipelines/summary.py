@@ -10,7 +10,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.tree import Tree
 
-from headwater.capture.iceberg import dataset_name, read_table
+from headwater.analysis.trace import trace
+from headwater.capture.iceberg import IcebergReader, dataset_name, read_table
 from headwater.graph import column_lineage, lineage
 from headwater.model.nodes import DatasetId
 from headwater.pipelines.runner import PipelineResult
@@ -148,6 +149,18 @@ def negative_profit(
     if start in graph:
         grow(start, tree, frozenset({start}))
     yield tree
+    report = trace(store, IcebergReader(catalog), DatasetId(ns, name), "total_profit < 0")
+    hops = Table(
+        title="Row-level trace of those customers (from the snapshots each run read)",
+        title_justify="left",
+    )
+    for col in ("dataset", "contributing rows", "of", "via job"):
+        hops.add_column(col, overflow="fold")
+    for hop in report.hops:
+        hops.add_row(hop.dataset, str(hop.rows), str(hop.total), hop.job or "")
+    yield hops
+    for cause in report.root_causes:
+        yield f"[bold red]{cause}[/]"
 
 
 def validations(results: list[Validation]) -> Table:

@@ -1,0 +1,393 @@
+"""Row-level root cause: from bad rows of a dataset back to the source rows that produced them.
+
+For each hop, the producing job's recorded SQL is rewritten with sqlglot (never by pasting text):
+the output's keys (GROUP BY keys, or else its first column copied as is) of the bad rows are pushed
+down as an ``IN`` filter, grouping and ordering are dropped, and each input's own columns are
+selected. The rewritten query runs in DuckDB over the exact Iceberg snapshots the run read (its
+``version`` facets), not the tables' current state. Inputs that another job produced are traced in
+turn. At the sources, column pairs that feed the bad column are compared: a condition such as
+``cost > price`` that holds for the contributing rows far more often than for all rows is reported
+as the root cause. Window functions and set operations cannot be inverted this way; such a hop is
+reported and the trace stops there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import permutations
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from headwater.graph import column_lineage
+from headwater.model.nodes import DatasetId, FieldId
+from headwater.store.base import LineageStore, NotFound
+
+
+class TraceError(ValueError):
+    """A trace that cannot start (bad filter, unknown column, no recorded SQL)."""
+
+
+class DataReader(Protocol):
+    """Reads a dataset's rows as they were at a version (e.g. an Iceberg snapshot)."""
+
+    def read(self, dataset: dict[str, Any], snapshot: str | None) -> pa.Table:
+        """The rows of ``dataset`` (a Marquez Dataset dict) at ``snapshot`` (None: current)."""
+        ...
+
+
+@dataclass
+class Hop:
+    """Rows of one dataset that contributed to the bad rows."""
+
+    dataset: str
+    rows: int
+    total: int
+    job: str | None
+    sample: list[dict[str, Any]]
+    note: str | None = None
+
+
+@dataclass
+class TraceReport:
+    """The trace: each hop's contributing rows and, at the sources, the root cause found in the data."""
+
+    dataset: str
+    where: str
+    bad_rows: int
+    hops: list[Hop] = field(default_factory=list)
+    root_causes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "dataset": self.dataset,
+            "where": self.where,
+            "badRows": self.bad_rows,
+            "hops": [hop.__dict__ for hop in self.hops],
+            "rootCauses": self.root_causes,
+        }
+
+
+def _short(name: str) -> str:
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _where(text: str) -> exp.Expr:
+    try:
+        parsed = sqlglot.parse_one(text, read="duckdb", into=exp.Condition)
+    except ParseError as exc:
+        msg = f"--where {text!r} is not a SQL condition: {str(exc).splitlines()[0]}"
+        raise TraceError(msg) from None
+    return parsed
+
+
+def _filter_rows(table: pa.Table, where: exp.Expr) -> pa.Table:
+    missing = {c.name for c in where.find_all(exp.Column)} - set(table.column_names)
+    if missing:
+        msg = f"--where refers to unknown column(s) {', '.join(sorted(missing))}; columns: {', '.join(table.column_names)}"
+        raise TraceError(msg)
+    con = duckdb.connect()
+    con.register("t", table)
+    query = exp.select("*").from_("t").where(where.copy())
+    result = con.sql(query.sql(dialect="duckdb")).to_arrow_table()
+    con.close()
+    return result
+
+
+class Tracer:
+    """Trace bad rows upstream over ``store`` (lineage) and ``reader`` (data)."""
+
+    def __init__(self, store: LineageStore, reader: DataReader, max_hops: int = 10) -> None:
+        self.store = store
+        self.reader = reader
+        self.max_hops = max_hops
+
+    def _producer(self, dataset: DatasetId) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+        """(job, run, sql) of the job that last wrote ``dataset``, if Headwater knows its SQL."""
+        for edges in self.store.jobs_touching([dataset], "out"):
+            job = self.store.get_job(edges.job)
+            run = job.get("latestRun")
+            if not run:
+                continue
+            versions = self.store.list_job_versions(edges.job, limit=50)[0]
+            version = next(
+                (v for v in versions if v["version"] == run["jobVersion"]["version"]), None
+            )
+            sql = ((version or {}).get("facets") or {}).get("sql", {}).get("query")
+            if sql:
+                return job, self.store.get_run(run["id"]), sql
+        return None
+
+    def trace(self, dataset: DatasetId, where: str, limit: int = 5) -> TraceReport:
+        """Trace the rows of ``dataset`` matching ``where`` to their source rows."""
+        condition = _where(where)
+        data = self.store.get_dataset(dataset)
+        current = self.reader.read(data, None)
+        bad = _filter_rows(current, condition)
+        report = TraceReport(_short(dataset.name), where, bad.num_rows)
+        if bad.num_rows == 0:
+            return report
+        bad_columns = {c.name for c in condition.find_all(exp.Column)}
+        feeding = self._feeding_columns(dataset, bad_columns)
+        self._hop(dataset, data, bad, report, limit, feeding, 0)
+        return report
+
+    def _feeding_columns(self, dataset: DatasetId, columns: set[str]) -> dict[str, set[str]]:
+        """Columns that DIRECT-feed the filtered columns, transitively: {dataset name: {column}}."""
+        out: dict[str, set[str]] = {}
+        for column in sorted(columns):
+            graph = {
+                n["id"]: n
+                for n in column_lineage(self.store, FieldId(dataset, column), depth=20)["graph"]
+            }
+            frontier = [FieldId(dataset, column).node_id()]
+            seen = set(frontier)
+            while frontier:
+                node = graph.get(frontier.pop())
+                for inp in node["data"]["inputFields"] if node else []:
+                    if not any(t.get("type") == "DIRECT" for t in inp["transformations"]):
+                        continue
+                    out.setdefault(inp["dataset"], set()).add(inp["field"])
+                    nid = FieldId(
+                        DatasetId(inp["namespace"], inp["dataset"]), inp["field"]
+                    ).node_id()
+                    if nid not in seen:
+                        seen.add(nid)
+                        frontier.append(nid)
+        return out
+
+    def _hop(
+        self,
+        dataset: DatasetId,
+        data: dict[str, Any],
+        rows: pa.Table,
+        report: TraceReport,
+        limit: int,
+        feeding: dict[str, set[str]],
+        depth: int,
+    ) -> None:
+        producer = self._producer(dataset) if depth < self.max_hops else None
+        if producer is None:
+            self._root_cause(dataset, rows, self.reader.read(data, None), report, feeding)
+            return
+        job, run, sql = producer
+        inputs = {
+            (v["datasetVersionId"]["namespace"], v["datasetVersionId"]["name"]): v[
+                "datasetVersionId"
+            ]["version"]
+            for v in run["inputDatasetVersions"]
+        }
+        try:
+            query = sqlglot.parse_one(sql, read="duckdb")
+        except ParseError as exc:
+            report.hops.append(
+                Hop(
+                    _short(dataset.name),
+                    rows.num_rows,
+                    rows.num_rows,
+                    job["name"],
+                    [],
+                    f"recorded SQL does not parse: {exc}",
+                )
+            )
+            return
+        if (
+            not isinstance(query, exp.Select)
+            or query.find(exp.Window)
+            or query.find(exp.SetOperation)
+        ):
+            note = "cannot invert this step (window functions or set operations); traced at column level only"
+            report.hops.append(
+                Hop(_short(dataset.name), rows.num_rows, rows.num_rows, job["name"], [], note)
+            )
+            return
+        con = duckdb.connect()
+        tables: dict[str, tuple[DatasetId, dict[str, Any]]] = {}
+        for (ns, name), version in inputs.items():
+            ds_id = DatasetId(ns, name)
+            ds = self.store.get_dataset(ds_id)
+            snapshot = (
+                self.store.get_dataset_version(ds_id, version).get("datasetVersionFacet")
+                if version
+                else None
+            )
+            short = _short(name).split(".")[-1]
+            con.register(f"__in_{len(tables)}", self.reader.read(ds, snapshot))
+            con.execute(
+                exp.Create(
+                    this=exp.to_table(short),
+                    kind="VIEW",
+                    expression=exp.select("*").from_(f"__in_{len(tables)}"),
+                    replace=True,
+                ).sql(dialect="duckdb")
+            )
+            tables[short] = (ds_id, ds)
+        keys = self._keys(query)
+        values = [
+            tuple(r[out] for out, _ in keys)
+            for r in rows.select([out for out, _ in keys]).to_pylist()
+        ]
+        key_exprs = [e for _, e in keys]
+        pushdown = (
+            exp.In(this=key_exprs[0].copy(), expressions=[exp.convert(v[0]) for v in values])
+            if len(key_exprs) == 1
+            else exp.In(
+                this=exp.Tuple(expressions=[e.copy() for e in key_exprs]),
+                expressions=[exp.Tuple(expressions=[exp.convert(x) for x in v]) for v in values],
+            )
+        )
+        for source in query.find_all(exp.Table):
+            alias = source.alias_or_name
+            name = source.name
+            if name not in tables:
+                continue
+            # every row of this input that fed the output, with multiplicity (one per joined row)
+            fed = query.copy()
+            for arg in ("group", "having", "order", "limit", "qualify"):
+                fed.set(arg, None)
+            fed.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(alias))])
+            contributing_rows = con.sql(
+                fed.copy().where(pushdown.copy()).sql(dialect="duckdb")
+            ).to_arrow_table()
+            all_rows = con.sql(fed.sql(dialect="duckdb")).to_arrow_table()
+            distinct = con.sql(
+                exp.select("*")
+                .from_(
+                    exp.Subquery(
+                        this=fed.copy().where(pushdown.copy()),
+                        alias=exp.TableAlias(this=exp.to_identifier("x")),
+                    )
+                )
+                .distinct()
+                .sql(dialect="duckdb")
+            ).to_arrow_table()
+            ds_id, ds = tables[name]
+            total = con.execute(
+                exp.select(exp.func("COUNT", exp.Star())).from_(name).sql(dialect="duckdb")
+            ).fetchall()[0]
+            report.hops.append(
+                Hop(
+                    _short(ds_id.name),
+                    distinct.num_rows,
+                    int(total[0]) if total else 0,
+                    job["name"],
+                    distinct.slice(0, limit).to_pylist(),
+                )
+            )
+            if self._producer(ds_id) is None or depth + 1 >= self.max_hops:
+                self._root_cause(ds_id, contributing_rows, all_rows, report, feeding)
+            else:
+                self._hop(ds_id, ds, distinct, report, limit, feeding, depth + 1)
+        con.close()
+
+    @staticmethod
+    def _keys(query: exp.Select) -> list[tuple[str, exp.Expr]]:
+        """(output column, input expression) pairs that identify output rows."""
+        identity = [
+            (p.alias_or_name, p.unalias())
+            for p in query.selects
+            if isinstance(p.unalias(), exp.Column)
+        ]
+        group = query.args.get("group")
+        if group is not None:
+            keys = {e.sql() for e in group.expressions}
+            grouped = [(o, e) for o, e in identity if e.sql() in keys]
+            if grouped:
+                return grouped
+        if not identity:
+            msg = "the step has no column copied from an input, so its rows cannot be traced"
+            raise TraceError(msg)
+        return identity[:1]
+
+    def _root_cause(
+        self,
+        dataset: DatasetId,
+        rows: pa.Table,
+        baseline: pa.Table,
+        report: TraceReport,
+        feeding: dict[str, set[str]],
+    ) -> None:
+        """Find ``a > b`` over columns feeding the bad column that singles out the contributing rows."""
+        columns = feeding.get(dataset.name, set())
+        numeric = [
+            c
+            for c in rows.column_names
+            if c in columns
+            and (
+                pa.types.is_floating(rows.schema.field(c).type)
+                or pa.types.is_integer(rows.schema.field(c).type)
+            )
+        ]
+        if len(numeric) < 2 or rows.num_rows == 0 or baseline.num_rows == 0:
+            return
+        con = duckdb.connect()
+        con.register("c", rows)
+        con.register("a", baseline)
+        best: tuple[float, str, int, int, float] | None = None
+        for left, right in permutations(numeric, 2):
+            cond = exp.GT(
+                this=exp.column(left, quoted=True), expression=exp.column(right, quoted=True)
+            )
+            share = exp.func("AVG", exp.Cast(this=cond, to=exp.DataType.build("double")))
+            sc = float(
+                (
+                    con.execute(
+                        exp.select(share.copy()).from_("c").sql(dialect="duckdb")
+                    ).fetchall()[0]
+                    or [0]
+                )[0]
+                or 0
+            )
+            sa = float(
+                (
+                    con.execute(
+                        exp.select(share.copy()).from_("a").sql(dialect="duckdb")
+                    ).fetchall()[0]
+                    or [0]
+                )[0]
+                or 0
+            )
+            lift = sc / max(sa, 1e-9)
+            if sc > 0 and lift > 1.2 and (best is None or lift > best[0]):
+                distinct_rows = con.execute(
+                    exp.select(exp.func("COUNT", exp.Star()))
+                    .from_(
+                        exp.Subquery(
+                            this=exp.select("*").from_("c").where(cond.copy()).distinct(),
+                            alias=exp.TableAlias(this=exp.to_identifier("d")),
+                        )
+                    )
+                    .sql(dialect="duckdb")
+                ).fetchall()[0]
+                best = (
+                    lift,
+                    f"{left} > {right}",
+                    int((distinct_rows or [0])[0]),
+                    round(sc * rows.num_rows),
+                    sa,
+                )
+        con.close()
+        if best is not None:
+            _, condition, distinct_count, weighted, share_all = best
+            report.root_causes.append(
+                f"root cause: {_short(dataset.name)} rows where {condition} "
+                f"({distinct_count} such rows feed {weighted} of the {rows.num_rows} contributing joined rows, "
+                f"{weighted / rows.num_rows:.0%} against {share_all:.0%} across all rows)"
+            )
+
+
+def trace(store: LineageStore, reader: DataReader, dataset: DatasetId, where: str) -> TraceReport:
+    """Trace the rows of ``dataset`` matching ``where`` upstream (see module docstring).
+
+    Raises:
+        NotFound: unknown dataset. TraceError: bad ``where`` or an untraceable step.
+    """
+    if not store.node_exists(dataset):
+        msg = f"node {dataset.node_id()} not found"
+        raise NotFound(msg)
+    return Tracer(store, reader).trace(dataset, where)
