@@ -337,3 +337,11 @@ def test_concurrent_writers_lose_nothing(store_url):
     assert verify_chain(stores[0]).ok
     for s in stores:
         s.close()
+
+
+def test_search_matches_wildcards_literally(store):
+    store.ingest(
+        run_event(outputs=[dataset("sales_2024"), dataset("sales-2024"), dataset("sales%x")])
+    )
+    assert [r["name"] for r in store.search("_2024")["results"]] == ["sales_2024"]
+    assert [r["name"] for r in store.search("s%x")["results"]] == ["sales%x"]

@@ -589,32 +589,23 @@ class SqlStore(LineageStore):
         limit: int = 10,
         namespace: str | None = None,
     ) -> Json:
-        pattern = f"%{q.lower()}%"
         parts = []
-        if kind in (None, "DATASET"):
-            ds_where: ColumnElement[bool] = func.lower(t.datasets.c.name).like(pattern)
-            if namespace:
-                ds_where = and_(ds_where, t.datasets.c.namespace == namespace)
-            parts.append(
-                select(
-                    literal("DATASET").label("kind"),
-                    t.datasets.c.name,
-                    t.datasets.c.namespace,
-                    t.datasets.c.updated_at,
-                ).where(ds_where)
+        for label, table in (("DATASET", t.datasets), ("JOB", t.jobs)):
+            if kind not in (None, label):
+                continue
+            # autoescape: a '%' or '_' typed by the user is matched literally
+            where: ColumnElement[bool] = func.lower(table.c.name).contains(
+                q.lower(), autoescape=True
             )
-        if kind in (None, "JOB"):
-            job_where: ColumnElement[bool] = func.lower(t.jobs.c.name).like(pattern)
             if namespace:
-                job_where = and_(job_where, t.jobs.c.namespace == namespace)
-            parts.append(
-                select(
-                    literal("JOB").label("kind"),
-                    t.jobs.c.name,
-                    t.jobs.c.namespace,
-                    t.jobs.c.updated_at,
-                ).where(job_where)
+                where = and_(where, table.c.namespace == namespace)
+            columns = (
+                literal(label).label("kind"),
+                table.c.name,
+                table.c.namespace,
+                table.c.updated_at,
             )
+            parts.append(select(*columns).where(where))
         union = parts[0].union_all(*parts[1:]).subquery() if len(parts) > 1 else parts[0].subquery()
         order = (
             (union.c.updated_at.desc(), union.c.name)
