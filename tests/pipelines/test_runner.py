@@ -292,3 +292,16 @@ def test_unreachable_catalog_is_a_clear_error(tmp_path):
     )
     assert result.exit_code == 1
     assert "cannot open Iceberg catalog" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"num_orders": "abc"}, "rows must be an integer, got 'abc'"),
+        ({"seed": "x"}, "seed must be an integer"),
+    ],
+)
+def test_non_numeric_parameters(params, message):
+    with pytest.raises(PipelineError, match=message):
+        load_pipeline(REFERENCE, params)
+    assert load_pipeline(REFERENCE, {"num_orders": "5_000_000"}).sources[2].rows == 5_000_000

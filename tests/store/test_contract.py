@@ -345,3 +345,11 @@ def test_search_matches_wildcards_literally(store):
     )
     assert [r["name"] for r in store.search("_2024")["results"]] == ["sales_2024"]
     assert [r["name"] for r in store.search("s%x")["results"]] == ["sales%x"]
+
+
+@pytest.mark.parametrize("url", ["mysql://root@localhost/x", "headwater.db", "oracle://x"])
+def test_unsupported_urls_are_refused_clearly(url):
+    from headwater.store import StoreError
+
+    with pytest.raises(StoreError, match="unsupported store URL"):
+        open_store(url)

@@ -186,7 +186,9 @@ class Runner:
         return result
 
     def _load_sources(self, pipeline: Pipeline, result: PipelineResult) -> None:
-        seed = int(pipeline.parameters.get("seed", 0) or 0)
+        seed = int(
+            str(pipeline.parameters.get("seed", 0) or 0).replace("_", "")
+        )  # validated on load
         sizes = {s.generator: s.rows for s in pipeline.sources if s.generator}
         for index, source in enumerate(pipeline.sources):
             identifier = _identifier(pipeline, source.table)

@@ -124,6 +124,14 @@ def _check(raw: Any, where: str) -> Check:
     raise PipelineError(msg)
 
 
+def _integer(value: Any, what: str) -> int:
+    try:
+        return int(str(value).replace("_", ""))
+    except ValueError:
+        msg = f"{what} must be an integer, got {value!r}"
+        raise PipelineError(msg) from None
+
+
 def parse_params(pairs: list[str]) -> dict[str, str]:
     """``["k=v", ...]`` from the command line."""
     params = {}
@@ -175,11 +183,13 @@ def load_pipeline(
         Source(
             table=str(s["table"]),
             generator=s.get("generator"),
-            rows=int(s.get("rows", 0)),
+            rows=_integer(s.get("rows", 0), f"pipeline {name}, source {s.get('table')}: rows"),
             properties={k: str(v) for k, v in (s.get("properties") or {}).items()},
         )
         for s in resolved.get("sources") or []
     )
+    if "seed" in params:
+        _integer(params["seed"], f"pipeline {name}: parameter seed")
     steps = []
     for i, s in enumerate(resolved["steps"]):
         where = f"pipeline {name}, step {i + 1}"

@@ -44,6 +44,7 @@ from headwater.store.base import (
     LineageStore,
     NotFound,
     Payload,
+    StoreError,
     TableEdges,
 )
 from headwater.store.ingest import IdCache, Ingestor
@@ -53,10 +54,17 @@ _CHUNK = 500  # bound on IN-list sizes per query
 
 
 def normalize_url(url: str) -> str:
-    """Map user-facing URLs to SQLAlchemy ones (``postgresql://`` uses psycopg 3)."""
+    """Map user-facing URLs to SQLAlchemy ones (``postgresql://`` uses psycopg 3).
+
+    Raises:
+        StoreError: a URL of another database.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
+    if url.startswith(("sqlite://", "postgresql+psycopg://")):
+        return url
+    msg = f"unsupported store URL {url!r}: use sqlite:///path/to/file.db or postgresql://user@host:port/db"
+    raise StoreError(msg)
 
 
 def create_engine_for(url: str) -> Engine:
