@@ -26,3 +26,30 @@ async def get_impact(
         return impact(store, resolve_node(store, nodeId), depth, change).to_json()
 
     return await run_in_threadpool(run)
+
+
+@router.get("/audit", summary="Who ran what, when, where, why, on which data")
+async def get_audit(
+    request: Request,
+    dataset: str | None = None,
+    job: str | None = None,
+    actor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    """Runs (oldest first) with actor, host, environment, purpose, engine, SQL, inputs and outputs."""
+    from headwater.analysis.audit import audit_trail
+    from headwater.model.events import EventValidationError, parse_time
+
+    def when(value: str | None, name: str) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse_time(value, name, [])
+        except EventValidationError as exc:
+            raise EventValidationError(name, exc.reason) from None
+
+    window = (when(since, "since"), when(until, "until"))
+    store = request.app.state.store
+    entries = await run_in_threadpool(audit_trail, store, dataset, job, actor, *window)
+    return {"runs": [e.to_json() for e in entries], "totalCount": len(entries)}

@@ -23,7 +23,7 @@ from headwater.client import HttpReader
 from headwater.model.nodes import DatasetId
 from headwater.store import open_store
 
-audit_app = typer.Typer(help="Audit trail of the lineage event log.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit trail of the lineage event log.")
 
 
 class ChangeKind(StrEnum):
@@ -139,6 +139,69 @@ def trace_cmd(
         "no single condition on the source columns explains these rows"
     ]:
         console.print(f"[bold red]{cause}[/]" if cause.startswith("root cause") else cause)
+
+
+@audit_app.callback(invoke_without_command=True)
+@friendly_errors
+def audit_cmd(
+    ctx: typer.Context,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset", help="Only runs reading or writing this dataset (name or NS:NAME)."
+        ),
+    ] = None,
+    job: Annotated[
+        str | None, typer.Option("--job", help="Only runs of this job (name or NS:NAME).")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only runs by this actor.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="ISO time: runs from then on.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="ISO time: runs up to then.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    db: DbOption = None,
+) -> None:
+    """The audit trail: who ran what, when, where, why, on which data."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from headwater.analysis.audit import audit_trail
+    from headwater.model.events import parse_time
+
+    window = [
+        parse_time(t, name, []) if t else None
+        for t, name in ((since, "--since"), (until, "--until"))
+    ]
+    entries = audit_trail(open_store(db), dataset, job, actor, window[0], window[1])
+    if fmt is Format.json:
+        print_json([e.to_json() for e in entries])
+        return
+    table = Table(title=f"{len(entries)} runs", title_justify="left")
+    for col in ("when", "job", "state", "who", "where", "why", "inputs -> outputs"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        where = " / ".join(x for x in (e.host, e.environment, e.engine) if x)
+        flow = (
+            ", ".join(_short_ds(i) for i in e.inputs)
+            + " -> "
+            + ", ".join(_short_ds(o) for o in e.outputs)
+        )
+        table.add_row(
+            e.started or e.ended or "",
+            e.job.split(":", 1)[-1],
+            e.state,
+            e.actor or "",
+            where,
+            e.purpose or "",
+            flow,
+        )
+    console.print(table)
+
+
+def _short_ds(name: str) -> str:
+    bare, _, version = name.partition("@")
+    short = bare.rstrip("/").rsplit("/", 1)[-1].split(":")[-1]
+    return f"{short}@{version}" if version else short
 
 
 @audit_app.command("verify")
