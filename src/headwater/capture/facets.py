@@ -66,6 +66,11 @@ def ownership_job_facet(owner: str) -> Json:
     )
 
 
+def tags_facet(tags: list[Json]) -> Json:
+    """OpenLineage ``tags`` dataset facet: ``[{"key", "value", "source", "field"?}]``."""
+    return facet("1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet", tags=tags)
+
+
 def documentation_dataset_facet(text: str) -> Json:
     return facet(
         "1-1-0/DocumentationDatasetFacet.json#/$defs/DocumentationDatasetFacet", description=text

@@ -221,8 +221,68 @@ def verify(db: DbOption = None) -> None:
     )
 
 
+compliance_app = typer.Typer(help="Compliance: where personal data flows.", no_args_is_help=True)
+
+
+@compliance_app.command("pii")
+@friendly_errors
+def pii_cmd(
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Every column that holds PII, where it came from and the path it came by."""
+    from headwater.analysis.compliance import pii_flow
+
+    columns, stops = pii_flow(open_store(db))
+    if fmt is Format.json:
+        print_json({"columns": [c.to_json() for c in columns], "maskedAt": stops})
+        return
+    table = Table(title=f"{len(columns)} columns hold PII", title_justify="left")
+    for col in ("dataset", "column", "origin", "path"):
+        table.add_column(col, overflow="fold")
+    for c in columns:
+        table.add_row(
+            c.dataset.name.rstrip("/").rsplit("/", 1)[-1],
+            c.field,
+            "tagged" if c.tagged else c.origin,
+            c.path,
+        )
+    console.print(table)
+    for stop in stops:
+        console.print(f"[green]stopped[/] {stop}")
+
+
+@friendly_errors
+def tag_cmd(
+    tag: Annotated[str, typer.Argument(help="The tag, e.g. pii.")],
+    node: Annotated[
+        str,
+        typer.Argument(help="A dataset or column: node id or a name like customers_source.email."),
+    ],
+    description: Annotated[
+        str | None, typer.Option("--description", help="What the tag means.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Tag a dataset or a column (tags drive PII propagation)."""
+    from headwater.model.nodes import FieldId
+
+    store = open_store(db)
+    target = resolve_node(store, node)
+    if isinstance(target, FieldId):
+        store.tag(tag, target.dataset, target.field, description)
+        console.print(f"tagged {target.dataset.name}.{target.field} with {tag}")
+    elif isinstance(target, DatasetId):
+        store.tag(tag, target, None, description)
+        console.print(f"tagged {target.name} with {tag}")
+    else:
+        raise fail("only datasets and columns can be tagged")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``impact`` and ``audit``."""
+    """Add ``impact``, ``trace``, ``audit``, ``compliance`` and ``tag``."""
     app.command("impact")(impact_cmd)
     app.command("trace")(trace_cmd)
+    app.command("tag")(tag_cmd)
+    app.add_typer(compliance_app, name="compliance")
     app.add_typer(audit_app, name="audit")

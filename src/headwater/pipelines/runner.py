@@ -121,6 +121,20 @@ class Runner:
             facets["ownership"] = f.ownership_dataset_facet(props["owner"])
         if props.get("description"):
             facets["documentation"] = f.documentation_dataset_facet(props["description"])
+        if props.get("pii_data") == "true" and not props.get("upstream_tables"):
+            # declared on a source: its PII columns (or the whole table); derived tables get PII
+            # status from column lineage instead (headwater compliance pii)
+            columns = [c.strip() for c in props.get("pii_columns", "").split(",") if c.strip()]
+            tags = [
+                {
+                    "key": "pii",
+                    "value": "true",
+                    "source": "ICEBERG_PROPERTIES",
+                    **({"field": c} if c else {}),
+                }
+                for c in columns or [""]
+            ]
+            facets["tags"] = f.tags_facet(tags)
         return namespace, name, facets
 
     # -- pipeline ----------------------------------------------------------------------------
