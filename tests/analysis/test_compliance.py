@@ -76,3 +76,28 @@ def test_masking_stops_pii_and_tags_start_it(tmp_path):
     assert json.loads(report.stdout)["maskedAt"] == stops
     bad = runner.invoke(app, ["tag", "pii", "nowhere.col", "--db", db])
     assert bad.exit_code == 1 and "no dataset or column matches" in bad.output
+
+
+def test_record_of_processing_activities(tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    store = open_store(db)
+    Runner(open_catalog(tmp_path / "catalog"), make_client(store)).run(
+        load_pipeline(REFERENCE, {"num_orders": 50})
+    )
+    runner = CliRunner()
+    md = runner.invoke(app, ["compliance", "report", "--db", db])
+    assert md.exit_code == 0 and md.stdout.startswith("# Record of processing activities")
+    assert (
+        "| headwater:customer_orders_etl | Join orders with customer attributes into the staging table | data-engineering-team |"
+        in md.stdout
+    )
+    rows = json.loads(runner.invoke(app, ["compliance", "report", "-f", "json", "--db", db]).stdout)
+    agg = next(r for r in rows if r["job"] == "headwater:customer_revenue_aggregation")
+    assert agg["pii_outputs"] == [
+        "customer_revenue_summary.customer_name",
+        "customer_revenue_summary.email",
+    ]
+    assert agg["owners"] == ["analytics-team"] and agg["last_state"] == "COMPLETED"
+    out = tmp_path / "ropa.csv"
+    runner.invoke(app, ["compliance", "report", "-f", "csv", "-o", str(out), "--db", db])
+    assert out.read_text().splitlines()[0].startswith("job,purpose,owners,pii_inputs")

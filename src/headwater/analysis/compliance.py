@@ -106,3 +106,126 @@ def pii_flow(store: LineageStore, depth: int = 20) -> tuple[list[PiiColumn], lis
         frontier = nxt
     ordered = sorted(result.values(), key=lambda c: (not c.tagged, c.dataset, c.field))
     return ordered, sorted(set(stops))
+
+
+@dataclass(frozen=True)
+class ProcessingActivity:
+    """One job that reads or writes personal data (a row of a record of processing activities)."""
+
+    job: str
+    purpose: str | None
+    owners: tuple[str, ...]
+    pii_inputs: tuple[str, ...]
+    pii_outputs: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    last_run: str | None
+    last_state: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+
+def processing_activities(store: LineageStore) -> list[ProcessingActivity]:
+    """Jobs whose current version reads or writes a PII column (see :func:`pii_flow`)."""
+    columns, _ = pii_flow(store)
+    pii_by_dataset: dict[DatasetId, set[str]] = {}
+    for c in columns:
+        pii_by_dataset.setdefault(c.dataset, set()).add(c.field)
+    datasets = list(pii_by_dataset)
+    touching = {
+        te.job: te
+        for te in store.jobs_touching(datasets, "in") + store.jobs_touching(datasets, "out")
+    }
+    jobs = store.jobs_by_id(list(touching))
+    rows = []
+    for job_id, edges in sorted(touching.items()):
+        data = jobs.get(job_id, {})
+        owners = tuple(
+            sorted(
+                str(o.get("name"))
+                for o in ((data.get("facets") or {}).get("ownership") or {}).get("owners") or []
+            )
+        )
+        latest = data.get("latestRun") or {}
+
+        def pii(ds_list: tuple[DatasetId, ...]) -> tuple[str, ...]:
+            return tuple(
+                f"{_short(d.name)}.{f}" for d in ds_list for f in sorted(pii_by_dataset.get(d, ()))
+            )
+
+        rows.append(
+            ProcessingActivity(
+                job=f"{job_id.namespace}:{job_id.name}",
+                purpose=data.get("description"),
+                owners=owners,
+                pii_inputs=pii(edges.inputs),
+                pii_outputs=pii(edges.outputs),
+                inputs=tuple(_short(d.name) for d in edges.inputs),
+                outputs=tuple(_short(d.name) for d in edges.outputs),
+                last_run=latest.get("endedAt") or latest.get("startedAt"),
+                last_state=latest.get("state"),
+            )
+        )
+    return rows
+
+
+def report_markdown(activities: list[ProcessingActivity]) -> str:
+    """The record of processing activities as Markdown."""
+    lines = [
+        "# Record of processing activities",
+        "",
+        "| job | purpose | owners | personal data read | personal data written | inputs | outputs | last run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in activities:
+        cells = [
+            a.job,
+            a.purpose or "",
+            ", ".join(a.owners),
+            ", ".join(a.pii_inputs),
+            ", ".join(a.pii_outputs),
+            ", ".join(a.inputs),
+            ", ".join(a.outputs),
+            f"{a.last_run or ''} {a.last_state or ''}".strip(),
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def report_csv(activities: list[ProcessingActivity]) -> str:
+    """The record of processing activities as CSV."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "job",
+            "purpose",
+            "owners",
+            "pii_inputs",
+            "pii_outputs",
+            "inputs",
+            "outputs",
+            "last_run",
+            "last_state",
+        ]
+    )
+    for a in activities:
+        writer.writerow(
+            [
+                a.job,
+                a.purpose or "",
+                ";".join(a.owners),
+                ";".join(a.pii_inputs),
+                ";".join(a.pii_outputs),
+                ";".join(a.inputs),
+                ";".join(a.outputs),
+                a.last_run or "",
+                a.last_state or "",
+            ]
+        )
+    return buffer.getvalue()

@@ -252,6 +252,43 @@ def pii_cmd(
         console.print(f"[green]stopped[/] {stop}")
 
 
+class ReportFormat(StrEnum):
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+@compliance_app.command("report")
+@friendly_errors
+def report_cmd(
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.markdown,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """A record of processing activities: jobs touching PII, their purpose, data, owners, last run."""
+    import json as json_module
+    import sys
+
+    from headwater.analysis.compliance import processing_activities, report_csv, report_markdown
+
+    activities = processing_activities(open_store(db))
+    if fmt is ReportFormat.json:
+        text = json_module.dumps([a.to_json() for a in activities], indent=2) + "\n"
+    elif fmt is ReportFormat.csv:
+        text = report_csv(activities)
+    else:
+        text = report_markdown(activities)
+    if output:
+        output.write_text(text)
+        console.print(f"wrote {len(activities)} processing activities to {output}")
+    else:
+        sys.stdout.write(text)
+
+
 @friendly_errors
 def tag_cmd(
     tag: Annotated[str, typer.Argument(help="The tag, e.g. pii.")],
