@@ -121,3 +121,53 @@ def test_bad_input(world):
     assert (
         bad.exit_code == 1 and "not a SQL condition" in bad.output and "Traceback" not in bad.output
     )
+
+
+def test_failing_checks_upstream_and_blast_radius(tmp_path):
+    from headwater.pipelines.spec import load_pipeline as load
+
+    store = open_store(f"sqlite:///{tmp_path / 'q.db'}")
+    catalog = open_catalog(tmp_path / "catalog")
+    client = make_client(store)
+    Runner(catalog, client).run(
+        load_pipeline(
+            REFERENCE, {"num_orders": 300, "num_customers": 30, "num_products": 15, "seed": 5}
+        )
+    )
+    extra = {
+        "name": "margins",
+        "parameters": {"database_name": "governance_demo"},
+        "steps": [
+            {
+                "job": "loss_report",
+                "target": "loss_report",
+                "sql": "SELECT customer_id, total_profit FROM customer_revenue_summary WHERE total_profit < 0",
+                "owner": "finance-team",
+            },
+        ],
+    }
+    Runner(catalog, client).run(load(extra))
+    # a check that fails on the staging table, recorded as a dataQualityAssertions facet
+    strict = {
+        "name": "strict",
+        "parameters": {"database_name": "governance_demo"},
+        "steps": [
+            {
+                "job": "big_orders_only",
+                "target": "big_orders",
+                "sql": "SELECT * FROM customer_orders_staging",
+                "checks": [{"sql": "quantity > 5"}],
+            }
+        ],
+    }
+    Runner(catalog, client).run(load(strict))
+    report = trace(store, IcebergReader(catalog), resolve_node(store, "big_orders"), "quantity < 3")
+    assert any(c.startswith("big_orders: quantity > 5 failed") for c in report.failing_checks)
+    summary = trace(
+        store,
+        IcebergReader(catalog),
+        resolve_node(store, "customer_revenue_summary"),
+        "total_profit < 0",
+    )
+    assert summary.blast_radius == ["loss_report (depth 1)"]
+    assert summary.owners_to_warn == {"finance-team": ["dataset loss_report", "job loss_report"]}

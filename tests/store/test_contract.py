@@ -353,3 +353,23 @@ def test_unsupported_urls_are_refused_clearly(url):
 
     with pytest.raises(StoreError, match="unsupported store URL"):
         open_store(url)
+
+
+def test_quality_results_keep_the_latest_per_assertion(store):
+    def checked(success, at):
+        facet = {
+            "_producer": "p",
+            "_schemaURL": "s",
+            "assertions": [{"assertion": "not_null", "column": "id", "success": success}],
+        }
+        ds = dataset("orders")
+        ds["inputFacets"] = {"dataQualityAssertions": facet}
+        return run_event(job="checks", inputs=[ds], at=at)
+
+    store.ingest(checked(True, 0))
+    store.ingest(checked(False, 10))
+    (result,) = store.quality_results([DatasetId("warehouse", "orders")])[
+        DatasetId("warehouse", "orders")
+    ]
+    assert result["success"] is False and result["column"] == "id"
+    assert store.quality_results([DatasetId("warehouse", "nothing")]) == {}

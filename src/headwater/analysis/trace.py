@@ -23,7 +23,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from headwater.graph import column_lineage
+from headwater.analysis.impact import impact
+from headwater.graph import column_lineage, lineage
 from headwater.model.nodes import DatasetId, FieldId
 from headwater.store.base import LineageStore, NotFound
 
@@ -61,6 +62,9 @@ class TraceReport:
     bad_rows: int
     hops: list[Hop] = field(default_factory=list)
     root_causes: list[str] = field(default_factory=list)
+    failing_checks: list[str] = field(default_factory=list)
+    blast_radius: list[str] = field(default_factory=list)
+    owners_to_warn: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -70,6 +74,9 @@ class TraceReport:
             "badRows": self.bad_rows,
             "hops": [hop.__dict__ for hop in self.hops],
             "rootCauses": self.root_causes,
+            "failingChecks": self.failing_checks,
+            "blastRadius": self.blast_radius,
+            "ownersToWarn": self.owners_to_warn,
         }
 
 
@@ -130,12 +137,33 @@ class Tracer:
         current = self.reader.read(data, None)
         bad = _filter_rows(current, condition)
         report = TraceReport(_short(dataset.name), where, bad.num_rows)
+        self._checks_and_blast_radius(dataset, report)
         if bad.num_rows == 0:
             return report
         bad_columns = {c.name for c in condition.find_all(exp.Column)}
         feeding = self._feeding_columns(dataset, bad_columns)
         self._hop(dataset, data, bad, report, limit, feeding, 0)
         return report
+
+    def _checks_and_blast_radius(self, dataset: DatasetId, report: TraceReport) -> None:
+        """Upstream datasets whose latest checks failed; what is downstream and whom to warn."""
+        upstream = lineage(self.store, dataset, 20, "upstream")["graph"]
+        datasets = [
+            DatasetId(n["data"]["namespace"], n["data"]["name"])
+            for n in upstream
+            if n["type"] == "DATASET"
+        ]
+        for ds, results in sorted(self.store.quality_results(datasets).items()):
+            for r in results:
+                if not r["success"]:
+                    report.failing_checks.append(
+                        f"{_short(ds.name)}: {r['assertion']} failed at {r['eventTime']} (run {r['runId']})"
+                    )
+        downstream = impact(self.store, dataset)
+        report.blast_radius = [
+            f"{_short(a.dataset.name)} (depth {a.depth})" for a in downstream.affected
+        ]
+        report.owners_to_warn = downstream.owners
 
     def _feeding_columns(self, dataset: DatasetId, columns: set[str]) -> dict[str, set[str]]:
         """Columns that DIRECT-feed the filtered columns, transitively: {dataset name: {column}}."""
@@ -227,7 +255,7 @@ class Tracer:
                 ).sql(dialect="duckdb")
             )
             tables[short] = (ds_id, ds)
-        keys = self._keys(query)
+        keys = self._keys(query, rows.column_names)
         values = [
             tuple(r[out] for out, _ in keys)
             for r in rows.select([out for out, _ in keys]).to_pylist()
@@ -286,13 +314,18 @@ class Tracer:
         con.close()
 
     @staticmethod
-    def _keys(query: exp.Select) -> list[tuple[str, exp.Expr]]:
+    def _keys(query: exp.Select, output_columns: list[str]) -> list[tuple[str, exp.Expr]]:
         """(output column, input expression) pairs that identify output rows."""
         identity = [
             (p.alias_or_name, p.unalias())
             for p in query.selects
-            if isinstance(p.unalias(), exp.Column)
+            if isinstance(p.unalias(), exp.Column) and not isinstance(p.unalias().this, exp.Star)
         ]
+        passes_through = any(
+            isinstance(p, exp.Star) or isinstance(p.this, exp.Star) for p in query.selects
+        )
+        if not identity and passes_through and output_columns:
+            identity = [(output_columns[0], exp.column(output_columns[0], quoted=True))]  # SELECT *
         group = query.args.get("group")
         if group is not None:
             keys = {e.sql() for e in group.expressions}

@@ -201,6 +201,13 @@ class LineageStore(abc.ABC):
     def list_tags(self) -> list[Json]:
         """All tags ``{"name","description"}``."""
 
+    @abc.abstractmethod
+    def quality_results(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
+        """Latest result of each data-quality assertion per dataset (from ``dataQualityAssertions`` facets).
+
+        Each item: ``{"assertion", "column", "success", "severity", "eventTime", "runId"}``.
+        """
+
     # -- graph primitives (used by headwater.graph) ------------------------------------------
     @abc.abstractmethod
     def node_exists(self, node: DatasetId | JobId) -> bool:

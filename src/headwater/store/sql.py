@@ -640,6 +640,48 @@ class SqlStore(LineageStore):
             rows = conn.execute(select(t.tags).order_by(t.tags.c.name))
             return [{"name": r.name, "description": r.description} for r in rows]
 
+    def quality_results(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
+        qa, ev = t.quality_assertions, t.events
+        out: dict[DatasetId, list[Json]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(datasets))):
+                rows = conn.execute(
+                    select(
+                        qa,
+                        t.datasets.c.namespace,
+                        t.datasets.c.name,
+                        ev.c.run_id.label("event_run"),
+                    )
+                    .join(t.datasets, t.datasets.c.id == qa.c.dataset_id)
+                    .join(ev, ev.c.id == qa.c.event_id)
+                    .where(
+                        keys_in(
+                            t.datasets.c.namespace,
+                            t.datasets.c.name,
+                            ((d.namespace, d.name) for d in chunk),
+                        )
+                    )
+                    .order_by(qa.c.event_time.desc(), qa.c.id.desc())
+                )
+                seen: set[tuple[DatasetId, str, str | None]] = set()
+                for r in rows:
+                    ds = DatasetId(r.namespace, r.name)
+                    key = (ds, r.assertion, r.column_name)
+                    if key in seen:
+                        continue  # an older result of the same assertion
+                    seen.add(key)
+                    out.setdefault(ds, []).append(
+                        {
+                            "assertion": r.assertion,
+                            "column": r.column_name,
+                            "success": bool(r.success),
+                            "severity": r.severity,
+                            "eventTime": views.iso(r.event_time),
+                            "runId": r.event_run,
+                        }
+                    )
+        return out
+
     # -- graph primitives --------------------------------------------------------------------
     def node_exists(self, node: DatasetId | JobId) -> bool:
         table = t.datasets if isinstance(node, DatasetId) else t.jobs
