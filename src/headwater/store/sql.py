@@ -390,12 +390,22 @@ class SqlStore(LineageStore):
         tags = self._tags_for(conn, [r.id for r in rows])
         return [views.dataset(r, tags.get(r.id)) for r in rows]
 
+    @staticmethod
+    def _page(
+        conn: Any, table: Any, where: Any, order: Sequence[Any], limit: int, offset: int
+    ) -> tuple[list[Any], int]:
+        """One page of ``table`` rows matching ``where`` in ``order``, and the true total count."""
+        total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        rows = conn.execute(
+            select(table).where(where).order_by(*order).limit(limit).offset(offset)
+        ).all()
+        return rows, int(total)
+
     # -- entity reads ------------------------------------------------------------------------
     def list_namespaces(self, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(t.namespaces)).scalar_one()
-            rows = conn.execute(
-                select(t.namespaces).order_by(t.namespaces.c.name).limit(limit).offset(offset)
+            rows, total = self._page(
+                conn, t.namespaces, true(), [t.namespaces.c.name], limit, offset
             )
             return [views.namespace(r) for r in rows], total
 
@@ -413,16 +423,7 @@ class SqlStore(LineageStore):
         self.get_namespace(namespace)
         with self.engine.connect() as conn:
             where = t.datasets.c.namespace == namespace
-            total = conn.execute(
-                select(func.count()).select_from(t.datasets).where(where)
-            ).scalar_one()
-            rows = conn.execute(
-                select(t.datasets)
-                .where(where)
-                .order_by(t.datasets.c.name)
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            rows, total = self._page(conn, t.datasets, where, [t.datasets.c.name], limit, offset)
             return self._datasets_json(conn, rows), total
 
     def get_dataset(self, dataset: DatasetId) -> Json:
@@ -437,17 +438,9 @@ class SqlStore(LineageStore):
     ) -> tuple[list[Json], int]:
         with self.engine.connect() as conn:
             pk = self._dataset_pk(conn, dataset)
-            where = t.dataset_versions.c.dataset_id == pk
-            total = conn.execute(
-                select(func.count()).select_from(t.dataset_versions).where(where)
-            ).scalar_one()
-            rows = conn.execute(
-                select(t.dataset_versions)
-                .where(where)
-                .order_by(t.dataset_versions.c.created_at.desc(), t.dataset_versions.c.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            dv = t.dataset_versions
+            order = [dv.c.created_at.desc(), dv.c.id.desc()]
+            rows, total = self._page(conn, dv, dv.c.dataset_id == pk, order, limit, offset)
             tags = self._tags_for(conn, [pk]).get(pk)
             return [views.dataset_version(r, dataset, tags) for r in rows], total
 
@@ -474,14 +467,8 @@ class SqlStore(LineageStore):
             self.get_namespace(namespace)
         with self.engine.connect() as conn:
             where = t.jobs.c.namespace == namespace if namespace is not None else true()
-            total = conn.execute(select(func.count()).select_from(t.jobs).where(where)).scalar_one()
-            rows = conn.execute(
-                select(t.jobs)
-                .where(where)
-                .order_by(t.jobs.c.namespace, t.jobs.c.name)
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            order = [t.jobs.c.namespace, t.jobs.c.name]
+            rows, total = self._page(conn, t.jobs, where, order, limit, offset)
             return self._jobs_json(conn, rows), total
 
     def get_job(self, job: JobId) -> Json:
@@ -493,17 +480,9 @@ class SqlStore(LineageStore):
     ) -> tuple[list[Json], int]:
         with self.engine.connect() as conn:
             row = self._job_row(conn, job)
-            where = t.job_versions.c.job_id == row.id
-            total = conn.execute(
-                select(func.count()).select_from(t.job_versions).where(where)
-            ).scalar_one()
-            versions = conn.execute(
-                select(t.job_versions)
-                .where(where)
-                .order_by(t.job_versions.c.created_at.desc(), t.job_versions.c.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            jv = t.job_versions
+            order = [jv.c.created_at.desc(), jv.c.id.desc()]
+            versions, total = self._page(conn, jv, jv.c.job_id == row.id, order, limit, offset)
             io = self._version_io(conn, [v.id for v in versions])
             return [
                 views.job_version(v, job, *io.get(v.id, ([], [])), None) for v in versions
@@ -526,15 +505,8 @@ class SqlStore(LineageStore):
     def list_runs(self, job: JobId, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
         with self.engine.connect() as conn:
             row = self._job_row(conn, job)
-            where = t.runs.c.job_id == row.id
-            total = conn.execute(select(func.count()).select_from(t.runs).where(where)).scalar_one()
-            rows = conn.execute(
-                select(t.runs)
-                .where(where)
-                .order_by(t.runs.c.created_at.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            order = [t.runs.c.created_at.desc()]
+            rows, total = self._page(conn, t.runs, t.runs.c.job_id == row.id, order, limit, offset)
             return self._runs_json(conn, rows), total
 
     def get_run(self, run_id: str) -> Json:
