@@ -171,3 +171,53 @@ def test_failing_checks_upstream_and_blast_radius(tmp_path):
     )
     assert summary.blast_radius == ["loss_report (depth 1)"]
     assert summary.owners_to_warn == {"finance-team": ["dataset loss_report", "job loss_report"]}
+
+
+def test_adhoc_check_is_recorded_and_seen_by_trace(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    catalog = open_catalog(tmp_path / "catalog")
+    Runner(catalog, make_client(store)).run(
+        load_pipeline(
+            REFERENCE, {"num_orders": 300, "num_customers": 30, "num_products": 15, "seed": 5}
+        )
+    )
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    runner = CliRunner()
+    args = [
+        "check",
+        "governance_demo.customer_revenue_summary",
+        "--catalog-dir",
+        str(tmp_path / "catalog"),
+        "--db",
+        db,
+    ]
+    ok = runner.invoke(app, [*args, "--not-null", "email", "--min-rows", "1"])
+    assert ok.exit_code == 0 and "passed" in ok.output
+    failing = runner.invoke(app, [*args, "--sql", "total_profit > 0"])
+    assert failing.exit_code == 1 and "FAILED" in failing.output
+    report = trace(
+        store,
+        IcebergReader(catalog),
+        resolve_node(store, "customer_revenue_summary"),
+        "total_profit < 0",
+    )
+    assert any(
+        c.startswith("customer_revenue_summary: total_profit > 0 failed")
+        for c in report.failing_checks
+    )
+    assert (
+        runner.invoke(
+            app,
+            [
+                "check",
+                "governance_demo.customer_revenue_summary",
+                "--catalog-dir",
+                str(tmp_path / "catalog"),
+                "--db",
+                db,
+            ],
+        ).exit_code
+        == 1
+    )
+    bad_column = runner.invoke(app, [*args, "--unique", "nope"])
+    assert bad_column.exit_code == 1 and "has no column nope" in bad_column.output

@@ -141,6 +141,79 @@ def trace_cmd(
         console.print(f"[bold red]{cause}[/]" if cause.startswith("root cause") else cause)
 
 
+@friendly_errors
+def check_cmd(
+    table: Annotated[str, typer.Argument(help="Iceberg table identifier, db.table.")],
+    not_null: Annotated[
+        list[str] | None,
+        typer.Option("--not-null", help="Column that must have no nulls (repeatable)."),
+    ] = None,
+    unique: Annotated[
+        list[str] | None,
+        typer.Option("--unique", help="Column whose values must be unique (repeatable)."),
+    ] = None,
+    sql: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sql", help='Condition every row must meet, e.g. "total_revenue > 0" (repeatable).'
+        ),
+    ] = None,
+    min_rows: Annotated[int | None, typer.Option("--min-rows", help="Fewest rows allowed.")] = None,
+    max_rows: Annotated[int | None, typer.Option("--max-rows", help="Most rows allowed.")] = None,
+    catalog_dir: Annotated[
+        Path, typer.Option("--catalog-dir", help="Iceberg SQL catalog directory.")
+    ] = Path("./headwater-catalog"),
+    db: DbOption = None,
+) -> None:
+    """Run data-quality checks on an Iceberg table now and record them as OpenLineage dataQualityAssertions."""
+    from headwater.capture.iceberg import (
+        CatalogError,
+        dataset_name,
+        open_catalog,
+        read_table,
+        schema_fields,
+    )
+    from headwater.capture.quality import emit_check_run
+    from headwater.capture.transport import flush, make_client
+    from headwater.pipelines.checks import run_checks
+    from headwater.pipelines.spec import Check
+
+    checks = [Check("not_null", column=c) for c in not_null or []] + [
+        Check("unique", column=c) for c in unique or []
+    ]
+    checks += [Check("sql", expression=e) for e in sql or []]
+    if min_rows is not None or max_rows is not None:
+        checks.append(Check("row_count", options={"min": min_rows, "max": max_rows}))
+    if not checks:
+        raise fail("give at least one check: --not-null, --unique, --sql, --min-rows or --max-rows")
+    if not (catalog_dir / "catalog.db").exists():
+        raise fail(f"no Iceberg catalog at {catalog_dir}; pass --catalog-dir")
+    try:
+        catalog = open_catalog(catalog_dir)
+        data = read_table(catalog, table)
+        known = {f["name"] for f in schema_fields(catalog, table)}
+        missing = sorted({c.column for c in checks if c.column and c.column not in known})
+        if missing:
+            raise fail(f"{table} has no column {', '.join(missing)}")
+        results = run_checks(table, data, tuple(checks))
+        ns, name, symlinks = dataset_name(catalog, table)
+    except (CatalogError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    client = make_client(open_store(db))
+    emit_check_run(
+        client, "headwater", f"adhoc_checks.{table}", (ns, name, {"symlinks": symlinks}), results
+    )
+    flush(client)
+    out = Table(title=f"checks on {table} ({data.num_rows} rows)", title_justify="left")
+    for col in ("check", "result", "detail"):
+        out.add_column(col, overflow="fold")
+    for r in results:
+        out.add_row(r.check, "[green]passed[/]" if r.success else "[bold red]FAILED[/]", r.detail)
+    console.print(out)
+    if not all(r.success for r in results):
+        raise typer.Exit(1)
+
+
 @audit_app.callback(invoke_without_command=True)
 @friendly_errors
 def audit_cmd(
@@ -321,5 +394,6 @@ def register(app: typer.Typer) -> None:
     app.command("impact")(impact_cmd)
     app.command("trace")(trace_cmd)
     app.command("tag")(tag_cmd)
+    app.command("check")(check_cmd)
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(audit_app, name="audit")

@@ -34,6 +34,7 @@ from headwater.capture.iceberg import (
     snapshot_of,
     table_exists,
 )
+from headwater.capture.quality import emit_check_run
 from headwater.capture.transport import flush
 from headwater.pipelines.checks import CheckResult, run_checks
 from headwater.pipelines.generate import GENERATORS
@@ -347,37 +348,16 @@ class Runner:
         checks: list[CheckResult],
         parent: str,
     ) -> None:
-        run_id = str(generate_new_uuid())
-        job = f"{step.job}.quality_checks"
-        assertions = [
-            {
-                "assertion": c.check,
-                "success": c.success,
-                **({"column": c.column} if c.column else {}),
-            }
-            for c in checks
-        ]
-        ns, name, dataset_facets = self._dataset(target, snapshot)
-        inputs = [
-            (ns, name, dataset_facets, {"dataQualityAssertions": f.assertions_facet(assertions)})
-        ]
-        run_facets = {"parent": f.parent_facet(parent, pipeline.namespace, step.job)}
-        job_facets = {"jobType": f.job_type_facet(job_type="QUALITY_CHECK")}
-        self._emit(
-            f.run_event(
-                RunState.START, run_id, pipeline.namespace, job, run_facets, job_facets, inputs
+        if self.client is not None:
+            dataset = self._dataset(target, snapshot)
+            emit_check_run(
+                self.client,
+                pipeline.namespace,
+                f"{step.job}.quality_checks",
+                dataset,
+                checks,
+                (parent, pipeline.namespace, step.job),
             )
-        )
-        state = RunState.COMPLETE if all(c.success for c in checks) else RunState.FAIL
-        if state is RunState.FAIL:
-            failed = ", ".join(c.check for c in checks if not c.success)
-            run_facets = {
-                **run_facets,
-                "errorMessage": f.error_facet(f"failed checks on {target}: {failed}"),
-            }
-        self._emit(
-            f.run_event(state, run_id, pipeline.namespace, job, run_facets, job_facets, inputs)
-        )
 
     # -- helpers -----------------------------------------------------------------------------
     def _known_schemas(self, pipeline: Pipeline) -> dict[str, dict[str, str]]:
