@@ -176,3 +176,34 @@ def test_audit_verify_detects_tampering(demo, tmp_path):
     assert (
         bad.exit_code == 1 and "chain broken at event 5" in bad.output and "altered" in bad.output
     )
+
+
+def test_retention_keeps_lineage_and_a_verifiable_chain(tmp_path):
+    from factories import dataset, run_event
+
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    store = open_store(db)
+    store.ingest(run_event(outputs=[dataset("old")], at=0))  # 2025-01-17
+    store.ingest(run_event(outputs=[dataset("older")], at=1))
+    import datetime as dt
+
+    recent = run_event(outputs=[dataset("new")])
+    recent["eventTime"] = dt.datetime.now(dt.UTC).isoformat()
+    store.ingest(recent)
+    runner = CliRunner()
+    dry = runner.invoke(app, ["retention", "--older-than", "30d", "--db", db])
+    assert (
+        dry.exit_code == 0 and "2 events older than" in dry.output and store.list_events()[1] == 3
+    )
+    assert runner.invoke(app, ["retention", "--older-than", "soon", "--db", db]).exit_code == 1
+    done = runner.invoke(app, ["retention", "--older-than", "30d", "--yes", "--db", db])
+    assert done.exit_code == 0 and "pruned the bodies of 2 events" in done.output
+    assert store.list_events()[1] == 1 and len(list(store.export_events())) == 1
+    assert (
+        store.get_dataset(
+            __import__("headwater.model", fromlist=["DatasetId"]).DatasetId("warehouse", "old")
+        )["name"]
+        == "old"
+    )
+    verify = runner.invoke(app, ["audit", "verify", "--db", db])
+    assert verify.exit_code == 0 and "2 pruned by retention" in verify.output

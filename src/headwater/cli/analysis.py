@@ -277,6 +277,42 @@ def _short_ds(name: str) -> str:
     return f"{short}@{version}" if version else short
 
 
+@friendly_errors
+def retention_cmd(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age of the events to prune, e.g. 90d, 12h, 30m.")
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really delete (otherwise only count).")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Retention: drop the bodies of old events; lineage and a verifiable hash chain stay."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    match = re.fullmatch(r"(\d+)([dhm])", older_than.strip())
+    if not match:
+        raise fail(f"--older-than {older_than!r} must look like 90d, 12h or 30m")
+    amount, unit = int(match.group(1)), match.group(2)
+    cutoff = datetime.now(UTC) - timedelta(
+        **{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount}
+    )
+    store = open_store(db)
+    if not yes:
+        count = store.list_events(before=cutoff, limit=0)[1]
+        console.print(
+            f"{count} events older than {cutoff.isoformat()} would be pruned; run again with --yes to do it",
+            soft_wrap=True,
+        )
+        return
+    pruned = store.prune_events(cutoff)
+    console.print(
+        f"pruned the bodies of {pruned} events older than {cutoff.isoformat()}; lineage and the hash chain are kept",
+        soft_wrap=True,
+    )
+
+
 @audit_app.command("verify")
 @friendly_errors
 def verify(db: DbOption = None) -> None:
@@ -285,8 +321,14 @@ def verify(db: DbOption = None) -> None:
 
     report = verify_chain(open_store(db))
     if report.ok:
+        pruned = (
+            f" ({report.pruned} pruned by retention: linked by their stored hashes)"
+            if report.pruned
+            else ""
+        )
         console.print(
-            f"[green]chain verified[/]: {report.checked} events, none altered, missing or reordered"
+            f"[green]chain verified[/]: {report.checked} events, none altered, missing or reordered{pruned}",
+            soft_wrap=True,
         )
         return
     raise fail(
@@ -395,5 +437,6 @@ def register(app: typer.Typer) -> None:
     app.command("trace")(trace_cmd)
     app.command("tag")(tag_cmd)
     app.command("check")(check_cmd)
+    app.command("retention")(retention_cmd)
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(audit_app, name="audit")

@@ -105,6 +105,15 @@ class LineageStore(abc.ABC):
         """Ingest each item in its own transaction; a bad item does not stop the others."""
 
     @abc.abstractmethod
+    def prune_events(self, older_than: datetime) -> int:
+        """Retention: drop the raw bodies of events older than ``older_than``; returns how many.
+
+        Each pruned event keeps its row, content hash and chain hash, so the hash chain still
+        verifies (links and order; the pruned bodies themselves can no longer be re-checked), and
+        the lineage built from them stays. Pruned events leave ``list_events``/``export_events``.
+        """
+
+    @abc.abstractmethod
     def tag(
         self, tag: str, dataset: DatasetId, field: str | None = None, description: str | None = None
     ) -> Json:

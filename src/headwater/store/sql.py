@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
@@ -174,6 +175,17 @@ class SqlStore(LineageStore):
             except (EventParseError, EventValidationError) as exc:
                 results.append(BatchItemResult(i, error=exc))
         return results
+
+    def prune_events(self, older_than: datetime) -> int:
+        """Drop the bodies of events older than ``older_than``; hashes and lineage stay."""
+        with self.engine.begin() as conn:
+            self._lock_chain(conn)
+            result = conn.execute(
+                update(t.events)
+                .where(and_(t.events.c.event_time < older_than, func.length(t.events.c.raw) > 0))
+                .values(raw=b"")
+            )
+            return int(result.rowcount or 0)
 
     def tag(
         self, tag: str, dataset: DatasetId, field: str | None = None, description: str | None = None
@@ -538,7 +550,7 @@ class SqlStore(LineageStore):
             conds.append(t.events.c.event_time <= before)
         if after is not None:
             conds.append(t.events.c.event_time >= after)
-        where = and_(True, *conds)
+        where = and_(func.length(t.events.c.raw) > 0, *conds)  # pruned events have no body
         order = (
             (t.events.c.event_time.desc(), t.events.c.id.desc())
             if descending
@@ -556,7 +568,9 @@ class SqlStore(LineageStore):
     def export_events(self) -> Iterator[bytes]:
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=1000).execute(
-                select(t.events.c.raw).order_by(t.events.c.id)
+                select(t.events.c.raw)
+                .where(func.length(t.events.c.raw) > 0)
+                .order_by(t.events.c.id)
             )
             for row in result:
                 yield bytes(row.raw)
