@@ -207,3 +207,16 @@ def test_retention_keeps_lineage_and_a_verifiable_chain(tmp_path):
     )
     verify = runner.invoke(app, ["audit", "verify", "--db", db])
     assert verify.exit_code == 0 and "2 pruned by retention" in verify.output
+
+
+def test_lineage_cli_accepts_names(demo):
+    _, db = demo
+    out = CliRunner().invoke(
+        app, ["lineage", "customers_source", "--downstream", "-f", "json", "--db", db]
+    )
+    ids = {n["id"] for n in json.loads(out.stdout)["graph"]}
+    assert any(i.endswith("/customer_revenue_summary") for i in ids)
+    col = CliRunner().invoke(
+        app, ["lineage", "customer_revenue_summary.total_profit", "-f", "json", "--db", db]
+    )
+    assert any(n["id"].endswith(":total_profit") for n in json.loads(col.stdout)["graph"])

@@ -117,7 +117,8 @@ def test_lists(db):
     ("args", "message"),
     [
         (["lineage", "dataset:nowhere:nothing"], "not found"),
-        (["lineage", "garbage"], "must look like"),
+        (["lineage", "garbage"], "no dataset or column matches 'garbage'"),
+        (["lineage", "dataset:onlyns"], "has no ':' between namespace and name"),
         (["runs", "x:y"], "job x:y not found"),
         (["ingest", "/definitely/missing.json"], "no such file"),
         (["datasets", "--namespace", "nope"], "namespace 'nope' not found"),

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from headwater.analysis.resolve import resolve_node
 from headwater.cli.common import (
     ApiKeyOption,
     DbOption,
@@ -23,7 +24,7 @@ from headwater.cli.common import (
     print_json,
 )
 from headwater.cli.render import column_table, lineage_table, to_dot, to_mermaid
-from headwater.client import connect
+from headwater.client import LocalReader, connect
 from headwater.model.nodes import JobId, parse_node_id
 
 
@@ -45,7 +46,10 @@ FormatOption = Annotated[ListFormat, typer.Option("--format", "-f", help="Output
 @friendly_errors
 def lineage_cmd(
     node: Annotated[
-        str, typer.Argument(help="dataset:NS:NAME, job:NS:NAME or datasetField:NS:NAME:FIELD")
+        str,
+        typer.Argument(
+            help="dataset:NS:NAME, job:NS:NAME, datasetField:NS:NAME:FIELD or a name (local store)"
+        ),
     ],
     upstream: Annotated[bool, typer.Option("--upstream", help="Only what feeds the node.")] = False,
     downstream: Annotated[
@@ -61,10 +65,14 @@ def lineage_cmd(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Show the lineage graph around a dataset, job or column."""
-    parse_node_id(node)  # fail early and clearly on a malformed id
     if upstream and downstream:
         upstream = downstream = False
     reader = connect(url, db, api_key)
+    if isinstance(reader, LocalReader) and not node.startswith(
+        ("dataset:", "job:", "datasetField:")
+    ):
+        node = resolve_node(reader.store, node).node_id()  # a name such as orders or orders.amount
+    parse_node_id(node)  # fail early and clearly on a malformed id
     if columns or node.startswith("datasetField:"):
         graph = reader.column_lineage(node, depth, with_downstream=not upstream)["graph"]
     else:
