@@ -6,12 +6,14 @@ embedded store (``--db``) and a running server (``--url``), with the same output
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
 from headwater.graph import column_lineage, lineage
+from headwater.model.events import parse_time
 from headwater.model.nodes import DatasetId, JobId, parse_node_id
 from headwater.store import LineageStore, NotFound, open_store
 
@@ -25,11 +27,20 @@ class ClientError(Exception):
 class Reader(Protocol):
     """What the CLI reads."""
 
-    def lineage(self, node_id: str, depth: int, direction: str) -> Json: ...
-    def column_lineage(self, node_id: str, depth: int, with_downstream: bool) -> Json: ...
+    def lineage(
+        self, node_id: str, depth: int, direction: str, as_of: str | None = None
+    ) -> Json: ...
+    def column_lineage(
+        self, node_id: str, depth: int, with_downstream: bool, as_of: str | None = None
+    ) -> Json: ...
     def datasets(self, namespace: str | None) -> list[Json]: ...
     def jobs(self, namespace: str | None) -> list[Json]: ...
     def runs(self, job: JobId, limit: int) -> list[Json]: ...
+
+
+def _when(text: str | None) -> datetime | None:
+    """An ``--as-of`` time (ISO 8601; no zone means UTC)."""
+    return None if text is None else parse_time(text, "--as-of", [])
 
 
 class LocalReader:
@@ -38,11 +49,16 @@ class LocalReader:
     def __init__(self, store: LineageStore) -> None:
         self.store = store
 
-    def lineage(self, node_id: str, depth: int, direction: str) -> Json:
-        return lineage(self.store, parse_node_id(node_id), depth, direction)  # type: ignore[arg-type]
+    def lineage(self, node_id: str, depth: int, direction: str, as_of: str | None = None) -> Json:
+        node = parse_node_id(node_id)
+        return lineage(self.store, node, depth, direction, _when(as_of))  # type: ignore[arg-type]
 
-    def column_lineage(self, node_id: str, depth: int, with_downstream: bool) -> Json:
-        return column_lineage(self.store, parse_node_id(node_id), depth, with_downstream)
+    def column_lineage(
+        self, node_id: str, depth: int, with_downstream: bool, as_of: str | None = None
+    ) -> Json:
+        return column_lineage(
+            self.store, parse_node_id(node_id), depth, with_downstream, _when(as_of)
+        )
 
     def datasets(self, namespace: str | None) -> list[Json]:
         names = (
@@ -87,15 +103,20 @@ class HttpReader:
         body: Json = response.json()
         return body
 
-    def lineage(self, node_id: str, depth: int, direction: str) -> Json:
-        return self._get("/api/v1/lineage", nodeId=node_id, depth=depth, direction=direction)
+    def lineage(self, node_id: str, depth: int, direction: str, as_of: str | None = None) -> Json:
+        return self._get(
+            "/api/v1/lineage", nodeId=node_id, depth=depth, direction=direction, asOf=as_of
+        )
 
-    def column_lineage(self, node_id: str, depth: int, with_downstream: bool) -> Json:
+    def column_lineage(
+        self, node_id: str, depth: int, with_downstream: bool, as_of: str | None = None
+    ) -> Json:
         return self._get(
             "/api/v1/column-lineage",
             nodeId=node_id,
             depth=depth,
             withDownstream=str(with_downstream).lower(),
+            asOf=as_of,
         )
 
     def datasets(self, namespace: str | None) -> list[Json]:

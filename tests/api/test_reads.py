@@ -122,3 +122,33 @@ def test_tags(loaded):
     assert r.status_code == 200
     assert next(f for f in r.json()["fields"] if f["name"] == "agg")["tags"] == ["pii"]
     assert loaded.get("/api/v1/tags").json()["tags"] == [{"name": "pii", "description": None}]
+
+
+def test_as_of_parameter(client):
+    from factories import dataset, run_event
+
+    client.post(
+        "/api/v1/lineage",
+        json=run_event(job="j", inputs=[dataset("a")], outputs=[dataset("o")], at=0),
+    )
+    client.post(
+        "/api/v1/lineage",
+        json=run_event(job="j", inputs=[dataset("b")], outputs=[dataset("o")], at=100),
+    )
+    then = client.get(
+        "/api/v1/lineage", params={"nodeId": "dataset:warehouse:o", "asOf": "2025-01-17T12:00:50Z"}
+    ).json()
+    assert "dataset:warehouse:a" in {n["id"] for n in then["graph"]}
+    assert (
+        client.get(
+            "/api/v1/lineage", params={"nodeId": "dataset:warehouse:o", "asOf": "soon"}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.get(
+            "/api/v1/column-lineage",
+            params={"nodeId": "dataset:warehouse:o", "asOf": "2025-01-17T12:00:50Z"},
+        ).status_code
+        == 200
+    )

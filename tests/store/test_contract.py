@@ -373,3 +373,50 @@ def test_quality_results_keep_the_latest_per_assertion(store):
     ]
     assert result["success"] is False and result["column"] == "id"
     assert store.quality_results([DatasetId("warehouse", "nothing")]) == {}
+
+
+def test_lineage_as_of(store):
+    """A job that switched inputs: the graph as of a time follows the version of that time."""
+    cll_a = column_lineage({"v": [("warehouse:a", "x", "DIRECT", "IDENTITY")]})
+    cll_b = column_lineage({"v": [("warehouse:b", "y", "DIRECT", "TRANSFORMATION")]})
+    store.ingest(
+        run_event(
+            job="switcher",
+            inputs=[dataset("a")],
+            outputs=[dataset("out", columnLineage=cll_a)],
+            at=0,
+        )
+    )
+    store.ingest(
+        run_event(
+            job="switcher",
+            inputs=[dataset("b")],
+            outputs=[dataset("out", columnLineage=cll_b)],
+            at=100,
+        )
+    )
+    from datetime import timedelta
+
+    from factories import T0
+
+    node = parse_node_id("dataset:warehouse:out")
+    then = {
+        n["id"]
+        for n in lineage(store, node, 2, "upstream", as_of=T0 + timedelta(seconds=50))["graph"]
+    }
+    now = {n["id"] for n in lineage(store, node, 2, "upstream")["graph"]}
+    assert "dataset:warehouse:a" in then and "dataset:warehouse:b" not in then
+    assert "dataset:warehouse:b" in now and "dataset:warehouse:a" not in now
+    before_anything = lineage(store, node, 2, "upstream", as_of=T0 - timedelta(days=1))["graph"]
+    assert [n["id"] for n in before_anything] == ["dataset:warehouse:out"]
+    field = parse_node_id("datasetField:warehouse:out:v")
+    cols_then = column_graph(store, field, 2, as_of=T0 + timedelta(seconds=50))["graph"]
+    assert {n["id"] for n in cols_then} == {
+        "datasetField:warehouse:out:v",
+        "datasetField:warehouse:a:x",
+    }
+    cols_now = column_graph(store, field, 2)["graph"]
+    assert {n["id"] for n in cols_now} == {
+        "datasetField:warehouse:out:v",
+        "datasetField:warehouse:b:y",
+    }

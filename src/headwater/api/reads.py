@@ -162,9 +162,12 @@ async def get_lineage(
     nodeId: str,
     depth: Depth = 20,
     direction: Literal["upstream", "downstream", "both"] = "both",
+    asOf: str | None = None,
 ) -> Json:
-    """Datasets and jobs around ``nodeId``; ``direction`` is a Headwater extension."""
-    return await _call(request, lineage, parse_node_id(nodeId), depth, direction)
+    """Datasets and jobs around ``nodeId``; ``direction`` and ``asOf`` are Headwater extensions."""
+    return await _call(
+        request, lineage, parse_node_id(nodeId), depth, direction, _time(asOf, "asOf")
+    )
 
 
 @router.get("/column-lineage", summary="Column-level lineage graph")
@@ -173,9 +176,11 @@ async def get_column_lineage(
     nodeId: str,
     depth: Depth = 20,
     withDownstream: bool = False,
+    asOf: str | None = None,
 ) -> Json:
     """Fields feeding ``nodeId`` (a datasetField or every field of a dataset), optionally those it feeds."""
-    return await _call(request, column_lineage, parse_node_id(nodeId), depth, withDownstream)
+    node = parse_node_id(nodeId)
+    return await _call(request, column_lineage, node, depth, withDownstream, _time(asOf, "asOf"))
 
 
 @router.get("/runlineage/upstream", summary="Upstream runs and dataset versions of a run")

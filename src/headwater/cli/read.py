@@ -60,6 +60,10 @@ def lineage_cmd(
     fmt: Annotated[
         GraphFormat, typer.Option("--format", "-f", help="Output format.")
     ] = GraphFormat.table,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="ISO time: the graph as the job versions then defined it."),
+    ] = None,
     db: DbOption = None,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
@@ -74,10 +78,10 @@ def lineage_cmd(
         node = resolve_node(reader.store, node).node_id()  # a name such as orders or orders.amount
     parse_node_id(node)  # fail early and clearly on a malformed id
     if columns or node.startswith("datasetField:"):
-        graph = reader.column_lineage(node, depth, with_downstream=not upstream)["graph"]
+        graph = reader.column_lineage(node, depth, not upstream, as_of)["graph"]
     else:
         direction = "upstream" if upstream else "downstream" if downstream else "both"
-        graph = reader.lineage(node, depth, direction)["graph"]
+        graph = reader.lineage(node, depth, direction, as_of)["graph"]
     if fmt is GraphFormat.json:
         print_json({"graph": graph})
     elif fmt is GraphFormat.dot:

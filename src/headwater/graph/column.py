@@ -10,6 +10,7 @@ description per edge; both are also given, from the first transformation).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
@@ -25,13 +26,14 @@ def _walk(
     depth: int,
     upstream: bool,
     found: dict[tuple[Field, Field], ColumnEdge],
+    as_of: datetime | None = None,
 ) -> set[Field]:
     seen: set[Field] = set(start)
     frontier = list(start)
     for _ in range(depth):
         if not frontier:
             break
-        batch = store.column_edges(frontier, "upstream" if upstream else "downstream")
+        batch = store.column_edges(frontier, "upstream" if upstream else "downstream", as_of)
         frontier = []
         for e in batch:
             if not e.out_field:
@@ -46,7 +48,11 @@ def _walk(
 
 
 def column_lineage(
-    store: LineageStore, node: NodeId, depth: int = 20, with_downstream: bool = False
+    store: LineageStore,
+    node: NodeId,
+    depth: int = 20,
+    with_downstream: bool = False,
+    as_of: datetime | None = None,
 ) -> Json:
     """The column lineage graph of a field (or of every field of a dataset).
 
@@ -55,6 +61,7 @@ def column_lineage(
         node: a ``datasetField`` or a ``dataset`` (all its fields).
         depth: how many transformations away to go.
         with_downstream: also follow the fields derived from it.
+        as_of: the lineage as the job versions current at that time defined it (None: now).
 
     Returns:
         ``{"graph": [{"id", "type": "DATASET_FIELD", "data", "inEdges", "outEdges"}]}``.
@@ -79,9 +86,9 @@ def column_lineage(
     else:
         start = [(dataset, f["name"]) for f in schemas[dataset]] or [(dataset, "*")]
     found: dict[tuple[Field, Field], ColumnEdge] = {}
-    fields = _walk(store, start, depth, True, found)
+    fields = _walk(store, start, depth, True, found, as_of)
     if with_downstream:
-        fields |= _walk(store, start, depth, False, found)
+        fields |= _walk(store, start, depth, False, found, as_of)
     fields.discard((dataset, "*"))
     for src, dst in found:
         fields.update((src, dst))

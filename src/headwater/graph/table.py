@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
@@ -20,9 +21,10 @@ def _walk(
     upstream: bool,
     nodes: set[DatasetId | JobId],
     edges: set[Edge],
+    as_of: datetime | None = None,
 ) -> None:
     frontier: list[DatasetId] = [start] if isinstance(start, DatasetId) else []
-    reached: list[TableEdges] = store.job_edges([start]) if isinstance(start, JobId) else []
+    reached: list[TableEdges] = store.job_edges([start], as_of) if isinstance(start, JobId) else []
     seen: set[DatasetId | JobId] = {start}
     hops = 0
     while True:
@@ -39,7 +41,7 @@ def _walk(
         hops += 1
         reached = [
             te
-            for te in store.jobs_touching(frontier, "out" if upstream else "in")
+            for te in store.jobs_touching(frontier, "out" if upstream else "in", as_of)
             if te.job not in seen
         ]
         seen.update(te.job for te in reached)
@@ -50,7 +52,11 @@ def _walk(
 
 
 def lineage(
-    store: LineageStore, node: NodeId, depth: int = 20, direction: Direction = "both"
+    store: LineageStore,
+    node: NodeId,
+    depth: int = 20,
+    direction: Direction = "both",
+    as_of: datetime | None = None,
 ) -> Json:
     """The lineage graph around a dataset or job.
 
@@ -59,6 +65,7 @@ def lineage(
         node: a dataset or job (a field's dataset is used for a field).
         depth: how many jobs away to go in each direction.
         direction: ``upstream``, ``downstream`` or ``both``.
+        as_of: the graph as the job versions current at that time defined it (None: now).
 
     Returns:
         ``{"graph": [{"id", "type": "DATASET"|"JOB", "data", "inEdges", "outEdges"}]}``.
@@ -73,9 +80,9 @@ def lineage(
     nodes: set[DatasetId | JobId] = {start}
     edges: set[Edge] = set()
     if direction in ("upstream", "both"):
-        _walk(store, start, depth, True, nodes, edges)
+        _walk(store, start, depth, True, nodes, edges, as_of)
     if direction in ("downstream", "both"):
-        _walk(store, start, depth, False, nodes, edges)
+        _walk(store, start, depth, False, nodes, edges, as_of)
     edges = {(a, b) for a, b in edges if a in nodes and b in nodes}
     return {"graph": graph_nodes(store, nodes, edges)}
 

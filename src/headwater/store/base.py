@@ -224,19 +224,28 @@ class LineageStore(abc.ABC):
 
     @abc.abstractmethod
     def jobs_touching(
-        self, datasets: Sequence[DatasetId], direction: Literal["in", "out"]
+        self,
+        datasets: Sequence[DatasetId],
+        direction: Literal["in", "out"],
+        as_of: datetime | None = None,
     ) -> list[TableEdges]:
-        """Jobs whose current version reads (``in``) or writes (``out``) any of ``datasets``."""
+        """Jobs whose current version (or version as of ``as_of``) reads (``in``) or writes (``out``) any of ``datasets``.
+
+        A job's version as of a time is the one of its latest run started at or before that time.
+        """
 
     @abc.abstractmethod
-    def job_edges(self, jobs: Sequence[JobId]) -> list[TableEdges]:
-        """The current inputs and outputs of each job."""
+    def job_edges(self, jobs: Sequence[JobId], as_of: datetime | None = None) -> list[TableEdges]:
+        """The inputs and outputs of each job's current version (or its version as of ``as_of``)."""
 
     @abc.abstractmethod
     def column_edges(
-        self, fields: Sequence[tuple[DatasetId, str]], direction: Literal["upstream", "downstream"]
+        self,
+        fields: Sequence[tuple[DatasetId, str]],
+        direction: Literal["upstream", "downstream"],
+        as_of: datetime | None = None,
     ) -> list[ColumnEdge]:
-        """Column edges of current job versions into (upstream) or out of (downstream) the given fields."""
+        """Column edges of current (or as-of) job versions into (upstream) or out of (downstream) the fields."""
 
     @abc.abstractmethod
     def dataset_fields(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:

@@ -681,6 +681,30 @@ class SqlStore(LineageStore):
                 is not None
             )
 
+    @staticmethod
+    def _job_versions(as_of: datetime | None) -> tuple[Any, Any]:
+        """``(from clause, version column)`` giving each job's version: current, or as of a time.
+
+        As of a time, a job's version is the one of its latest run started at or before that time.
+        """
+        if as_of is None:
+            return t.jobs, t.jobs.c.current_version_id
+        r = t.runs
+        order = (r.c.created_at.desc(), r.c.run_id.desc())
+        ranked = (
+            select(
+                r.c.job_id,
+                r.c.job_version_id.label("version_id"),
+                func.row_number().over(partition_by=r.c.job_id, order_by=order).label("rn"),
+            )
+            .where(and_(r.c.created_at <= as_of, r.c.job_version_id.is_not(None)))
+            .subquery("ranked")
+        )
+        current = (
+            select(ranked.c.job_id, ranked.c.version_id).where(ranked.c.rn == 1).subquery("as_of")
+        )
+        return t.jobs.join(current, current.c.job_id == t.jobs.c.id), current.c.version_id
+
     def _table_edges(self, conn: Any, job_rows: Sequence[Any]) -> list[TableEdges]:
         io = self._version_io(conn, [r.current_version_id for r in job_rows])
         return [
@@ -692,21 +716,26 @@ class SqlStore(LineageStore):
         ]
 
     def jobs_touching(
-        self, datasets: Sequence[DatasetId], direction: Literal["in", "out"]
+        self,
+        datasets: Sequence[DatasetId],
+        direction: Literal["in", "out"],
+        as_of: datetime | None = None,
     ) -> list[TableEdges]:
         if not datasets:
             return []
+        source, version = self._job_versions(as_of)
         with self.engine.connect() as conn:
             job_rows: dict[int, Any] = {}
             for chunk in _chunks(list(datasets)):
                 q = (
                     select(
-                        t.jobs.c.id, t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.current_version_id
+                        t.jobs.c.id,
+                        t.jobs.c.namespace,
+                        t.jobs.c.name,
+                        version.label("current_version_id"),
                     )
-                    .join(
-                        t.job_version_io,
-                        t.job_version_io.c.job_version_id == t.jobs.c.current_version_id,
-                    )
+                    .select_from(source)
+                    .join(t.job_version_io, t.job_version_io.c.job_version_id == version)
                     .join(t.datasets, t.datasets.c.id == t.job_version_io.c.dataset_id)
                     .where(
                         and_(
@@ -723,35 +752,34 @@ class SqlStore(LineageStore):
                     job_rows[r.id] = r
             return self._table_edges(conn, list(job_rows.values()))
 
-    def job_edges(self, jobs: Sequence[JobId]) -> list[TableEdges]:
+    def job_edges(self, jobs: Sequence[JobId], as_of: datetime | None = None) -> list[TableEdges]:
         if not jobs:
             return []
+        source, version = self._job_versions(as_of)
         with self.engine.connect() as conn:
             rows: list[Any] = []
             for chunk in _chunks(list(jobs)):
-                rows.extend(
-                    conn.execute(
-                        select(
-                            t.jobs.c.id,
-                            t.jobs.c.namespace,
-                            t.jobs.c.name,
-                            t.jobs.c.current_version_id,
-                        ).where(
-                            keys_in(
-                                t.jobs.c.namespace,
-                                t.jobs.c.name,
-                                ((j.namespace, j.name) for j in chunk),
-                            )
-                        )
-                    ).all()
+                where = keys_in(
+                    t.jobs.c.namespace, t.jobs.c.name, ((j.namespace, j.name) for j in chunk)
                 )
+                q = select(
+                    t.jobs.c.id,
+                    t.jobs.c.namespace,
+                    t.jobs.c.name,
+                    version.label("current_version_id"),
+                )
+                rows.extend(conn.execute(q.select_from(source).where(where)).all())
             return self._table_edges(conn, rows)
 
     def column_edges(
-        self, fields: Sequence[tuple[DatasetId, str]], direction: Literal["upstream", "downstream"]
+        self,
+        fields: Sequence[tuple[DatasetId, str]],
+        direction: Literal["upstream", "downstream"],
+        as_of: datetime | None = None,
     ) -> list[ColumnEdge]:
         if not fields:
             return []
+        source, version = self._job_versions(as_of)
         out_ds, in_ds = t.datasets.alias("out_ds"), t.datasets.alias("in_ds")
         edges = t.column_edges
         anchor_ds, anchor_field = (
@@ -787,7 +815,8 @@ class SqlStore(LineageStore):
                         edges.c.in_field,
                         edges.c.transformations,
                     )
-                    .join(t.jobs, t.jobs.c.current_version_id == edges.c.job_version_id)
+                    .select_from(edges)
+                    .join(source, version == edges.c.job_version_id)
                     .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
                     .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
                     .where(or_(*conds))
