@@ -420,3 +420,17 @@ def test_lineage_as_of(store):
         "datasetField:warehouse:out:v",
         "datasetField:warehouse:b:y",
     }
+
+
+def test_lineage_and_schemas_at(store):
+    _retail(store)
+    tables, columns, sql = store.lineage_at()
+    assert {te.job.name for te in tables} == {"customer_orders_etl", "customer_revenue_aggregation"}
+    assert any(c.out_field == "total_profit" for c in columns)
+    assert sql[JobId("pipelines", "customer_orders_etl")] == "select ..."
+    from datetime import timedelta
+
+    from factories import T0
+
+    assert store.lineage_at(T0 - timedelta(days=1)) == ([], [], {})
+    assert store.schemas_at()[DatasetId("warehouse", "summary")] == ["customer_id", "total_profit"]

@@ -53,3 +53,25 @@ async def get_audit(
     store = request.app.state.store
     entries = await run_in_threadpool(audit_trail, store, dataset, job, actor, *window)
     return {"runs": [e.to_json() for e in entries], "totalCount": len(entries)}
+
+
+@router.get("/diff", summary="What changed in the lineage between two times")
+async def get_diff(
+    request: Request,
+    start: str = Query(alias="from"),
+    end: str | None = Query(default=None, alias="to"),
+) -> dict[str, Any]:
+    """Edges and column lineage added or removed, SQL changes, schema changes between ``from`` and ``to``."""
+    from headwater.analysis.diff import diff
+    from headwater.model.events import EventValidationError, parse_time
+
+    def when(value: str | None, name: str) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse_time(value, name, [])
+        except EventValidationError as exc:
+            raise EventValidationError(name, exc.reason) from None
+
+    store = request.app.state.store
+    return (await run_in_threadpool(diff, store, when(start, "from"), when(end, "to"))).to_json()

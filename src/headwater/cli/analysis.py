@@ -214,6 +214,49 @@ def check_cmd(
         raise typer.Exit(1)
 
 
+@friendly_errors
+def diff_cmd(
+    start: Annotated[str, typer.Option("--from", help="ISO time of the earlier graph.")],
+    end: Annotated[
+        str | None, typer.Option("--to", help="ISO time of the later graph (default now).")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    db: DbOption = None,
+) -> None:
+    """What changed in the lineage between two times: edges, column lineage, SQL, schemas."""
+    from headwater.analysis.diff import diff
+    from headwater.model.events import parse_time
+
+    report = diff(
+        open_store(db),
+        parse_time(start, "--from", []),
+        parse_time(end, "--to", []) if end else None,
+    )
+    if fmt is Format.json:
+        print_json(report.to_json())
+        return
+    if report.empty:
+        console.print(f"no lineage changes between {report.start} and {report.end or 'now'}")
+        return
+    for title, items, mark in (
+        ("edges added", report.edges_added, "[green]+[/]"),
+        ("edges removed", report.edges_removed, "[red]-[/]"),
+        ("column lineage added", report.columns_added, "[green]+[/]"),
+        ("column lineage removed", report.columns_removed, "[red]-[/]"),
+    ):
+        if items:
+            console.print(f"[bold]{title}[/]")
+            for item in items:
+                console.print(f"  {mark} {item}", highlight=False)
+    for dataset, change in report.schema_changes.items():
+        console.print(
+            f"[bold]schema of {dataset}[/]: added {', '.join(change['added']) or '-'}; removed {', '.join(change['removed']) or '-'}"
+        )
+    for job, text in report.sql_changes.items():
+        console.print(f"[bold]SQL of {job} changed[/]")
+        console.print(text, highlight=False, markup=False)
+
+
 @audit_app.callback(invoke_without_command=True)
 @friendly_errors
 def audit_cmd(
@@ -438,5 +481,6 @@ def register(app: typer.Typer) -> None:
     app.command("tag")(tag_cmd)
     app.command("check")(check_cmd)
     app.command("retention")(retention_cmd)
+    app.command("diff")(diff_cmd)
     app.add_typer(compliance_app, name="compliance")
     app.add_typer(audit_app, name="audit")

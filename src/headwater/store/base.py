@@ -248,6 +248,16 @@ class LineageStore(abc.ABC):
         """Column edges of current (or as-of) job versions into (upstream) or out of (downstream) the fields."""
 
     @abc.abstractmethod
+    def lineage_at(
+        self, as_of: datetime | None = None
+    ) -> tuple[list[TableEdges], list[ColumnEdge], dict[JobId, str | None]]:
+        """The whole graph as of a time (None: now): every job's edges, its column edges, and its SQL."""
+
+    @abc.abstractmethod
+    def schemas_at(self, as_of: datetime | None = None) -> dict[DatasetId, list[str]]:
+        """Column names of every dataset's version current at ``as_of`` (None: now)."""
+
+    @abc.abstractmethod
     def dataset_fields(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
         """Current schema fields of datasets (``[{"name","type","description"}]``)."""
 

@@ -705,6 +705,78 @@ class SqlStore(LineageStore):
         )
         return t.jobs.join(current, current.c.job_id == t.jobs.c.id), current.c.version_id
 
+    def lineage_at(
+        self, as_of: datetime | None = None
+    ) -> tuple[list[TableEdges], list[ColumnEdge], dict[JobId, str | None]]:
+        source, version = self._job_versions(as_of)
+        out_ds, in_ds, edges = t.datasets.alias("out_ds"), t.datasets.alias("in_ds"), t.column_edges
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    t.jobs.c.id,
+                    t.jobs.c.namespace,
+                    t.jobs.c.name,
+                    version.label("current_version_id"),
+                    t.job_versions.c.sql,
+                )
+                .select_from(source)
+                .join(t.job_versions, t.job_versions.c.id == version)
+            ).all()
+            table = self._table_edges(conn, rows)
+            sql = {JobId(r.namespace, r.name): r.sql for r in rows}
+            q = (
+                select(
+                    t.jobs.c.namespace.label("job_ns"),
+                    t.jobs.c.name.label("job_name"),
+                    out_ds.c.namespace.label("out_ns"),
+                    out_ds.c.name.label("out_name"),
+                    edges.c.out_field,
+                    in_ds.c.namespace.label("in_ns"),
+                    in_ds.c.name.label("in_name"),
+                    edges.c.in_field,
+                    edges.c.transformations,
+                )
+                .select_from(edges)
+                .join(source, version == edges.c.job_version_id)
+                .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
+                .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
+            )
+            columns = [
+                ColumnEdge(
+                    JobId(r.job_ns, r.job_name),
+                    DatasetId(r.out_ns, r.out_name),
+                    r.out_field,
+                    DatasetId(r.in_ns, r.in_name),
+                    r.in_field,
+                    tuple(r.transformations or ()),
+                )
+                for r in conn.execute(q)
+            ]
+        return table, columns, sql
+
+    def schemas_at(self, as_of: datetime | None = None) -> dict[DatasetId, list[str]]:
+        dv = t.dataset_versions
+        order = (dv.c.created_at.desc(), dv.c.id.desc())
+        ranked = select(
+            dv.c.dataset_id,
+            dv.c.fields,
+            func.row_number().over(partition_by=dv.c.dataset_id, order_by=order).label("rn"),
+        )
+        if as_of is not None:
+            ranked = ranked.where(dv.c.created_at <= as_of)
+        sub = ranked.subquery("ranked")
+        q = (
+            select(t.datasets.c.namespace, t.datasets.c.name, sub.c.fields)
+            .join(sub, sub.c.dataset_id == t.datasets.c.id)
+            .where(sub.c.rn == 1)
+        )
+        with self.engine.connect() as conn:
+            return {
+                DatasetId(r.namespace, r.name): [f["name"] for f in r.fields or []]
+                for r in conn.execute(q)
+                if r.fields
+            }
+
     def _table_edges(self, conn: Any, job_rows: Sequence[Any]) -> list[TableEdges]:
         io = self._version_io(conn, [r.current_version_id for r in job_rows])
         return [
