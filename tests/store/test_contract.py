@@ -434,3 +434,13 @@ def test_lineage_and_schemas_at(store):
 
     assert store.lineage_at(T0 - timedelta(days=1)) == ([], [], {})
     assert store.schemas_at()[DatasetId("warehouse", "summary")] == ["customer_id", "total_profit"]
+
+
+def test_facets_of_datasets_and_jobs(store):
+    owned = {"ownership": {"_producer": "p", "_schemaURL": "s", "owners": [{"name": "team-a"}]}}
+    store.ingest(run_event(job="j", outputs=[dataset("t", **owned)]))
+    found = store.facets_of(
+        [DatasetId("warehouse", "t"), JobId("pipelines", "j"), DatasetId("warehouse", "missing")]
+    )
+    assert found[DatasetId("warehouse", "t")]["ownership"]["owners"] == [{"name": "team-a"}]
+    assert JobId("pipelines", "j") in found and DatasetId("warehouse", "missing") not in found

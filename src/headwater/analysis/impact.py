@@ -199,13 +199,11 @@ def _dataset_impact(
 
 def _owners(store: LineageStore, datasets: set[DatasetId], jobs: set[str]) -> dict[str, list[str]]:
     owners: dict[str, set[str]] = defaultdict(set)
-    for ds, data in store.datasets_by_id(sorted(datasets)).items():
-        for owner in ((data.get("facets") or {}).get("ownership") or {}).get("owners") or []:
-            owners[str(owner.get("name"))].add(f"dataset {_short(ds)}")
     job_ids = [JobId(*j.split(":", 1)) for j in sorted(jobs)]
-    for job, data in store.jobs_by_id(job_ids).items():
-        for owner in ((data.get("facets") or {}).get("ownership") or {}).get("owners") or []:
-            owners[str(owner.get("name"))].add(f"job {job.name}")
+    for node, facets in store.facets_of([*sorted(datasets), *job_ids]).items():
+        label = f"dataset {_short(node)}" if isinstance(node, DatasetId) else f"job {node.name}"
+        for owner in (facets.get("ownership") or {}).get("owners") or []:
+            owners[str(owner.get("name"))].add(label)
     return {k: sorted(v) for k, v in sorted(owners.items())}
 
 

@@ -248,6 +248,10 @@ class LineageStore(abc.ABC):
         """Column edges of current (or as-of) job versions into (upstream) or out of (downstream) the fields."""
 
     @abc.abstractmethod
+    def facets_of(self, nodes: Sequence[DatasetId | JobId]) -> dict[DatasetId | JobId, Json]:
+        """The current merged facets of many datasets and jobs at once (cheaper than full entities)."""
+
+    @abc.abstractmethod
     def lineage_at(
         self, as_of: datetime | None = None
     ) -> tuple[list[TableEdges], list[ColumnEdge], dict[JobId, str | None]]:

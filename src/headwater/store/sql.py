@@ -705,6 +705,17 @@ class SqlStore(LineageStore):
         )
         return t.jobs.join(current, current.c.job_id == t.jobs.c.id), current.c.version_id
 
+    def facets_of(self, nodes: Sequence[DatasetId | JobId]) -> dict[DatasetId | JobId, Json]:
+        found: dict[DatasetId | JobId, Json] = {}
+        datasets = [n for n in nodes if isinstance(n, DatasetId)]
+        jobs = [n for n in nodes if isinstance(n, JobId)]
+        with self.engine.connect() as conn:
+            for r in self._rows_by_key(conn, t.datasets, datasets):
+                found[DatasetId(r.namespace, r.name)] = r.facets or {}
+            for r in self._rows_by_key(conn, t.jobs, jobs):
+                found[JobId(r.namespace, r.name)] = r.facets or {}
+        return found
+
     def lineage_at(
         self, as_of: datetime | None = None
     ) -> tuple[list[TableEdges], list[ColumnEdge], dict[JobId, str | None]]:
@@ -859,22 +870,19 @@ class SqlStore(LineageStore):
         )
         result: list[ColumnEdge] = []
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(fields)):
-                whole = [(d.namespace, d.name) for d, f in chunk if f == "*"]
-                exact: dict[tuple[str, str], list[str]] = defaultdict(list)
-                for d, f in chunk:
-                    if f != "*":
-                        exact[(d.namespace, d.name)].append(f)
+            # Select by dataset (one IN list: a statement shape the compiled cache reuses) and keep
+            # the wanted fields in Python; '*' wants every field of its dataset.
+            wanted: dict[DatasetId, set[str]] = defaultdict(set)
+            for d, f in fields:
+                wanted[d].add(f)
+            for chunk in _chunks(list(wanted)):
                 conds = [
-                    and_(
-                        anchor_ds.c.namespace == ns,
-                        anchor_ds.c.name == name,
-                        anchor_field.in_(cols),
+                    keys_in(
+                        anchor_ds.c.namespace,
+                        anchor_ds.c.name,
+                        ((d.namespace, d.name) for d in chunk),
                     )
-                    for (ns, name), cols in exact.items()
                 ]
-                if whole:
-                    conds.append(keys_in(anchor_ds.c.namespace, anchor_ds.c.name, whole))
                 q = (
                     select(
                         t.jobs.c.namespace.label("job_ns"),
@@ -894,6 +902,14 @@ class SqlStore(LineageStore):
                     .where(or_(*conds))
                 )
                 for r in conn.execute(q):
+                    anchor = (
+                        (DatasetId(r.out_ns, r.out_name), r.out_field)
+                        if direction == "upstream"
+                        else (DatasetId(r.in_ns, r.in_name), r.in_field)
+                    )
+                    keep = wanted.get(anchor[0], set())
+                    if "*" not in keep and anchor[1] not in keep:
+                        continue
                     result.append(
                         ColumnEdge(
                             JobId(r.job_ns, r.job_name),
