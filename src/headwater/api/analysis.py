@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from headwater.analysis import impact, resolve_node
+from headwater.api.reads import query_time
 
 router = APIRouter(prefix="/api/v1/headwater", tags=["analysis"])
 
@@ -39,17 +40,8 @@ async def get_audit(
 ) -> dict[str, Any]:
     """Runs (oldest first) with actor, host, environment, purpose, engine, SQL, inputs and outputs."""
     from headwater.analysis.audit import audit_trail
-    from headwater.model.events import EventValidationError, parse_time
 
-    def when(value: str | None, name: str) -> Any:
-        if value is None:
-            return None
-        try:
-            return parse_time(value, name, [])
-        except EventValidationError as exc:
-            raise EventValidationError(name, exc.reason) from None
-
-    window = (when(since, "since"), when(until, "until"))
+    window = (query_time(since, "since"), query_time(until, "until"))
     store = request.app.state.store
     entries = await run_in_threadpool(audit_trail, store, dataset, job, actor, *window)
     return {"runs": [e.to_json() for e in entries], "totalCount": len(entries)}
@@ -63,15 +55,8 @@ async def get_diff(
 ) -> dict[str, Any]:
     """Edges and column lineage added or removed, SQL changes, schema changes between ``from`` and ``to``."""
     from headwater.analysis.diff import diff
-    from headwater.model.events import EventValidationError, parse_time
-
-    def when(value: str | None, name: str) -> Any:
-        if value is None:
-            return None
-        try:
-            return parse_time(value, name, [])
-        except EventValidationError as exc:
-            raise EventValidationError(name, exc.reason) from None
 
     store = request.app.state.store
-    return (await run_in_threadpool(diff, store, when(start, "from"), when(end, "to"))).to_json()
+    return (
+        await run_in_threadpool(diff, store, query_time(start, "from"), query_time(end, "to"))
+    ).to_json()

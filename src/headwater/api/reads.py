@@ -166,7 +166,7 @@ async def get_lineage(
 ) -> Json:
     """Datasets and jobs around ``nodeId``; ``direction`` and ``asOf`` are Headwater extensions."""
     return await _call(
-        request, lineage, parse_node_id(nodeId), depth, direction, _time(asOf, "asOf")
+        request, lineage, parse_node_id(nodeId), depth, direction, query_time(asOf, "asOf")
     )
 
 
@@ -180,7 +180,9 @@ async def get_column_lineage(
 ) -> Json:
     """Fields feeding ``nodeId`` (a datasetField or every field of a dataset), optionally those it feeds."""
     node = parse_node_id(nodeId)
-    return await _call(request, column_lineage, node, depth, withDownstream, _time(asOf, "asOf"))
+    return await _call(
+        request, column_lineage, node, depth, withDownstream, query_time(asOf, "asOf")
+    )
 
 
 @router.get("/runlineage/upstream", summary="Upstream runs and dataset versions of a run")
@@ -188,7 +190,8 @@ async def get_run_lineage(request: Request, runId: str, depth: Depth = 20) -> Js
     return await _call(request, upstream_runs, runId, depth)
 
 
-def _time(value: str | None, param: str) -> datetime | None:
+def query_time(value: str | None, param: str) -> datetime | None:
+    """A time query parameter (ISO 8601); a bad one is a 422 naming ``param``."""
     if value is None:
         return None
     from headwater.model.events import EventValidationError
@@ -212,8 +215,8 @@ async def events(
     items, total = await _call(
         request,
         "list_events",
-        _time(before, "before"),
-        _time(after, "after"),
+        query_time(before, "before"),
+        query_time(after, "after"),
         limit,
         offset,
         sortDirection == "desc",

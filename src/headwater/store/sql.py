@@ -106,6 +106,28 @@ def keys_in(
     return or_(*(and_(namespace_col == ns, name_col.in_(names)) for ns, names in by_ns.items()))
 
 
+def _column_edge_select(source: Any, version: Any, out_ds: Any, in_ds: Any) -> Any:
+    """Column edges of the job versions given by ``(source, version)``, with job and dataset names."""
+    edges = t.column_edges
+    return (
+        select(
+            t.jobs.c.namespace.label("job_ns"),
+            t.jobs.c.name.label("job_name"),
+            out_ds.c.namespace.label("out_ns"),
+            out_ds.c.name.label("out_name"),
+            edges.c.out_field,
+            in_ds.c.namespace.label("in_ns"),
+            in_ds.c.name.label("in_name"),
+            edges.c.in_field,
+            edges.c.transformations,
+        )
+        .select_from(edges)
+        .join(source, version == edges.c.job_version_id)
+        .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
+        .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
+    )
+
+
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
@@ -720,7 +742,7 @@ class SqlStore(LineageStore):
         self, as_of: datetime | None = None
     ) -> tuple[list[TableEdges], list[ColumnEdge], dict[JobId, str | None]]:
         source, version = self._job_versions(as_of)
-        out_ds, in_ds, edges = t.datasets.alias("out_ds"), t.datasets.alias("in_ds"), t.column_edges
+        out_ds, in_ds = t.datasets.alias("out_ds"), t.datasets.alias("in_ds")
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
@@ -735,23 +757,7 @@ class SqlStore(LineageStore):
             ).all()
             table = self._table_edges(conn, rows)
             sql = {JobId(r.namespace, r.name): r.sql for r in rows}
-            q = (
-                select(
-                    t.jobs.c.namespace.label("job_ns"),
-                    t.jobs.c.name.label("job_name"),
-                    out_ds.c.namespace.label("out_ns"),
-                    out_ds.c.name.label("out_name"),
-                    edges.c.out_field,
-                    in_ds.c.namespace.label("in_ns"),
-                    in_ds.c.name.label("in_name"),
-                    edges.c.in_field,
-                    edges.c.transformations,
-                )
-                .select_from(edges)
-                .join(source, version == edges.c.job_version_id)
-                .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
-                .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
-            )
+            q = _column_edge_select(source, version, out_ds, in_ds)
             columns = [
                 ColumnEdge(
                     JobId(r.job_ns, r.job_name),
@@ -864,10 +870,7 @@ class SqlStore(LineageStore):
             return []
         source, version = self._job_versions(as_of)
         out_ds, in_ds = t.datasets.alias("out_ds"), t.datasets.alias("in_ds")
-        edges = t.column_edges
-        anchor_ds, anchor_field = (
-            (out_ds, edges.c.out_field) if direction == "upstream" else (in_ds, edges.c.in_field)
-        )
+        anchor_ds = out_ds if direction == "upstream" else in_ds
         result: list[ColumnEdge] = []
         with self.engine.connect() as conn:
             # Select by dataset (one IN list: a statement shape the compiled cache reuses) and keep
@@ -883,24 +886,7 @@ class SqlStore(LineageStore):
                         ((d.namespace, d.name) for d in chunk),
                     )
                 ]
-                q = (
-                    select(
-                        t.jobs.c.namespace.label("job_ns"),
-                        t.jobs.c.name.label("job_name"),
-                        out_ds.c.namespace.label("out_ns"),
-                        out_ds.c.name.label("out_name"),
-                        edges.c.out_field,
-                        in_ds.c.namespace.label("in_ns"),
-                        in_ds.c.name.label("in_name"),
-                        edges.c.in_field,
-                        edges.c.transformations,
-                    )
-                    .select_from(edges)
-                    .join(source, version == edges.c.job_version_id)
-                    .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
-                    .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
-                    .where(or_(*conds))
-                )
+                q = _column_edge_select(source, version, out_ds, in_ds).where(or_(*conds))
                 for r in conn.execute(q):
                     anchor = (
                         (DatasetId(r.out_ns, r.out_name), r.out_field)
