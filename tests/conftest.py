@@ -7,6 +7,7 @@ server at 127.0.0.1:5432 for the test session and drops it afterwards;
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,7 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
+from referencing import Registry, Resource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -139,3 +142,79 @@ def server_factory(tmp_path: Path):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def openlineage_validator(shared_dir: Path):
+    """Validate an event and each of its facets against the official JSON Schemas."""
+    spec = shared_dir / "openlineage-spec"
+    core = json.loads((spec / "OpenLineage.json").read_text())
+    facet_files = {p.stem: json.loads(p.read_text()) for p in (spec / "facets").glob("*.json")}
+    registry = Registry().with_resources(
+        [(core["$id"], Resource.from_contents(core))]
+        + [(f["$id"], Resource.from_contents(f)) for f in facet_files.values()]
+    )
+    by_key: dict[str, dict] = {}
+    for schema in facet_files.values():
+        for key in schema.get("properties", {}):
+            by_key[key] = schema
+
+    def validate(event: dict) -> None:
+        kind = (
+            "RunEvent" if "run" in event else "DatasetEvent" if "dataset" in event else "JobEvent"
+        )
+        jsonschema.Draft202012Validator(
+            {"$ref": f"{core['$id']}#/$defs/{kind}"}, registry=registry
+        ).validate(event)
+        holders = [event.get("run", {}).get("facets", {}), event.get("job", {}).get("facets", {})]
+        for ds in (
+            event.get("inputs", [])
+            + event.get("outputs", [])
+            + ([event["dataset"]] if "dataset" in event else [])
+        ):
+            holders += [ds.get("facets", {}), ds.get("inputFacets", {}), ds.get("outputFacets", {})]
+        for facets in holders:
+            for key, value in facets.items():
+                schema = by_key.get(key)
+                if schema is not None:
+                    jsonschema.Draft202012Validator(schema, registry=registry).validate(
+                        {key: value}
+                    )
+                else:
+                    # custom facets: Headwater's audit facet, the Spark agent's properties facet
+                    assert key in ("headwater_audit", "spark_properties"), f"unknown facet {key}"
+
+    return validate
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    """One real PySpark session (local mode) for the test session; its warehouse in a temp dir.
+
+    Skips without PySpark or Java, except in CI (CI=true), where it fails.
+    """
+    import shutil
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pyspark is not installed; make install installs the spark extra")
+        pytest.skip("pyspark not installed")
+    if shutil.which("java") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("java is not installed; .ci/run installs a JDK")
+        pytest.skip("java not installed")
+    from headwater.pipelines.spark_runner import spark_session
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = spark_session(
+        "local[2]",
+        "headwater-tests",
+        **{
+            "spark.sql.warehouse.dir": str(warehouse),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+        },
+    )
+    yield session
+    session.stop()

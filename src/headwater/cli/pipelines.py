@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
 
-from headwater.capture.iceberg import CatalogError, open_catalog
+from headwater.capture.iceberg import CatalogError, dataset_name, open_catalog
 from headwater.capture.transport import make_client
 from headwater.cli.common import DbOption, console, fail, friendly_errors
+from headwater.model.nodes import DatasetId
 from headwater.pipelines import REFERENCE, PipelineError, Runner, StepFailed, load_pipeline
 from headwater.pipelines import summary as show
 from headwater.pipelines.spec import parse_params
@@ -26,8 +28,38 @@ ParamOption = Annotated[
 ]
 
 
+EngineOption = Annotated[
+    str, typer.Option(help="Execution engine: duckdb (over Iceberg) or spark.")
+]
+MasterOption = Annotated[
+    str,
+    typer.Option(
+        "--master", help="Spark master (engine spark), e.g. local[4] or spark://host:7077."
+    ),
+]
+SparkConfOption = Annotated[
+    list[str] | None,
+    typer.Option("--spark-conf", help="Spark setting key=value (engine spark), repeatable."),
+]
+
+
+def _engine(name: str, master: str, conf: list[str] | None) -> Engine:
+    if name not in ("duckdb", "spark"):
+        raise fail(f"unknown engine {name!r}; use --engine duckdb or --engine spark")
+    return Engine(name, master, parse_params(conf or []))
+
+
 def _catalog_properties(pairs: list[str] | None) -> dict[str, str]:
     return parse_params(pairs or [])
+
+
+@dataclass
+class Engine:
+    """Where a pipeline runs: ``duckdb`` (over an Iceberg catalog) or ``spark``."""
+
+    name: str = "duckdb"
+    master: str = "local[*]"
+    conf: dict[str, str] = field(default_factory=dict)
 
 
 def _execute(
@@ -38,9 +70,18 @@ def _execute(
     db: str | None,
     *,
     summary: bool,
+    engine: Engine | None = None,
 ) -> None:
     pipeline = load_pipeline(pipeline_file, params)
-    catalog = open_catalog(catalog_dir, **catalog_props)
+    engine = engine or Engine()
+    spark = None
+    if engine.name == "spark":
+        from headwater.pipelines.spark_runner import spark_session
+
+        console.print(f"starting Spark ({engine.master})")
+        spark = spark_session(engine.master, f"headwater-{pipeline.name}", **engine.conf)
+    else:
+        catalog = open_catalog(catalog_dir, **catalog_props)
     store = open_store(db) if db or not _uses_remote() else None
     client = make_client(store, asynchronous=True) if store is not None else make_client()
     total = len(pipeline.sources) + len(pipeline.steps)
@@ -60,31 +101,47 @@ def _execute(
                 progress.advance(task)
             progress.update(task, description=f"{pipeline.name}: {message}")
 
-        runner = Runner(catalog, client, progress=advance)
+        if spark is not None:
+            from headwater.pipelines.spark_runner import SparkRunner
+
+            runner: Runner | SparkRunner = SparkRunner(spark, client, progress=advance)
+        else:
+            runner = Runner(catalog, client, progress=advance)
         try:
             result = runner.run(pipeline)
         except StepFailed as exc:
             raise fail(
-                f"{exc} (a FAIL event was recorded; earlier steps' snapshots are unchanged)"
+                f"{exc} (a FAIL event was recorded; earlier steps' tables are unchanged)"
             ) from None
     console.print(f"[green]pipeline {pipeline.name} completed[/] (run {result.run_id})")
     if not summary or store is None:
         return
     console.print(show.tables(result))
-    target = (
-        f"{pipeline.database}.{pipeline.parameters.get('target_table', pipeline.steps[-1].target)}"
-    )
-    if "target_table" not in pipeline.parameters:
-        target = result.steps[-1].target
+    target = result.steps[-1].target
+
+    def dataset(identifier: str) -> DatasetId:
+        if spark is not None:
+            from headwater.capture.spark import table_dataset
+
+            ns, name = table_dataset(spark, identifier) or ("spark", identifier)
+        else:
+            ns, name, _ = dataset_name(catalog, identifier)
+        return DatasetId(ns, name)
+
     console.print(Rule("Lineage"))
-    console.print(show.lineage_tree(store, catalog, target))
-    console.print(show.column_table(store, catalog, target))
+    console.print(show.lineage_tree(store, dataset(target), target))
+    console.print(show.column_table(store, dataset(target), target))
     if "customers_table" in pipeline.parameters:
+        customers = f"{pipeline.database}.{pipeline.parameters['customers_table']}"
+        console.print(show.dependents(store, dataset(customers), customers))
+    if spark is not None:
+        console.print(show.checks(result))
         console.print(
-            show.dependents(
-                store, catalog, f"{pipeline.database}.{pipeline.parameters['customers_table']}"
-            )
+            "Spark run: the row-level root cause and the validation suite read Iceberg "
+            "snapshots and run on the DuckDB engine (headwater demo without --engine)."
         )
+        return
+    if "customers_table" in pipeline.parameters:
         console.print(Rule("Root cause"))
         for renderable in show.negative_profit(result, catalog, store):
             console.print(renderable)
@@ -111,7 +168,7 @@ def _uses_remote() -> bool:
 def run(
     pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
     param: ParamOption = None,
-    engine: Annotated[str, typer.Option(help="Execution engine.")] = "duckdb",
+    engine: EngineOption = "duckdb",
     catalog_dir: Annotated[
         Path, typer.Option("--catalog-dir", help="Local Iceberg SQL catalog directory.")
     ] = Path("./headwater-catalog"),
@@ -123,10 +180,10 @@ def run(
         ),
     ] = None,
     db: DbOption = None,
+    master: MasterOption = "local[*]",
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Run a pipeline; every step emits OpenLineage events (to the local store, or OPENLINEAGE_URL)."""
-    if engine != "duckdb":
-        raise fail(f"engine {engine!r} is not available; use --engine duckdb")
     try:
         props = _catalog_properties(catalog)
         _execute(
@@ -136,6 +193,7 @@ def run(
             props,
             db,
             summary=False,
+            engine=_engine(engine, master, spark_conf),
         )
     except (PipelineError, CatalogError) as exc:
         raise fail(str(exc)) from None
@@ -148,8 +206,19 @@ def demo(
     ] = Path("./headwater-demo"),
     param: ParamOption = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the directory first.")] = False,
+    engine: EngineOption = "duckdb",
+    master: MasterOption = "local[*]",
+    spark_conf: SparkConfOption = None,
 ) -> None:
-    """Run the reference retail pipeline on DuckDB + Iceberg and show its lineage."""
+    """Run the reference retail pipeline (DuckDB + Iceberg, or Spark) and show its lineage."""
+    chosen = _engine(engine, master, spark_conf)
+    if chosen.name == "spark":
+        chosen.conf.setdefault(
+            "spark.sql.warehouse.dir", str((directory / "spark-warehouse").resolve())
+        )
+        chosen.conf.setdefault(
+            "spark.driver.extraJavaOptions", f"-Dderby.system.home={directory.resolve()}"
+        )
     params = parse_params(param or [])
     params.setdefault("seed", str(random.randint(1, 1_000_000)))
     if fresh and directory.exists():
@@ -160,7 +229,7 @@ def demo(
         f"Headwater demo in [bold]{directory.resolve()}[/]: Iceberg catalog {directory / 'catalog'}, lineage store {db}, seed {params['seed']}"
     )
     try:
-        _execute(REFERENCE, params, directory / "catalog", {}, db, summary=True)
+        _execute(REFERENCE, params, directory / "catalog", {}, db, summary=True, engine=chosen)
     except (PipelineError, CatalogError) as exc:
         raise fail(str(exc)) from None
     console.print(Rule())

@@ -35,9 +35,9 @@ def tables(result: PipelineResult) -> Table:
     return table
 
 
-def lineage_tree(store: LineageStore, catalog: Catalog, identifier: str) -> Tree:
+def lineage_tree(store: LineageStore, dataset: DatasetId, identifier: str) -> Tree:
     """Upstream table lineage of a table as a tree: table <- job <- inputs ..."""
-    ns, name, _ = dataset_name(catalog, identifier)
+    ns, name = dataset.namespace, dataset.name
     graph = {
         n["id"]: n
         for n in lineage(store, DatasetId(ns, name), depth=20, direction="upstream")["graph"]
@@ -60,9 +60,9 @@ def lineage_tree(store: LineageStore, catalog: Catalog, identifier: str) -> Tree
     return root
 
 
-def column_table(store: LineageStore, catalog: Catalog, identifier: str) -> Table:
+def column_table(store: LineageStore, dataset: DatasetId, identifier: str) -> Table:
     """Each column of a table with its direct sources, transformation and expression."""
-    ns, name, _ = dataset_name(catalog, identifier)
+    ns, name = dataset.namespace, dataset.name
     graph = column_lineage(store, DatasetId(ns, name), depth=1)["graph"]
     table = Table(title=f"Column lineage of {identifier}", title_justify="left")
     for col in ("column", "sources", "transformation", "expression"):
@@ -87,9 +87,9 @@ def column_table(store: LineageStore, catalog: Catalog, identifier: str) -> Tabl
     return table
 
 
-def dependents(store: LineageStore, catalog: Catalog, identifier: str) -> Table:
+def dependents(store: LineageStore, dataset: DatasetId, identifier: str) -> Table:
     """Everything downstream of a table (impact), with the jobs in between."""
-    ns, name, _ = dataset_name(catalog, identifier)
+    ns, name = dataset.namespace, dataset.name
     graph = lineage(store, DatasetId(ns, name), depth=20, direction="downstream")["graph"]
     table = Table(title=f"What depends on {identifier}", title_justify="left")
     table.add_column("dataset")

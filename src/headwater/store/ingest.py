@@ -30,6 +30,7 @@ from sqlalchemy import Connection, and_, select, update
 
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import DatasetId
+from headwater.sql.spark_plan import with_plan_lineage
 from headwater.store import schema as t
 
 GENESIS = "0" * 64
@@ -265,7 +266,9 @@ class Ingestor:
                 dataset_id = self._dataset(ds, when, event_id)
                 version = self._dataset_io_version(dataset_id, ds, direction, run_id, when)
                 self._run_io(run_id, dataset_id, direction, version, ds)
-        self._refresh_job_version(run_id, job_id, when, event.outputs)
+        # Spark agent events with a logical plan but no column lineage: derive it from the plan
+        outputs = with_plan_lineage(event.outputs, event.inputs, run_facets)
+        self._refresh_job_version(run_id, job_id, when, outputs)
 
     def _upsert_run(
         self,
