@@ -227,3 +227,19 @@ def test_dataset_from_location():
     assert dataset_from_location("file:/tmp/w/t") == ("file", "/tmp/w/t")
     assert dataset_from_location("s3a://bucket/w/t") == ("s3://bucket", "w/t")
     assert dataset_from_location("hdfs://nn:8020/w/t") == ("hdfs://nn:8020", "/w/t")
+
+
+def test_trackers_in_sequence_capture_each_write_once(spark, tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'seq.db'}")
+    dst = _name()
+    for _ in range(3):
+        tracker = track(spark, make_client(store=store), namespace="seq")
+        spark.sql(f"DROP TABLE IF EXISTS {dst}")
+        spark.sql(f"CREATE TABLE {dst} USING parquet AS SELECT 1 AS a")
+        tracker.close()
+        assert tracker.emitted == 1 and tracker.capture_seconds > 0
+    spark.sql(f"INSERT INTO {dst} SELECT 2")  # no tracker attached: nothing is captured
+    completes = [json.loads(e) for e in store.export_events()]
+    completes = [e for e in completes if e.get("eventType") == "COMPLETE" and e["outputs"]]
+    assert len(completes) == 3
+    store.close()

@@ -82,6 +82,8 @@ UNRESOLVED_WRITES = frozenset(
         "MergeIntoTable",
     }
 )
+# The listener registered with each SparkSession (by the session's Java hash code).
+_LISTENERS: dict[int, _Listener] = {}
 SPARK_PROPERTIES_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunFacet"
 Dataset = tuple[str, str, dict[str, Any], dict[str, Any]]
 
@@ -125,6 +127,11 @@ class _Write:
     started: datetime
     ended: datetime
     query_ids: tuple[int, ...]
+    query: Any = None  # the Java query plan, for a deferred read of names and schema
+
+
+# Commands whose own executed plan has no write metrics (their inner file write has them).
+NO_METRICS = frozenset({"CreateDataSourceTableAsSelectCommand", "SaveIntoDataSourceCommand"})
 
 
 class SparkTracker:
@@ -135,6 +142,8 @@ class SparkTracker:
         run_id: the run id of the Spark application (the parent of every write's run).
         errors: capture errors (logged; never raised into the job).
         emitted: how many write runs were emitted.
+        capture_seconds: time spent in the listener (reading plans, emitting), on Spark's
+            listener bus thread, not the job's.
     """
 
     def __init__(self, spark: Any, client: OpenLineageClient, namespace: str) -> None:
@@ -144,6 +153,7 @@ class SparkTracker:
         self.run_id = str(generate_new_uuid())
         self.errors: list[str] = []
         self.emitted = 0
+        self.capture_seconds = 0.0
         self._jvm = spark.sparkContext._jvm
         self._app = spark.sparkContext.appName
         self._context = JobContext()
@@ -172,8 +182,15 @@ class SparkTracker:
         if application:
             self._emit_app(RunState.START)
         ensure_callback_server_started(self.spark.sparkContext._gateway)
-        self._listener = _Listener(self)
-        self.spark._jsparkSession.listenerManager().register(self._listener)
+        # One listener per session, registered once: Spark cannot unregister a py4j proxy (each
+        # call makes a new Java proxy object), so trackers attach to and detach from it instead.
+        key = int(self.spark._jsparkSession.hashCode())
+        listener = _LISTENERS.get(key)
+        if listener is None:
+            listener = _LISTENERS[key] = _Listener()
+            self.spark._jsparkSession.listenerManager().register(listener)
+        listener.trackers.append(self)
+        self._listener = listener
         return self
 
     def flush(self, timeout: float = 30.0) -> None:
@@ -195,10 +212,8 @@ class SparkTracker:
         if self._listener is None:
             return
         self.flush()
-        try:
-            self.spark._jsparkSession.listenerManager().unregister(self._listener)
-        except Exception as exc:
-            log.debug("listener not unregistered: %s", exc)
+        if self in self._listener.trackers:
+            self._listener.trackers.remove(self)
         self._listener = None
         if self._application:
             self._emit_app(RunState.COMPLETE)
@@ -322,7 +337,7 @@ class SparkTracker:
     def on_success(self, qe: Any, duration_ns: int) -> None:
         """Called by the listener after an action succeeded."""
         with self._lock:
-            write = self._read_write(qe, duration_ns)
+            write = self._read_write(qe, duration_ns, defer=True)
             if write is None:
                 return
             pending, self._pending = self._pending, None
@@ -333,9 +348,7 @@ class SparkTracker:
                 pending = None
             if pending is not None:
                 self._emit_write(pending)
-            if write.command == "InsertIntoHadoopFsRelationCommand" and (
-                write.output is None or write.output[2] is None
-            ):
+            if write.query is not None:
                 self._pending = write  # wait: a CTAS may follow and name the table
                 return
             self._emit_write(write)
@@ -386,7 +399,12 @@ class SparkTracker:
             self._emit_write(pending)
 
     # -- reading a QueryExecution ---------------------------------------------------------------
-    def _read_write(self, qe: Any, duration_ns: int) -> _Write | None:
+    def _read_write(self, qe: Any, duration_ns: int, defer: bool = False) -> _Write | None:
+        """What a finished action wrote (None: not a write).
+
+        With ``defer``, a file write without a catalog table (maybe the inner half of a CTAS)
+        leaves its inputs unread until it is known to be emitted on its own.
+        """
         analyzed = qe.analyzed()
         command = _class_of(analyzed)
         if command not in TABLE_WRITES:
@@ -394,19 +412,33 @@ class SparkTracker:
         plan = parse_plan(json.loads(analyzed.toJSON()))
         query = _query_of(analyzed)
         ended = datetime.now(UTC)
-        return _Write(
+        output = self._output_of(analyzed, command)
+        write = _Write(
             command=command,
             plan=plan,
-            output=self._output_of(analyzed, command),
-            names=self._relations(query) if query is not None else {},
-            schema=_schema_fields(query.schema().json()) if query is not None else [],
-            statistics=_write_metrics(qe),
+            output=output,
+            names={},
+            schema=[],
+            statistics={} if command in NO_METRICS else _write_metrics(qe),
             sql=_sql_text(qe),
             mode=_mode_of(analyzed),
             started=ended - timedelta(microseconds=duration_ns // 1000),
             ended=ended,
             query_ids=_output_ids(write_query(plan)),
+            query=query,
         )
+        inner = command == "InsertIntoHadoopFsRelationCommand" and (
+            output is None or output[2] is None
+        )
+        if not (defer and inner):
+            self._read_inputs(write)
+        return write
+
+    def _read_inputs(self, write: _Write) -> None:
+        if write.query is not None:
+            write.names = self._relations(write.query)
+            write.schema = _schema_fields(write.query.schema().json())
+            write.query = None
 
     def _output_of(self, analyzed: Any, command: str) -> tuple[str, str, str | None] | None:
         table = None
@@ -519,6 +551,7 @@ class SparkTracker:
         context = self._context
         if context.suppress:
             return
+        self._read_inputs(write)  # a held-back file write emitted on its own
         if write.output is None:
             self._error(f"{write.command}: the written dataset could not be named; not emitted")
             return
@@ -624,22 +657,28 @@ class SparkTracker:
 
 
 class _Listener:
-    """The py4j callback object Spark calls; it only forwards, and never raises."""
+    """The py4j callback object Spark calls; forwards to the attached trackers, never raises."""
 
-    def __init__(self, tracker: SparkTracker) -> None:
-        self.tracker = tracker
+    def __init__(self) -> None:
+        self.trackers: list[SparkTracker] = []
 
     def onSuccess(self, function: str, qe: Any, duration_ns: int) -> None:
-        try:
-            self.tracker.on_success(qe, int(duration_ns))
-        except Exception as exc:
-            self.tracker._error(f"capture failed for {function}: {exc}")
+        for tracker in list(self.trackers):
+            started = time.perf_counter()
+            try:
+                tracker.on_success(qe, int(duration_ns))
+            except Exception as exc:
+                tracker._error(f"capture failed for {function}: {exc}")
+            tracker.capture_seconds += time.perf_counter() - started
 
     def onFailure(self, function: str, qe: Any, exception: Any) -> None:
-        try:
-            self.tracker.on_failure(function, qe, exception)
-        except Exception as exc:
-            self.tracker._error(f"capture failed for failed {function}: {exc}")
+        for tracker in list(self.trackers):
+            started = time.perf_counter()
+            try:
+                tracker.on_failure(function, qe, exception)
+            except Exception as exc:
+                tracker._error(f"capture failed for failed {function}: {exc}")
+            tracker.capture_seconds += time.perf_counter() - started
 
     class Java:
         implements = ["org.apache.spark.sql.util.QueryExecutionListener"]

@@ -24,9 +24,10 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import cached_property, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import DatasetId
@@ -78,6 +79,203 @@ class IdCache:
         self.jobs.update(other.jobs)
 
 
+class Statements:
+    """Every statement of the write path, built once per dialect with bind parameters.
+
+    Building a SQLAlchemy statement per call costs several times its execution on SQLite; these
+    are built on first use and reused (SQLAlchemy also caches their compiled form), and multi-row
+    writes go through ``executemany``.
+    """
+
+    def __init__(self, insert: InsertFn) -> None:
+        self.insert = insert
+
+    @cached_property
+    def event_by_hash(self) -> Any:
+        return select(t.events.c.id).where(t.events.c.content_hash == bindparam("h"))
+
+    @cached_property
+    def chain_head(self) -> Any:
+        return select(t.events.c.chain_hash).order_by(t.events.c.id.desc()).limit(1)
+
+    @cached_property
+    def insert_event(self) -> Any:
+        return t.events.insert().returning(t.events.c.id)
+
+    @cached_property
+    def insert_namespace(self) -> Any:
+        return self.insert(t.namespaces).on_conflict_do_nothing(index_elements=["name"])
+
+    @cached_property
+    def insert_dataset(self) -> Any:
+        return self.insert(t.datasets).on_conflict_do_nothing(index_elements=["namespace", "name"])
+
+    @cached_property
+    def dataset_row(self) -> Any:
+        c = t.datasets.c
+        return select(c.id, c.updated_at, c.facets, c.created_at).where(
+            and_(c.namespace == bindparam("ns"), c.name == bindparam("n"))
+        )
+
+    @cached_property
+    def dataset_id(self) -> Any:
+        c = t.datasets.c
+        return select(c.id).where(and_(c.namespace == bindparam("ns"), c.name == bindparam("n")))
+
+    @cached_property
+    def update_dataset(self) -> Any:
+        """Columns to set come as parameters; ``b_id`` is the dataset's id."""
+        return update(t.datasets).where(t.datasets.c.id == bindparam("b_id"))
+
+    @cached_property
+    def insert_assertions(self) -> Any:
+        return t.quality_assertions.insert()
+
+    @cached_property
+    def insert_job(self) -> Any:
+        return self.insert(t.jobs).on_conflict_do_nothing(index_elements=["namespace", "name"])
+
+    @cached_property
+    def job_row(self) -> Any:
+        c = t.jobs.c
+        return select(c.id, c.updated_at, c.facets).where(
+            and_(c.namespace == bindparam("ns"), c.name == bindparam("n"))
+        )
+
+    @cached_property
+    def job_by_id(self) -> Any:
+        c = t.jobs.c
+        return select(
+            c.namespace, c.name, c.location, c.latest_run_id, c.current_version_time
+        ).where(c.id == bindparam("b_id"))
+
+    @cached_property
+    def update_job(self) -> Any:
+        return update(t.jobs).where(t.jobs.c.id == bindparam("b_id"))
+
+    @cached_property
+    def insert_run_facets(self) -> Any:
+        return t.run_facets.insert()
+
+    @cached_property
+    def run_row(self) -> Any:
+        return select(t.runs).where(t.runs.c.run_id == bindparam("r"))
+
+    @cached_property
+    def run_created(self) -> Any:
+        return select(t.runs.c.created_at).where(t.runs.c.run_id == bindparam("r"))
+
+    @cached_property
+    def insert_run(self) -> Any:
+        return self.insert(t.runs).on_conflict_do_nothing(index_elements=["run_id"])
+
+    @cached_property
+    def update_run(self) -> Any:
+        return update(t.runs).where(t.runs.c.run_id == bindparam("b_run"))
+
+    @cached_property
+    def insert_dataset_version(self) -> Any:
+        return self.insert(t.dataset_versions).on_conflict_do_nothing(
+            index_elements=["dataset_id", "version"]
+        )
+
+    @cached_property
+    def dataset_version_row(self) -> Any:
+        c = t.dataset_versions.c
+        return select(c.facets, c.fields).where(
+            and_(c.dataset_id == bindparam("d"), c.version == bindparam("v"))
+        )
+
+    @cached_property
+    def update_dataset_version(self) -> Any:
+        c = t.dataset_versions.c
+        return update(t.dataset_versions).where(
+            and_(c.dataset_id == bindparam("b_d"), c.version == bindparam("b_v"))
+        )
+
+    @cached_property
+    def current_dataset_version(self) -> Any:
+        c = t.dataset_versions.c
+        return (
+            select(c.version)
+            .where(c.dataset_id == bindparam("d"))
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(1)
+        )
+
+    def insert_run_io(self, set_version: bool, set_facets: bool) -> Any:
+        """Insert a run's input/output; on conflict, update what this event says."""
+        return _run_io_statement(self.insert, set_version, set_facets)
+
+    @cached_property
+    def run_io_of_run(self) -> Any:
+        return (
+            select(
+                t.run_io.c.dataset_id,
+                t.run_io.c.direction,
+                t.datasets.c.namespace,
+                t.datasets.c.name,
+            )
+            .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
+            .where(t.run_io.c.run_id == bindparam("r"))
+        )
+
+    @cached_property
+    def run_version(self) -> Any:
+        return (
+            select(t.runs.c.sql, t.runs.c.job_version_id, t.job_versions.c.version)
+            .join(t.job_versions, t.job_versions.c.id == t.runs.c.job_version_id, isouter=True)
+            .where(t.runs.c.run_id == bindparam("r"))
+        )
+
+    @cached_property
+    def insert_job_version(self) -> Any:
+        return self.insert(t.job_versions).on_conflict_do_nothing(
+            index_elements=["job_id", "version"]
+        )
+
+    @cached_property
+    def job_version_id(self) -> Any:
+        c = t.job_versions.c
+        return select(c.id).where(and_(c.job_id == bindparam("j"), c.version == bindparam("v")))
+
+    @cached_property
+    def insert_job_version_io(self) -> Any:
+        return self.insert(t.job_version_io).on_conflict_do_nothing()
+
+    @cached_property
+    def insert_column_edges(self) -> Any:
+        return self.insert(t.column_edges).on_conflict_do_nothing(
+            index_elements=[
+                "job_version_id",
+                "out_dataset_id",
+                "out_field",
+                "in_dataset_id",
+                "in_field",
+            ]
+        )
+
+
+@lru_cache(maxsize=8)
+def _run_io_statement(insert: InsertFn, set_version: bool, set_facets: bool) -> Any:
+    stmt = insert(t.run_io)
+    keys = ["run_id", "dataset_id", "direction"]
+    set_: dict[str, Any] = {}
+    if set_version:
+        set_["dataset_version"] = stmt.excluded.dataset_version
+    if set_facets:
+        set_["facets"] = stmt.excluded.facets
+    if set_:
+        return stmt.on_conflict_do_update(index_elements=keys, set_=set_)
+    return stmt.on_conflict_do_nothing(index_elements=keys)
+
+
+@lru_cache(maxsize=4)
+def statements(insert: InsertFn) -> Statements:
+    """The write path's statements for a dialect's ``insert`` (built once, then shared)."""
+    return Statements(insert)
+
+
 class Ingestor:
     """Applies events to the tables over one connection (inside a transaction).
 
@@ -91,6 +289,7 @@ class Ingestor:
     def __init__(self, conn: Connection, insert: InsertFn, known: IdCache | None = None) -> None:
         self.conn = conn
         self.insert = insert
+        self.q = statements(insert)
         self.known = known or IdCache()
         self.learned = IdCache()
 
@@ -113,17 +312,13 @@ class Ingestor:
 
     # -- raw log -----------------------------------------------------------------------------
     def _insert_event(self, event: ValidatedEvent, received_at: datetime) -> int | None:
-        exists = self.conn.execute(
-            select(t.events.c.id).where(t.events.c.content_hash == event.content_hash)
-        ).first()
+        exists = self.conn.execute(self.q.event_by_hash, {"h": event.content_hash}).first()
         if exists is not None:
             return None
-        prev = self.conn.execute(
-            select(t.events.c.chain_hash).order_by(t.events.c.id.desc()).limit(1)
-        ).scalar()
+        prev = self.conn.execute(self.q.chain_head).scalar()
         prev_hash = prev or GENESIS
         row = self.conn.execute(
-            t.events.insert().returning(t.events.c.id),
+            self.q.insert_event,
             {
                 "content_hash": event.content_hash,
                 "prev_hash": prev_hash,
@@ -145,8 +340,9 @@ class Ingestor:
     def _namespace(self, name: str, when: datetime) -> None:
         if name in self.known.namespaces or name in self.learned.namespaces:
             return
-        stmt = self.insert(t.namespaces).values(name=name, created_at=when, updated_at=when)
-        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        self.conn.execute(
+            self.q.insert_namespace, {"name": name, "created_at": when, "updated_at": when}
+        )
         self.learned.namespaces.add(name)
 
     def _dataset(self, ds: dict[str, Any], when: datetime, event_id: int) -> int:
@@ -157,14 +353,7 @@ class Ingestor:
             self._record_assertions(cached, ds, event_id, when)
             return cached
         self._insert_dataset(ns, name, when)
-        row = self.conn.execute(
-            select(
-                t.datasets.c.id,
-                t.datasets.c.updated_at,
-                t.datasets.c.facets,
-                t.datasets.c.created_at,
-            ).where(and_(t.datasets.c.namespace == ns, t.datasets.c.name == name))
-        ).one()
+        row = self.conn.execute(self.q.dataset_row, {"ns": ns, "n": name}).one()
         if facets:
             self._update_dataset_facets(row.id, row.facets or {}, facets, when, row.updated_at)
         self._record_assertions(row.id, ds, event_id, when)
@@ -187,7 +376,7 @@ class Ingestor:
         if newer:
             values["updated_at"] = when
             values.update(_dataset_columns(facets))
-        self.conn.execute(update(t.datasets).where(t.datasets.c.id == dataset_id).values(**values))
+        self.conn.execute(self.q.update_dataset, {"b_id": dataset_id, **values})
 
     def _record_assertions(
         self, dataset_id: int, ds: dict[str, Any], event_id: int, when: datetime
@@ -211,7 +400,7 @@ class Ingestor:
             if isinstance(a, dict) and "assertion" in a
         ]
         if rows:
-            self.conn.execute(t.quality_assertions.insert(), rows)
+            self.conn.execute(self.q.insert_assertions, rows)
 
     def _job(self, job: dict[str, Any], when: datetime) -> int:
         ns, name = job["namespace"], job["name"]
@@ -219,15 +408,18 @@ class Ingestor:
         if cached is not None and not job.get("facets"):
             return cached
         self._namespace(ns, when)
-        stmt = self.insert(t.jobs).values(
-            namespace=ns, name=name, type="BATCH", created_at=when, updated_at=when, facets={}
+        self.conn.execute(
+            self.q.insert_job,
+            {
+                "namespace": ns,
+                "name": name,
+                "type": "BATCH",
+                "created_at": when,
+                "updated_at": when,
+                "facets": {},
+            },
         )
-        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "name"]))
-        row = self.conn.execute(
-            select(t.jobs.c.id, t.jobs.c.updated_at, t.jobs.c.facets).where(
-                and_(t.jobs.c.namespace == ns, t.jobs.c.name == name)
-            )
-        ).one()
+        row = self.conn.execute(self.q.job_row, {"ns": ns, "n": name}).one()
         facets: dict[str, Any] = dict(job.get("facets") or {})
         if facets:
             newer = _aware(row.updated_at) <= when
@@ -238,7 +430,7 @@ class Ingestor:
             if newer:
                 values["updated_at"] = when
                 values.update(_job_columns(facets))
-            self.conn.execute(update(t.jobs).where(t.jobs.c.id == row.id).values(**values))
+            self.conn.execute(self.q.update_job, {"b_id": row.id, **values})
         self.learned.jobs[(ns, name)] = int(row.id)
         return int(row.id)
 
@@ -252,7 +444,7 @@ class Ingestor:
         job_facets: dict[str, Any] = dict((data.get("job") or {}).get("facets") or {})
         self._upsert_run(run_id, job_id, event, run_facets, job_facets)
         self.conn.execute(
-            t.run_facets.insert(),
+            self.q.insert_run_facets,
             {
                 "event_id": event_id,
                 "run_id": run_id,
@@ -283,26 +475,26 @@ class Ingestor:
         nominal = run_facets.get("nominalTime") or {}
         parent = (run_facets.get("parent") or {}).get("run") or {}
         sql = (job_facets.get("sql") or {}).get("query")
-        existing = self.conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        existing = self.conn.execute(self.q.run_row, {"r": run_id}).first()
         if existing is None:
-            stmt = self.insert(t.runs).values(
-                run_id=run_id,
-                job_id=job_id,
-                state=new_state or "NEW",
-                state_time=when if new_state else None,
-                created_at=when,
-                updated_at=when,
-                started_at=when if event.event_type in ("START", "RUNNING") else None,
-                ended_at=when if new_state in TERMINAL else None,
-                nominal_start_time=_opt_time(nominal.get("nominalStartTime")),
-                nominal_end_time=_opt_time(nominal.get("nominalEndTime")),
-                parent_run_id=parent.get("runId"),
-                sql=sql,
-            )
-            if self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id"])).rowcount:
+            row = {
+                "run_id": run_id,
+                "job_id": job_id,
+                "state": new_state or "NEW",
+                "state_time": when if new_state else None,
+                "created_at": when,
+                "updated_at": when,
+                "started_at": when if event.event_type in ("START", "RUNNING") else None,
+                "ended_at": when if new_state in TERMINAL else None,
+                "nominal_start_time": _opt_time(nominal.get("nominalStartTime")),
+                "nominal_end_time": _opt_time(nominal.get("nominalEndTime")),
+                "parent_run_id": parent.get("runId"),
+                "sql": sql,
+            }
+            if self.conn.execute(self.q.insert_run, row).rowcount:
                 self._set_latest_run(job_id, run_id, when)
                 return
-            existing = self.conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).one()
+            existing = self.conn.execute(self.q.run_row, {"r": run_id}).one()
         values: dict[str, Any] = {"updated_at": max(_aware(existing.updated_at), when)}
         values["created_at"] = min(_aware(existing.created_at), when)
         if new_state and _state_wins(
@@ -324,29 +516,23 @@ class Ingestor:
             values["parent_run_id"] = parent["runId"]
         if sql:
             values["sql"] = sql
-        self.conn.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(**values))
+        self.conn.execute(self.q.update_run, {"b_run": run_id, **values})
         self._set_latest_run(job_id, run_id, when)
 
     def _set_latest_run(self, job_id: int, run_id: str, when: datetime) -> None:
-        latest = self.conn.execute(
-            select(t.jobs.c.latest_run_id).where(t.jobs.c.id == job_id)
-        ).scalar()
+        latest = self.conn.execute(self.q.job_by_id, {"b_id": job_id}).one().latest_run_id
         if latest == run_id:
             return
         if latest is not None:
-            latest_created = self.conn.execute(
-                select(t.runs.c.created_at).where(t.runs.c.run_id == latest)
-            ).scalar()
-            run_created = self.conn.execute(
-                select(t.runs.c.created_at).where(t.runs.c.run_id == run_id)
-            ).scalar()
+            latest_created = self.conn.execute(self.q.run_created, {"r": latest}).scalar()
+            run_created = self.conn.execute(self.q.run_created, {"r": run_id}).scalar()
             if (
                 latest_created is not None
                 and run_created is not None
                 and _aware(run_created) < _aware(latest_created)
             ):
                 return
-        self.conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(latest_run_id=run_id))
+        self.conn.execute(self.q.update_job, {"b_id": job_id, "latest_run_id": run_id})
 
     def _dataset_io_version(
         self, dataset_id: int, ds: dict[str, Any], direction: str, run_id: str, when: datetime
@@ -362,52 +548,35 @@ class Ingestor:
         )
         fields = _schema_fields(facets)
         lifecycle = (facets.get("lifecycleStateChange") or {}).get("lifecycleStateChange")
-        stmt = self.insert(t.dataset_versions).values(
-            dataset_id=dataset_id,
-            version=version,
-            version_facet=None if version_facet is None else str(version_facet),
-            run_id=run_id if direction == "out" else None,
-            created_at=when,
-            fields=fields or [],
-            facets=dict(facets),
-            lifecycle_state=lifecycle,
-        )
-        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["dataset_id", "version"]))
-        if direction == "out" and facets:
+        inserted = self.conn.execute(
+            self.q.insert_dataset_version,
+            {
+                "dataset_id": dataset_id,
+                "version": version,
+                "version_facet": None if version_facet is None else str(version_facet),
+                "run_id": run_id if direction == "out" else None,
+                "created_at": when,
+                "fields": fields or [],
+                "facets": dict(facets),
+                "lifecycle_state": lifecycle,
+            },
+        ).rowcount
+        if direction == "out" and facets and not inserted:
+            # the version exists (another event of the same run): merge this event's facets in
             row = self.conn.execute(
-                select(t.dataset_versions.c.facets, t.dataset_versions.c.fields).where(
-                    and_(
-                        t.dataset_versions.c.dataset_id == dataset_id,
-                        t.dataset_versions.c.version == version,
-                    )
-                )
+                self.q.dataset_version_row, {"d": dataset_id, "v": version}
             ).one()
             merged = {**(row.facets or {}), **facets}
+            values: dict[str, Any] = {"facets": merged, "fields": fields or row.fields or []}
+            if lifecycle:
+                values["lifecycle_state"] = lifecycle
             self.conn.execute(
-                update(t.dataset_versions)
-                .where(
-                    and_(
-                        t.dataset_versions.c.dataset_id == dataset_id,
-                        t.dataset_versions.c.version == version,
-                    )
-                )
-                .values(
-                    facets=merged,
-                    fields=fields or row.fields or [],
-                    **({"lifecycle_state": lifecycle} if lifecycle else {}),
-                )
+                self.q.update_dataset_version, {"b_d": dataset_id, "b_v": version, **values}
             )
         if direction == "out":
-            current = self.conn.execute(
-                select(t.dataset_versions.c.version)
-                .where(t.dataset_versions.c.dataset_id == dataset_id)
-                .order_by(t.dataset_versions.c.created_at.desc(), t.dataset_versions.c.id.desc())
-                .limit(1)
-            ).scalar()
+            current = self.conn.execute(self.q.current_dataset_version, {"d": dataset_id}).scalar()
             self.conn.execute(
-                update(t.datasets)
-                .where(t.datasets.c.id == dataset_id)
-                .values(current_version=current)
+                self.q.update_dataset, {"b_id": dataset_id, "current_version": current}
             )
         return version
 
@@ -415,88 +584,71 @@ class Ingestor:
         self, run_id: str, dataset_id: int, direction: str, version: str | None, ds: dict[str, Any]
     ) -> None:
         io_facets = dict(ds.get("inputFacets" if direction == "in" else "outputFacets") or {})
-        stmt = self.insert(t.run_io).values(
-            run_id=run_id,
-            dataset_id=dataset_id,
-            direction=direction,
-            dataset_version=version,
-            facets=io_facets,
+        self.conn.execute(
+            self.q.insert_run_io(version is not None, bool(io_facets)),
+            {
+                "run_id": run_id,
+                "dataset_id": dataset_id,
+                "direction": direction,
+                "dataset_version": version,
+                "facets": io_facets,
+            },
         )
-        set_: dict[str, Any] = {}
-        if version is not None:
-            set_["dataset_version"] = version
-        if io_facets:
-            set_["facets"] = io_facets
-        if set_:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["run_id", "dataset_id", "direction"], set_=set_
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "dataset_id", "direction"])
-        self.conn.execute(stmt)
 
     def _refresh_job_version(
         self, run_id: str, job_id: int, when: datetime, outputs: Iterable[dict[str, Any]]
     ) -> None:
-        io = self.conn.execute(
-            select(
-                t.run_io.c.dataset_id,
-                t.run_io.c.direction,
-                t.datasets.c.namespace,
-                t.datasets.c.name,
-            )
-            .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
-            .where(t.run_io.c.run_id == run_id)
-        ).all()
-        run = self.conn.execute(
-            select(t.runs.c.sql, t.runs.c.job_version_id, t.job_versions.c.version)
-            .join(t.job_versions, t.job_versions.c.id == t.runs.c.job_version_id, isouter=True)
-            .where(t.runs.c.run_id == run_id)
-        ).one()
-        job = self.conn.execute(
-            select(
-                t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.location, t.jobs.c.latest_run_id
-            ).where(t.jobs.c.id == job_id)
-        ).one()
+        io = self.conn.execute(self.q.run_io_of_run, {"r": run_id}).all()
+        run = self.conn.execute(self.q.run_version, {"r": run_id}).one()
+        job = self.conn.execute(self.q.job_by_id, {"b_id": job_id}).one()
         parts = sorted(f"{r.direction}|{r.namespace}|{r.name}" for r in io)
         version = _version_uuid(job.namespace, job.name, run.sql or "", *parts)
         if run.version == version:  # nothing changed the version: only new column lineage to add
             self._column_edges(run.job_version_id, outputs)
             return
-        stmt = self.insert(t.job_versions).values(
-            job_id=job_id,
-            version=version,
-            created_at=when,
-            sql=run.sql,
-            location=job.location,
-            facets={},
+        jv_id = self._job_version(
+            job_id, version, when, run.sql, job.location, [(r.dataset_id, r.direction) for r in io]
         )
-        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["job_id", "version"]))
-        jv_id = self.conn.execute(
-            select(t.job_versions.c.id).where(
-                and_(t.job_versions.c.job_id == job_id, t.job_versions.c.version == version)
-            )
-        ).scalar_one()
-        if io:
-            io_stmt = self.insert(t.job_version_io).values(
-                [
-                    {"job_version_id": jv_id, "dataset_id": r.dataset_id, "direction": r.direction}
-                    for r in io
-                ]
-            )
-            self.conn.execute(io_stmt.on_conflict_do_nothing())
         if run.job_version_id != jv_id:
-            self.conn.execute(
-                update(t.runs).where(t.runs.c.run_id == run_id).values(job_version_id=jv_id)
-            )
+            self.conn.execute(self.q.update_run, {"b_run": run_id, "job_version_id": jv_id})
         # The job's current version is the one of its most recently started run.
         if job.latest_run_id == run_id:
             self.conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == job_id)
-                .values(current_version_id=jv_id, current_version_time=when)
+                self.q.update_job,
+                {"b_id": job_id, "current_version_id": jv_id, "current_version_time": when},
             )
         self._column_edges(jv_id, outputs)
+
+    def _job_version(
+        self,
+        job_id: int,
+        version: str,
+        when: datetime,
+        sql: str | None,
+        location: str | None,
+        io: list[tuple[int, str]],
+    ) -> int:
+        """Create the job version (and its inputs/outputs) unless it exists; return its id."""
+        self.conn.execute(
+            self.q.insert_job_version,
+            {
+                "job_id": job_id,
+                "version": version,
+                "created_at": when,
+                "sql": sql,
+                "location": location,
+                "facets": {},
+            },
+        )
+        jv_id = int(
+            self.conn.execute(self.q.job_version_id, {"j": job_id, "v": version}).scalar_one()
+        )
+        if io:
+            self.conn.execute(
+                self.q.insert_job_version_io,
+                [{"job_version_id": jv_id, "dataset_id": d, "direction": r} for d, r in io],
+            )
+        return jv_id
 
     def _column_edges(self, jv_id: int, outputs: Iterable[dict[str, Any]]) -> None:
         # Column lineage reported with this event belongs to the job version current after it.
@@ -512,19 +664,7 @@ class Ingestor:
             for inp in facet.get("dataset") or []:
                 rows.extend(self._edge_rows(jv_id, out_id, "", inp, {}))
         if rows:
-            self.conn.execute(
-                self.insert(t.column_edges)
-                .values(rows)
-                .on_conflict_do_nothing(
-                    index_elements=[
-                        "job_version_id",
-                        "out_dataset_id",
-                        "out_field",
-                        "in_dataset_id",
-                        "in_field",
-                    ]
-                )
-            )
+            self.conn.execute(self.q.insert_column_edges, rows)
 
     def _edge_rows(
         self, jv_id: int, out_id: int, out_field: str, inp: dict[str, Any], spec: dict[str, Any]
@@ -571,13 +711,7 @@ class Ingestor:
         cached = self._cached_dataset((namespace, name))
         if cached is not None:
             return cached
-        found = int(
-            self.conn.execute(
-                select(t.datasets.c.id).where(
-                    and_(t.datasets.c.namespace == namespace, t.datasets.c.name == name)
-                )
-            ).scalar_one()
-        )
+        found = int(self.conn.execute(self.q.dataset_id, {"ns": namespace, "n": name}).scalar_one())
         self.learned.datasets[(namespace, name)] = found
         return found
 
@@ -585,11 +719,7 @@ class Ingestor:
         cached = self._cached_dataset((ds.namespace, ds.name))
         if cached is not None:
             return cached
-        found = self.conn.execute(
-            select(t.datasets.c.id).where(
-                and_(t.datasets.c.namespace == ds.namespace, t.datasets.c.name == ds.name)
-            )
-        ).scalar()
+        found = self.conn.execute(self.q.dataset_id, {"ns": ds.namespace, "n": ds.name}).scalar()
         if found is not None:
             return int(found)
         self._insert_dataset(ds.namespace, ds.name, when)
@@ -598,16 +728,18 @@ class Ingestor:
     def _insert_dataset(self, namespace: str, name: str, when: datetime) -> None:
         """Create the dataset (and its namespace) unless it exists."""
         self._namespace(namespace, when)
-        stmt = self.insert(t.datasets).values(
-            namespace=namespace,
-            name=name,
-            type="DB_TABLE",
-            created_at=when,
-            updated_at=when,
-            fields=[],
-            facets={},
+        self.conn.execute(
+            self.q.insert_dataset,
+            {
+                "namespace": namespace,
+                "name": name,
+                "type": "DB_TABLE",
+                "created_at": when,
+                "updated_at": when,
+                "fields": [],
+                "facets": {},
+            },
         )
-        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "name"]))
 
     # -- dataset and job events --------------------------------------------------------------
     def _apply_dataset_event(self, event: ValidatedEvent, event_id: int) -> None:
@@ -629,11 +761,7 @@ class Ingestor:
             for d, items in (("in", event.inputs), ("out", event.outputs))
             for ds in items
         ]
-        job = self.conn.execute(
-            select(t.jobs.c.namespace, t.jobs.c.name, t.jobs.c.location).where(
-                t.jobs.c.id == job_id
-            )
-        ).one()
+        job = self.conn.execute(self.q.job_by_id, {"b_id": job_id}).one()
         sql = ((data["job"].get("facets") or {}).get("sql") or {}).get("query")
         names = sorted(
             f"{d}|{ds['namespace']}|{ds['name']}"
@@ -641,39 +769,12 @@ class Ingestor:
             for ds in items
         )
         version = _version_uuid(job.namespace, job.name, sql or "", *names)
-        self.conn.execute(
-            self.insert(t.job_versions)
-            .values(
-                job_id=job_id,
-                version=version,
-                created_at=when,
-                sql=sql,
-                location=job.location,
-                facets={},
-            )
-            .on_conflict_do_nothing(index_elements=["job_id", "version"])
-        )
-        jv_id = self.conn.execute(
-            select(t.job_versions.c.id).where(
-                and_(t.job_versions.c.job_id == job_id, t.job_versions.c.version == version)
-            )
-        ).scalar_one()
-        if ids:
-            self.conn.execute(
-                self.insert(t.job_version_io)
-                .values(
-                    [{"job_version_id": jv_id, "dataset_id": i, "direction": d} for i, d in ids]
-                )
-                .on_conflict_do_nothing()
-            )
-        current_time = self.conn.execute(
-            select(t.jobs.c.current_version_time).where(t.jobs.c.id == job_id)
-        ).scalar()
+        jv_id = self._job_version(job_id, version, when, sql, job.location, ids)
+        current_time = job.current_version_time
         if current_time is None or _aware(current_time) <= when:
             self.conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == job_id)
-                .values(current_version_id=jv_id, current_version_time=when)
+                self.q.update_job,
+                {"b_id": job_id, "current_version_id": jv_id, "current_version_time": when},
             )
         self._column_edges(jv_id, event.outputs)
 
