@@ -220,3 +220,68 @@ def test_lineage_cli_accepts_names(demo):
         app, ["lineage", "customer_revenue_summary.total_profit", "-f", "json", "--db", db]
     )
     assert any(n["id"].endswith(":total_profit") for n in json.loads(col.stdout)["graph"])
+
+
+def test_impact_as_of_follows_the_job_version_of_that_time(tmp_path):
+    """A job that switched its input: impact as of before the switch still names it."""
+    from datetime import timedelta
+
+    from factories import T0, column_lineage, dataset, run_event
+
+    from headwater.model import parse_node_id
+
+    store = open_store(f"sqlite:///{tmp_path / 'asof.db'}")
+    for source, at in (("a", 0), ("b", 100)):
+        cll = column_lineage({"v": [(f"warehouse:{source}", "x", "DIRECT", "IDENTITY")]})
+        store.ingest(
+            run_event(
+                job="switcher",
+                inputs=[dataset(source)],
+                outputs=[dataset("out", columnLineage=cll)],
+                at=at,
+            )
+        )
+    field_a = parse_node_id("datasetField:warehouse:a:x")
+    then = impact(store, field_a, as_of=T0 + timedelta(seconds=50), change="drop")
+    assert [(a.dataset.name, a.field) for a in then.affected] == [("out", "v")]
+    assert not then.to_json()["safe"]
+    assert impact(store, field_a, change="drop").affected == ()
+    table_then = impact(
+        store, parse_node_id("dataset:warehouse:a"), as_of=T0 + timedelta(seconds=50)
+    )
+    assert [a.dataset.name for a in table_then.affected] == ["out"]
+    runner = CliRunner()
+    db = f"sqlite:///{tmp_path / 'asof.db'}"
+    out = runner.invoke(
+        app,
+        [
+            "impact",
+            "datasetField:warehouse:a:x",
+            "--db",
+            db,
+            "--as-of",
+            (T0 + timedelta(seconds=50)).isoformat(),
+            "--format",
+            "json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert [a["field"] for a in json.loads(out.output)["affected"]] == ["v"]
+    bad = runner.invoke(
+        app, ["impact", "datasetField:warehouse:a:x", "--db", db, "--as-of", "soon"]
+    )
+    assert bad.exit_code != 0 and "--as-of" in bad.output and "Traceback" not in bad.output
+    client = TestClient(create_app(store))
+    answer = client.get(
+        "/api/v1/headwater/impact",
+        params={
+            "nodeId": "datasetField:warehouse:a:x",
+            "asOf": (T0 + timedelta(seconds=50)).isoformat(),
+        },
+    )
+    assert answer.status_code == 200 and len(answer.json()["affected"]) == 1
+    wrong = client.get(
+        "/api/v1/headwater/impact", params={"nodeId": "datasetField:warehouse:a:x", "asOf": "soon"}
+    )
+    assert wrong.status_code == 422 and "asOf" in wrong.text
+    store.close()

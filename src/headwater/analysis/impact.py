@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from headwater.graph import lineage
@@ -105,7 +106,7 @@ def _short(dataset: DatasetId) -> str:
 
 
 def _column_impact(
-    store: LineageStore, start: FieldId, depth: int
+    store: LineageStore, start: FieldId, depth: int, as_of: datetime | None = None
 ) -> tuple[list[Affected], set[str]]:
     origin: Field = (start.dataset, start.field)
     seen: dict[Field, Affected] = {}
@@ -118,7 +119,7 @@ def _column_impact(
         if not frontier:
             break
         nxt: list[Field] = []
-        for edge in store.column_edges(frontier, "downstream"):
+        for edge in store.column_edges(frontier, "downstream", as_of):
             if not edge.out_field:
                 continue
             src: Field = (edge.in_dataset, edge.in_field)
@@ -160,9 +161,9 @@ def _column_impact(
 
 
 def _dataset_impact(
-    store: LineageStore, start: DatasetId, depth: int
+    store: LineageStore, start: DatasetId, depth: int, as_of: datetime | None = None
 ) -> tuple[list[Affected], set[str]]:
-    graph = {n["id"]: n for n in lineage(store, start, depth, "downstream")["graph"]}
+    graph = {n["id"]: n for n in lineage(store, start, depth, "downstream", as_of)["graph"]}
     depth_of = {start.node_id(): 0}
     chain = {start.node_id(): _short(start)}
     frontier = [start.node_id()]
@@ -208,7 +209,11 @@ def _owners(store: LineageStore, datasets: set[DatasetId], jobs: set[str]) -> di
 
 
 def impact(
-    store: LineageStore, node: NodeId, depth: int = 20, change: Change | None = None
+    store: LineageStore,
+    node: NodeId,
+    depth: int = 20,
+    change: Change | None = None,
+    as_of: datetime | None = None,
 ) -> ImpactReport:
     """Downstream impact of a dataset or column, with a verdict for ``change``.
 
@@ -217,6 +222,8 @@ def impact(
         node: a dataset or a column (``FieldId``).
         depth: how many jobs downstream to follow.
         change: ``drop``, ``type`` or ``rename`` for a verdict; None to just list dependents.
+        as_of: impact on the graph as the job versions of that time defined it (None: now);
+            e.g. what a change would have broken before last week's deploy.
 
     Raises:
         NotFound: unknown node, or a job (impact is for datasets and columns).
@@ -232,9 +239,9 @@ def impact(
         if fields and node.field not in {f["name"] for f in fields}:
             msg = f"{node.dataset.name} has no column {node.field!r}"
             raise NotFound(msg)
-        affected, jobs = _column_impact(store, node, depth)
+        affected, jobs = _column_impact(store, node, depth, as_of)
     else:
-        affected, jobs = _dataset_impact(store, node, depth)
+        affected, jobs = _dataset_impact(store, node, depth, as_of)
     owners = _owners(store, {a.dataset for a in affected}, jobs)
     label = f"{_short(node.dataset)}.{node.field}" if isinstance(node, FieldId) else _short(node)
     return ImpactReport(node.node_id(), label, change, tuple(affected), tuple(sorted(jobs)), owners)

@@ -19,12 +19,15 @@ async def get_impact(
     nodeId: str,
     depth: Annotated[int, Query(ge=1, le=100)] = 20,
     change: Literal["drop", "type", "rename"] | None = None,
+    asOf: str | None = None,
 ) -> dict[str, Any]:
-    """``nodeId`` may be a node id or a name such as ``products_source.cost``."""
+    """``nodeId`` may be a node id or a name such as ``products_source.cost``; ``asOf`` (ISO time)
+    answers on the graph as it was then."""
     store = request.app.state.store
+    when = query_time(asOf, "asOf")
 
     def run() -> dict[str, Any]:
-        return impact(store, resolve_node(store, nodeId), depth, change).to_json()
+        return impact(store, resolve_node(store, nodeId), depth, change, when).to_json()
 
     return await run_in_threadpool(run)
 

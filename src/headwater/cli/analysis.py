@@ -20,6 +20,7 @@ from headwater.cli.common import (
     print_json,
 )
 from headwater.client import HttpReader
+from headwater.model.events import parse_time
 from headwater.model.nodes import DatasetId
 from headwater.store import open_store
 
@@ -75,6 +76,10 @@ def impact_cmd(
         typer.Option("--change", help="Verdict for a change: drop, type or rename."),
     ] = None,
     depth: Annotated[int, typer.Option(min=1, max=100, help="Jobs downstream to follow.")] = 20,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="ISO time: impact on the graph as it was then."),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     db: DbOption = None,
     url: UrlOption = None,
@@ -83,12 +88,17 @@ def impact_cmd(
     """What depends on a dataset or column, and what dropping, retyping or renaming it breaks."""
     if url:
         reader = HttpReader(url, api_key)
-        params = {"nodeId": node, "depth": depth, **({"change": change.value} if change else {})}
+        params: dict[str, Any] = {"nodeId": node, "depth": depth}
+        if change:
+            params["change"] = change.value
+        if as_of:
+            params["asOf"] = as_of
         report = reader._get("/api/v1/headwater/impact", **params)
     else:
         store = open_store(db)
+        when = parse_time(as_of, "--as-of", []) if as_of else None
         report = impact(
-            store, resolve_node(store, node), depth, change.value if change else None
+            store, resolve_node(store, node), depth, change.value if change else None, when
         ).to_json()
     if fmt is Format.json:
         print_json(report)
