@@ -221,3 +221,67 @@ def test_adhoc_check_is_recorded_and_seen_by_trace(tmp_path):
     )
     bad_column = runner.invoke(app, [*args, "--unique", "nope"])
     assert bad_column.exit_code == 1 and "has no column nope" in bad_column.output
+
+
+def test_trace_over_http_through_the_servers_catalog(world, server_factory):
+    """headwater serve --catalog-dir: the API and `headwater trace --url` trace on the server."""
+    import httpx
+
+    store, catalog, tmp = world
+    local = trace(
+        store,
+        IcebergReader(catalog),
+        resolve_node(store, "customer_revenue_summary"),
+        "total_profit < 0",
+    ).to_json()
+    db = f"sqlite:///{tmp / 'h.db'}"
+    url = server_factory(db, env={"HEADWATER_CATALOG_DIR": str(tmp / "catalog")})
+    answer = httpx.get(
+        f"{url}/api/v1/headwater/trace",
+        params={"dataset": "customer_revenue_summary", "where": "total_profit < 0"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    remote = answer.json()
+
+    def without_samples(report: dict) -> dict:  # sample rows hold timestamps; compare the rest
+        hops = [{k: v for k, v in h.items() if k != "sample"} for h in report["hops"]]
+        return {**report, "hops": hops}
+
+    assert without_samples(remote) == without_samples(local)
+    assert [len(h["sample"]) for h in remote["hops"]] == [len(h["sample"]) for h in local["hops"]]
+    bad = httpx.get(
+        f"{url}/api/v1/headwater/trace",
+        params={"dataset": "customer_revenue_summary", "where": "total_profit <"},
+        timeout=60,
+    )
+    assert bad.status_code == 400 and bad.json()["param"] == "where"
+    missing = httpx.get(
+        f"{url}/api/v1/headwater/trace", params={"dataset": "nope", "where": "a < 0"}
+    )
+    assert missing.status_code == 404
+    out = CliRunner().invoke(
+        app,
+        [
+            "trace",
+            "customer_revenue_summary",
+            "--where",
+            "total_profit < 0",
+            "--url",
+            url,
+            "-f",
+            "json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["rootCauses"] == local["rootCauses"]
+    table = CliRunner().invoke(
+        app, ["trace", "customer_revenue_summary", "--where", "total_profit < 0", "--url", url]
+    )
+    assert table.exit_code == 0 and "root cause" in table.output
+    no_catalog = server_factory(db)
+    refused = httpx.get(
+        f"{no_catalog}/api/v1/headwater/trace",
+        params={"dataset": "customer_revenue_summary", "where": "total_profit < 0"},
+    )
+    assert refused.status_code == 409 and "--catalog-dir" in refused.json()["message"]

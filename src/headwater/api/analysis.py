@@ -32,6 +32,41 @@ async def get_impact(
     return await run_in_threadpool(run)
 
 
+@router.get("/trace", summary="Trace bad rows upstream to the source rows and the root cause")
+async def get_trace(
+    request: Request,
+    dataset: str,
+    where: str,
+) -> Any:
+    """``dataset`` is a node id or a name; ``where`` a SQL condition such as ``total_profit < 0``.
+
+    Reads data through the server's catalog (``headwater serve --catalog-dir``); 409 without one.
+    """
+    from headwater.analysis.trace import TraceError, trace
+    from headwater.api.errors import error
+    from headwater.capture.iceberg import CatalogError
+    from headwater.model.nodes import DatasetId
+
+    reader = request.app.state.reader
+    if reader is None:
+        return error(
+            409,
+            "this server has no data catalog to read rows from; start it with "
+            "headwater serve --catalog-dir DIR",
+        )
+    store = request.app.state.store
+    node = await run_in_threadpool(resolve_node, store, dataset)
+    if not isinstance(node, DatasetId):
+        return error(400, "trace takes a dataset; put the column in where", param="dataset")
+    try:
+        report = await run_in_threadpool(trace, store, reader, node, where)
+    except TraceError as exc:
+        return error(400, str(exc), param="where")
+    except CatalogError as exc:
+        return error(409, str(exc))
+    return report.to_json()
+
+
 @router.get("/audit", summary="Who ran what, when, where, why, on which data")
 async def get_audit(
     request: Request,

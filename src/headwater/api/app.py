@@ -8,6 +8,8 @@ keeps those encoded through routing so a name never splits a path.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,6 +17,7 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import headwater
+from headwater.analysis.trace import DataReader
 from headwater.api import analysis, errors, ingest, reads
 from headwater.api.auth import ApiKeys, load_keys
 from headwater.store import LineageStore, open_store
@@ -40,7 +43,11 @@ class EncodedSlashes:
 
 
 def create_app(
-    store: LineageStore | None = None, *, api_keys: ApiKeys | None = None, db_url: str | None = None
+    store: LineageStore | None = None,
+    *,
+    api_keys: ApiKeys | None = None,
+    db_url: str | None = None,
+    reader: DataReader | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -48,6 +55,9 @@ def create_app(
         store: the lineage store; opened from ``db_url`` / ``HEADWATER_DB_URL`` when None.
         api_keys: API keys; read from the environment when None (see :mod:`headwater.api.auth`).
         db_url: store URL used when ``store`` is None.
+        reader: where row-level traces read data; when None, the Iceberg SQL catalog in
+            ``HEADWATER_CATALOG_DIR`` if set (``headwater serve --catalog-dir``), else none
+            (``/api/v1/headwater/trace`` then answers 409).
 
     Returns:
         The FastAPI app (an ASGI app).
@@ -59,6 +69,7 @@ def create_app(
     )
     app.state.store = store if store is not None else open_store(db_url)
     app.state.api_keys = api_keys if api_keys is not None else load_keys()
+    app.state.reader = reader if reader is not None else _reader_from_env()
     errors.install(app)
 
     @app.middleware("http")
@@ -75,3 +86,12 @@ def create_app(
     app.include_router(analysis.router)
     app.add_middleware(EncodedSlashes)
     return app
+
+
+def _reader_from_env() -> DataReader | None:
+    directory = os.environ.get("HEADWATER_CATALOG_DIR")
+    if not directory:
+        return None
+    from headwater.capture.iceberg import IcebergReader, open_catalog
+
+    return IcebergReader(open_catalog(Path(directory)))

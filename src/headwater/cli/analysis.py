@@ -117,35 +117,50 @@ def trace_cmd(
     ] = Path("./headwater-catalog"),
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     db: DbOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Trace bad rows upstream to the source rows that produced them, and name the root cause found in the data."""
     from headwater.analysis.trace import TraceError, trace
     from headwater.capture.iceberg import CatalogError, IcebergReader, open_catalog
 
-    if not (catalog_dir / "catalog.db").exists():
-        raise fail(f"no Iceberg catalog at {catalog_dir}; pass --catalog-dir")
-    store = open_store(db)
-    node = resolve_node(store, dataset)
-    if not isinstance(node, DatasetId):
-        raise fail("trace takes a dataset; put the column in --where")
-    try:
-        report = trace(store, IcebergReader(open_catalog(catalog_dir)), node, where)
-    except (TraceError, CatalogError) as exc:
-        raise fail(str(exc)) from None
+    if url:  # the server reads the data through its own catalog
+        report = HttpReader(url, api_key)._get(
+            "/api/v1/headwater/trace", dataset=dataset, where=where
+        )
+    else:
+        if not (catalog_dir / "catalog.db").exists():
+            raise fail(f"no Iceberg catalog at {catalog_dir}; pass --catalog-dir")
+        store = open_store(db)
+        node = resolve_node(store, dataset)
+        if not isinstance(node, DatasetId):
+            raise fail("trace takes a dataset; put the column in --where")
+        try:
+            report = trace(store, IcebergReader(open_catalog(catalog_dir)), node, where).to_json()
+        except (TraceError, CatalogError) as exc:
+            raise fail(str(exc)) from None
     if fmt is Format.json:
-        print_json(report.to_json())
+        print_json(report)
         return
-    console.print(f"[bold]{report.bad_rows}[/] rows of {report.dataset} match {report.where}")
+    _render_trace(report)
+
+
+def _render_trace(report: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{report['badRows']}[/] rows of {report['dataset']} match {report['where']}"
+    )
     table = Table(
         title="contributing rows, hop by hop (from the snapshots each run read)",
         title_justify="left",
     )
     for col in ("dataset", "rows", "of", "via job", "note"):
         table.add_column(col, overflow="fold")
-    for hop in report.hops:
-        table.add_row(hop.dataset, str(hop.rows), str(hop.total), hop.job or "", hop.note or "")
+    for hop in report["hops"]:
+        table.add_row(
+            hop["dataset"], str(hop["rows"]), str(hop["total"]), hop["job"] or "", hop["note"] or ""
+        )
     console.print(table)
-    for cause in report.root_causes or [
+    for cause in report["rootCauses"] or [
         "no single condition on the source columns explains these rows"
     ]:
         console.print(f"[bold red]{cause}[/]" if cause.startswith("root cause") else cause)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from headwater.cli.common import DbOption, console, friendly_errors
+from headwater.cli.common import DbOption, console, fail, friendly_errors
 from headwater.store import open_store, resolve_url
 
 db_app = typer.Typer(help="Manage the lineage store.", no_args_is_help=True)
@@ -20,6 +21,13 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Server worker processes (use PostgreSQL for more than 1).")
     ] = 1,
+    catalog_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog-dir",
+            help="Iceberg SQL catalog directory for row-level traces (/api/v1/headwater/trace).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the OpenLineage ingest API and the Marquez-compatible read API."""
     import os
@@ -29,6 +37,12 @@ def serve(
     url = resolve_url(db)
     open_store(url).close()  # migrate once, before workers start
     os.environ["HEADWATER_DB_URL"] = url
+    if catalog_dir is not None:
+        if not (catalog_dir / "catalog.db").exists():
+            raise fail(
+                f"no Iceberg catalog at {catalog_dir} (expected {catalog_dir / 'catalog.db'})"
+            )
+        os.environ["HEADWATER_CATALOG_DIR"] = str(catalog_dir.resolve())
     console.print(f"Headwater on http://{host}:{port}  store: {url}")
     uvicorn.run(
         "headwater.api.server:app",
