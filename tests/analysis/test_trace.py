@@ -285,3 +285,58 @@ def test_trace_over_http_through_the_servers_catalog(world, server_factory):
         params={"dataset": "customer_revenue_summary", "where": "total_profit < 0"},
     )
     assert refused.status_code == 409 and "--catalog-dir" in refused.json()["message"]
+
+
+SHOP = """
+name: shop
+namespace: shop
+description: revenue per customer
+parameters:
+  database_name: shop
+sources:
+  - table: orders
+  - table: products
+steps:
+  - job: revenue
+    target: revenue
+    sql: |
+      SELECT o.customer_id, SUM(o.quantity * p.price) AS revenue
+      FROM orders o JOIN products p ON o.product_id = p.product_id
+      GROUP BY o.customer_id
+"""
+
+
+@pytest.mark.parametrize(
+    ("defect", "where", "cause"),
+    [
+        ("negative", "revenue < 0", "root cause: orders rows where quantity < 0"),
+        ("null", "revenue IS NULL", "root cause: products rows where price IS NULL"),
+    ],
+)
+def test_root_causes_beyond_column_pairs(tmp_path, defect, where, cause):
+    """Negative quantities and missing prices are found in the data, not only `a > b` pairs."""
+    catalog = open_catalog(tmp_path / "catalog")
+    store = open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    n = 300
+    quantity = [(-5 if defect == "negative" and i % 30 == 0 else 1 + i % 4) for i in range(n)]
+    orders = pa.table(
+        {
+            "order_id": list(range(n)),
+            "customer_id": [i % 30 if i % 30 else 0 for i in range(n)],
+            "product_id": [(i * 7) % 20 if i % 30 else 19 for i in range(n)],
+            "quantity": quantity,
+        }
+    )
+    prices = [float(5 + p) for p in range(20)]
+    if defect == "null":
+        prices[19] = None
+    products = pa.table({"product_id": list(range(20)), "price": pa.array(prices, pa.float64())})
+    commit_table(catalog, "shop.orders", orders, {})
+    commit_table(catalog, "shop.products", products, {})
+    spec = tmp_path / "shop.yaml"
+    spec.write_text(SHOP)
+    Runner(catalog, make_client(store)).run(load_pipeline(spec, {}))
+    report = trace(store, IcebergReader(catalog), resolve_node(store, "revenue"), where)
+    assert report.bad_rows == 1
+    assert [c.split(" (")[0] for c in report.root_causes] == [cause]
+    store.close()

@@ -5,9 +5,10 @@ the output's keys (GROUP BY keys, or else its first column copied as is) of the 
 down as an ``IN`` filter, grouping and ordering are dropped, and each input's own columns are
 selected. The rewritten query runs in DuckDB over the exact Iceberg snapshots the run read (its
 ``version`` facets), not the tables' current state. Inputs that another job produced are traced in
-turn. At the sources, column pairs that feed the bad column are compared: a condition such as
-``cost > price`` that holds for the contributing rows far more often than for all rows is reported
-as the root cause. Window functions and set operations cannot be inverted this way; such a hop is
+turn. At the sources, conditions over the columns that feed the bad column are compared (column
+pairs such as ``cost > price``, nulls, negative or zero values, one value of a categorical column):
+the one that holds for the contributing rows far more often than for all rows is reported as the
+root cause. Window functions and set operations cannot be inverted this way; such a hop is
 reported and the trace stops there.
 """
 
@@ -345,49 +346,55 @@ class Tracer:
         report: TraceReport,
         feeding: dict[str, set[str]],
     ) -> None:
-        """Find ``a > b`` over columns feeding the bad column that singles out the contributing rows."""
-        columns = feeding.get(dataset.name, set())
-        numeric = [
-            c
-            for c in rows.column_names
-            if c in columns
-            and (
-                pa.types.is_floating(rows.schema.field(c).type)
-                or pa.types.is_integer(rows.schema.field(c).type)
-            )
-        ]
-        if len(numeric) < 2 or rows.num_rows == 0 or baseline.num_rows == 0:
+        """Find the condition over columns feeding the bad column that singles out the rows.
+
+        Candidates: ``a > b`` for numeric column pairs, ``c IS NULL``, ``c < 0`` and ``c = 0`` for
+        numeric columns, ``c = 'v'`` for the most common value of a low-cardinality text column.
+        The one whose share among the contributing rows most exceeds its share among all rows
+        (lift above 1.2) is the root cause; single-column conditions must also cover at least a
+        tenth of the contributing rows.
+        """
+        columns = [c for c in rows.column_names if c in feeding.get(dataset.name, set())]
+        if not columns or rows.num_rows == 0 or baseline.num_rows == 0:
             return
         con = duckdb.connect()
         con.register("c", rows)
         con.register("a", baseline)
-        best: tuple[float, str, int, int, float] | None = None
-        for left, right in permutations(numeric, 2):
-            cond = exp.GT(
-                this=exp.column(left, quoted=True), expression=exp.column(right, quoted=True)
+        best: tuple[float, float, str, exp.Expr] | None = None
+        for label, cond, min_share in _candidates(con, rows, columns):
+            share = exp.func(
+                "AVG",
+                exp.Cast(
+                    this=exp.func("COALESCE", cond, exp.false()), to=exp.DataType.build("double")
+                ),
             )
-            share = exp.func("AVG", exp.Cast(this=cond, to=exp.DataType.build("double")))
-            sc = float(
-                (
-                    con.execute(
-                        exp.select(share.copy()).from_("c").sql(dialect="duckdb")
-                    ).fetchall()[0]
-                    or [0]
-                )[0]
-                or 0
-            )
-            sa = float(
-                (
-                    con.execute(
-                        exp.select(share.copy()).from_("a").sql(dialect="duckdb")
-                    ).fetchall()[0]
-                    or [0]
-                )[0]
-                or 0
+            sc, sa = (
+                float(
+                    (
+                        con.execute(
+                            exp.select(share.copy()).from_(t).sql(dialect="duckdb")
+                        ).fetchone()
+                        or [0]
+                    )[0]
+                    or 0
+                )
+                for t in ("c", "a")
             )
             lift = sc / max(sa, 1e-9)
-            if sc > 0 and lift > 1.2 and (best is None or lift > best[0]):
-                distinct_rows = con.execute(
+            if (
+                sc > 0
+                and sc >= min_share
+                and lift > 1.2
+                and (best is None or (lift, sc) > best[:2])
+            ):
+                best = (lift, sc, label, cond)
+        if best is None:
+            con.close()
+            return
+        lift, sc, label, cond = best
+        distinct_count = int(
+            (
+                con.execute(
                     exp.select(exp.func("COUNT", exp.Star()))
                     .from_(
                         exp.Subquery(
@@ -396,22 +403,71 @@ class Tracer:
                         )
                     )
                     .sql(dialect="duckdb")
-                ).fetchall()[0]
-                best = (
-                    lift,
-                    f"{left} > {right}",
-                    int((distinct_rows or [0])[0]),
-                    round(sc * rows.num_rows),
-                    sa,
-                )
+                ).fetchone()
+                or [0]
+            )[0]
+        )
         con.close()
-        if best is not None:
-            _, condition, distinct_count, weighted, share_all = best
-            report.root_causes.append(
-                f"root cause: {_short(dataset.name)} rows where {condition} "
-                f"({distinct_count} such rows feed {weighted} of the {rows.num_rows} contributing joined rows, "
-                f"{weighted / rows.num_rows:.0%} against {share_all:.0%} across all rows)"
+        weighted = round(sc * rows.num_rows)
+        share_all = sc / lift
+        report.root_causes.append(
+            f"root cause: {_short(dataset.name)} rows where {label} "
+            f"({distinct_count} such rows feed {weighted} of the {rows.num_rows} contributing joined rows, "
+            f"{weighted / rows.num_rows:.0%} against {share_all:.0%} across all rows)"
+        )
+
+
+def _candidates(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table, columns: list[str]
+) -> list[tuple[str, exp.Expr, float]]:
+    """(label, condition, minimum share among the contributing rows) to try as root causes."""
+
+    def col(name: str) -> exp.Column:
+        return exp.column(name, quoted=True)
+
+    numeric = [
+        c
+        for c in columns
+        if pa.types.is_floating(rows.schema.field(c).type)
+        or pa.types.is_integer(rows.schema.field(c).type)
+    ]
+    found: list[tuple[str, exp.Expr, float]] = [
+        (f"{left} > {right}", exp.GT(this=col(left), expression=col(right)), 0.0)
+        for left, right in permutations(numeric, 2)
+    ]
+    for c in columns:
+        found.append((f"{c} IS NULL", exp.Is(this=col(c), expression=exp.null()), 0.1))
+    for c in numeric:
+        found.append((f"{c} < 0", exp.LT(this=col(c), expression=exp.Literal.number(0)), 0.1))
+        found.append((f"{c} = 0", exp.EQ(this=col(c), expression=exp.Literal.number(0)), 0.1))
+    for c in columns:
+        if not pa.types.is_string(rows.schema.field(c).type):
+            continue
+        top = con.execute(
+            exp.select(col(c), exp.func("COUNT", exp.Star()).as_("n"))
+            .from_("a")
+            .group_by(col(c))
+            .order_by("n DESC")
+            .limit(51)
+            .sql(dialect="duckdb")
+        ).fetchall()
+        if len(top) > 50:
+            continue  # not categorical
+        common = con.execute(
+            exp.select(col(c))
+            .from_("c")
+            .where(exp.Not(this=exp.Is(this=col(c), expression=exp.null())))
+            .group_by(col(c))
+            .order_by(exp.Ordered(this=exp.func("COUNT", exp.Star()), desc=True))
+            .limit(1)
+            .sql(dialect="duckdb")
+        ).fetchone()
+        if common is not None:
+            value = str(common[0])
+            found.append(
+                (f"{c} = '{value}'", exp.EQ(this=col(c), expression=exp.Literal.string(value)), 0.1)
             )
+    return found
 
 
 def trace(store: LineageStore, reader: DataReader, dataset: DatasetId, where: str) -> TraceReport:
