@@ -444,3 +444,38 @@ def test_facets_of_datasets_and_jobs(store):
     )
     assert found[DatasetId("warehouse", "t")]["ownership"]["owners"] == [{"name": "team-a"}]
     assert JobId("pipelines", "j") in found and DatasetId("warehouse", "missing") not in found
+
+
+def test_ingest_many_is_one_pass_with_per_item_results(store, store_url):
+    """Invalid items are reported at their index; duplicates inside a batch are stored once."""
+    first = run_event(job="a", outputs=[dataset("x")], at=1)
+    items = [
+        json.dumps(first).encode(),
+        b"{not json",
+        json.dumps({**run_event(job="b"), "eventType": "NOPE"}).encode(),
+        json.dumps(first).encode(),
+        json.dumps(run_event(job="c", inputs=[dataset("x")], outputs=[dataset("y")], at=2)).encode(),
+    ]
+    results = store.ingest_many(items)
+    assert [r.index for r in results] == [0, 1, 2, 3, 4]
+    assert [r.error is None for r in results] == [True, False, False, True, True]
+    assert results[3].result.duplicate and results[3].result.event_id == results[0].result.event_id
+    assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"a", "c"}
+    graph = lineage(store, parse_node_id("dataset:warehouse:y"), 5, "upstream")["graph"]
+    assert "dataset:warehouse:x" in {n["id"] for n in graph}
+
+
+@pytest.mark.postgres
+def test_ingest_many_reports_an_event_the_database_refuses(fresh_postgres_url):
+    """PostgreSQL cannot store NUL characters: that item fails alone, its neighbours land."""
+    store = open_store(fresh_postgres_url)
+    try:
+        good = [run_event(job=f"ok{i}", outputs=[dataset(f"t{i}")], at=i) for i in range(2)]
+        refused = run_event(job="nul", outputs=[dataset("t\u0000")], at=5)
+        results = store.ingest_many(json.dumps(e).encode() for e in (good[0], refused, good[1]))
+        assert [r.error is None for r in results] == [True, False, True]
+        assert "database refused" in str(results[1].error)
+        assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"ok0", "ok1"}
+        assert len(list(store.export_events())) == 2
+    finally:
+        store.close()

@@ -31,9 +31,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from headwater.model.events import EventParseError, EventValidationError, parse_event
+from headwater.model.events import (
+    EventParseError,
+    EventValidationError,
+    ValidatedEvent,
+    parse_event,
+)
 from headwater.model.nodes import DatasetId, JobId
 from headwater.store import schema as t
 from headwater.store import views
@@ -166,37 +171,66 @@ class SqlStore(LineageStore):
     def ingest(self, payload: Payload) -> IngestResult:
         """Validate and store one event in one transaction (see :class:`LineageStore`)."""
         event = parse_event(payload)
+        return self._store([event])[0]
+
+    def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
+        """Validate every item, then store the valid ones; errors are returned per index.
+
+        The valid events are applied in order in one transaction (one commit, one chain lock),
+        which keeps each event atomic because nothing is written before all of them are applied.
+        Should the database refuse one of them, that transaction is rolled back and the events
+        are stored one transaction each, so the others still land and the refused one is
+        reported at its index.
+        """
+        results: dict[int, BatchItemResult] = {}
+        valid: list[tuple[int, ValidatedEvent]] = []
+        for i, payload in enumerate(payloads):
+            try:
+                valid.append((i, parse_event(payload)))
+            except (EventParseError, EventValidationError) as exc:
+                results[i] = BatchItemResult(i, error=exc)
+        if valid:
+            try:
+                stored = self._store([event for _, event in valid])
+            except DBAPIError:
+                for i, event in valid:  # one by one: only the refused events fail
+                    try:
+                        results[i] = BatchItemResult(i, result=self._store([event])[0])
+                    except DBAPIError as exc:
+                        refused = ValueError(f"the database refused this event: {exc.orig}")
+                        results[i] = BatchItemResult(i, error=refused)
+            else:
+                for (i, _), result in zip(valid, stored, strict=True):
+                    results[i] = BatchItemResult(i, result=result)
+        return [results[i] for i in sorted(results)]
+
+    def _store(self, events: list[ValidatedEvent]) -> list[IngestResult]:
+        """Apply ``events`` in order in one transaction (retried while SQLite is locked)."""
         received = datetime.now(UTC)
         for attempt in range(5):
             try:
+                results: list[IngestResult] = []
                 with self.engine.begin() as conn:
                     self._lock_chain(conn)
                     ingestor = Ingestor(conn, self._insert, self._ids)
-                    event_id = ingestor.apply(event, received)
-                    if event_id is None:
-                        existing = conn.execute(
-                            select(t.events.c.id).where(
-                                t.events.c.content_hash == event.content_hash
-                            )
-                        ).scalar()
-                        return IngestResult(existing, True, event.warnings)
+                    for event in events:
+                        event_id = ingestor.apply(event, received)
+                        if event_id is None:
+                            existing = conn.execute(
+                                select(t.events.c.id).where(
+                                    t.events.c.content_hash == event.content_hash
+                                )
+                            ).scalar()
+                            results.append(IngestResult(existing, True, event.warnings))
+                        else:
+                            results.append(IngestResult(event_id, False, event.warnings))
                 self._ids.merge(ingestor.learned)  # committed: its ids are now stable
-                return IngestResult(event_id, False, event.warnings)
+                return results
             except OperationalError as exc:  # SQLite: a writer held the lock past busy_timeout
                 if "locked" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
-
-    def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
-        """Ingest each item in its own transaction; errors are returned per index."""
-        results = []
-        for i, payload in enumerate(payloads):
-            try:
-                results.append(BatchItemResult(i, result=self.ingest(payload)))
-            except (EventParseError, EventValidationError) as exc:
-                results.append(BatchItemResult(i, error=exc))
-        return results
 
     def prune_events(self, older_than: datetime) -> int:
         """Drop the bodies of events older than ``older_than``; hashes and lineage stay."""
