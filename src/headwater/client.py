@@ -28,7 +28,12 @@ class Reader(Protocol):
     """What the CLI reads."""
 
     def lineage(
-        self, node_id: str, depth: int, direction: str, as_of: str | None = None
+        self,
+        node_id: str,
+        depth: int,
+        direction: str,
+        as_of: str | None = None,
+        lean: bool = False,
     ) -> Json: ...
     def column_lineage(
         self, node_id: str, depth: int, with_downstream: bool, as_of: str | None = None
@@ -49,9 +54,16 @@ class LocalReader:
     def __init__(self, store: LineageStore) -> None:
         self.store = store
 
-    def lineage(self, node_id: str, depth: int, direction: str, as_of: str | None = None) -> Json:
+    def lineage(
+        self,
+        node_id: str,
+        depth: int,
+        direction: str,
+        as_of: str | None = None,
+        lean: bool = False,
+    ) -> Json:
         node = parse_node_id(node_id)
-        return lineage(self.store, node, depth, direction, _when(as_of))  # type: ignore[arg-type]
+        return lineage(self.store, node, depth, direction, _when(as_of), lean)  # type: ignore[arg-type]
 
     def column_lineage(
         self, node_id: str, depth: int, with_downstream: bool, as_of: str | None = None
@@ -103,9 +115,21 @@ class HttpReader:
         body: Json = response.json()
         return body
 
-    def lineage(self, node_id: str, depth: int, direction: str, as_of: str | None = None) -> Json:
+    def lineage(
+        self,
+        node_id: str,
+        depth: int,
+        direction: str,
+        as_of: str | None = None,
+        lean: bool = False,
+    ) -> Json:
         return self._get(
-            "/api/v1/lineage", nodeId=node_id, depth=depth, direction=direction, asOf=as_of
+            "/api/v1/lineage",
+            nodeId=node_id,
+            depth=depth,
+            direction=direction,
+            asOf=as_of,
+            lean=str(lean).lower(),
         )
 
     def column_lineage(

@@ -152,3 +152,15 @@ def test_as_of_parameter(client):
         ).status_code
         == 200
     )
+
+
+def test_lean_lineage_has_the_same_graph_without_details(loaded):
+    node = "dataset:file:/tmp/cll_test/tbl1"
+    full = loaded.get("/api/v1/lineage", params={"nodeId": node, "depth": 5})
+    lean = loaded.get("/api/v1/lineage", params={"nodeId": node, "depth": 5, "lean": "true"})
+    assert full.status_code == lean.status_code == 200
+    shape = lambda g: [(n["id"], n["type"], n["inEdges"], n["outEdges"]) for n in g["graph"]]  # noqa: E731
+    assert shape(full.json()) == shape(lean.json()) and len(lean.json()["graph"]) > 1
+    for node in lean.json()["graph"]:
+        assert set(node["data"]) == {"id", "name", "namespace", "type"}
+    assert any("facets" in n["data"] or "latestRun" in n["data"] for n in full.json()["graph"])

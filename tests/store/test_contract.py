@@ -454,7 +454,9 @@ def test_ingest_many_is_one_pass_with_per_item_results(store, store_url):
         b"{not json",
         json.dumps({**run_event(job="b"), "eventType": "NOPE"}).encode(),
         json.dumps(first).encode(),
-        json.dumps(run_event(job="c", inputs=[dataset("x")], outputs=[dataset("y")], at=2)).encode(),
+        json.dumps(
+            run_event(job="c", inputs=[dataset("x")], outputs=[dataset("y")], at=2)
+        ).encode(),
     ]
     results = store.ingest_many(items)
     assert [r.index for r in results] == [0, 1, 2, 3, 4]

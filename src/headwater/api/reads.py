@@ -163,10 +163,12 @@ async def get_lineage(
     depth: Depth = 20,
     direction: Literal["upstream", "downstream", "both"] = "both",
     asOf: str | None = None,
+    lean: bool = False,
 ) -> Json:
-    """Datasets and jobs around ``nodeId``; ``direction`` and ``asOf`` are Headwater extensions."""
+    """Datasets and jobs around ``nodeId``; ``direction``, ``asOf`` and ``lean`` (nodes without
+    facets, schema and latest run, for large graphs) are Headwater extensions."""
     return await _call(
-        request, lineage, parse_node_id(nodeId), depth, direction, query_time(asOf, "asOf")
+        request, lineage, parse_node_id(nodeId), depth, direction, query_time(asOf, "asOf"), lean
     )
 
 

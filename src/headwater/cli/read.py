@@ -81,7 +81,9 @@ def lineage_cmd(
         graph = reader.column_lineage(node, depth, not upstream, as_of)["graph"]
     else:
         direction = "upstream" if upstream else "downstream" if downstream else "both"
-        graph = reader.lineage(node, depth, direction, as_of)["graph"]
+        # dot and mermaid draw names only: skip reading every node's details
+        lean = fmt in (GraphFormat.dot, GraphFormat.mermaid)
+        graph = reader.lineage(node, depth, direction, as_of, lean)["graph"]
     if fmt is GraphFormat.json:
         print_json({"graph": graph})
     elif fmt is GraphFormat.dot:

@@ -57,6 +57,7 @@ def lineage(
     depth: int = 20,
     direction: Direction = "both",
     as_of: datetime | None = None,
+    lean: bool = False,
 ) -> Json:
     """The lineage graph around a dataset or job.
 
@@ -66,6 +67,8 @@ def lineage(
         depth: how many jobs away to go in each direction.
         direction: ``upstream``, ``downstream`` or ``both``.
         as_of: the graph as the job versions current at that time defined it (None: now).
+        lean: node ``data`` holds only the id, name, namespace and type (no facets, schema or
+            latest run): for large graphs, where reading every node's details dominates.
 
     Returns:
         ``{"graph": [{"id", "type": "DATASET"|"JOB", "data", "inEdges", "outEdges"}]}``.
@@ -84,13 +87,15 @@ def lineage(
     if direction in ("downstream", "both"):
         _walk(store, start, depth, False, nodes, edges, as_of)
     edges = {(a, b) for a, b in edges if a in nodes and b in nodes}
-    return {"graph": graph_nodes(store, nodes, edges)}
+    return {"graph": graph_nodes(store, nodes, edges, lean)}
 
 
-def graph_nodes(store: LineageStore, nodes: set[DatasetId | JobId], edges: set[Edge]) -> list[Json]:
+def graph_nodes(
+    store: LineageStore, nodes: set[DatasetId | JobId], edges: set[Edge], lean: bool = False
+) -> list[Json]:
     """Marquez graph nodes for ``nodes`` with their in/out edges, sorted by id."""
-    datasets = store.datasets_by_id([n for n in nodes if isinstance(n, DatasetId)])
-    jobs = store.jobs_by_id([n for n in nodes if isinstance(n, JobId)])
+    datasets = {} if lean else store.datasets_by_id([n for n in nodes if isinstance(n, DatasetId)])
+    jobs = {} if lean else store.jobs_by_id([n for n in nodes if isinstance(n, JobId)])
     ins: dict[DatasetId | JobId, list[Json]] = {n: [] for n in nodes}
     outs: dict[DatasetId | JobId, list[Json]] = {n: [] for n in nodes}
     for origin, dest in sorted(edges, key=lambda e: (e[0].node_id(), e[1].node_id())):

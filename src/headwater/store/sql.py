@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -73,11 +74,23 @@ def normalize_url(url: str) -> str:
     raise StoreError(msg)
 
 
+def json_dumps(value: Any) -> str:
+    """JSON text for the store's JSON columns (orjson; the standard library for what it refuses,
+    such as integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def create_engine_for(url: str) -> Engine:
     """An engine configured for concurrent, durable lineage writes."""
     url = normalize_url(url)
+    codec: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 60, "check_same_thread": False}, **codec
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -94,7 +107,7 @@ def create_engine_for(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, **codec)
 
 
 def keys_in(

@@ -15,9 +15,9 @@ def iso(value: datetime | None) -> str | None:
     """A datetime as Marquez writes it: ISO 8601 UTC with ``Z``."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if value.tzinfo is not None:  # naive values are UTC already (SQLite)
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def namespace(row: Any) -> Json:
