@@ -134,9 +134,12 @@ def snapshot_of(table: Table) -> Snapshot:
     )
 
 
-def dataset_name(catalog: Catalog, identifier: str) -> tuple[str, str, dict[str, Any]]:
-    """``(namespace, name, symlinks facet)`` of a table per OpenLineage naming."""
-    table = catalog.load_table(identifier)
+def dataset_name(
+    catalog: Catalog, identifier: str, table: Table | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """``(namespace, name, symlinks facet)`` of a table per OpenLineage naming (``table``: the
+    already loaded table, to skip loading it again)."""
+    table = table or catalog.load_table(identifier)
     location = urlparse(table.location())
     namespace = f"{location.scheme}://{location.netloc}" if location.netloc else location.scheme
     symlinks = {
@@ -149,9 +152,11 @@ def dataset_name(catalog: Catalog, identifier: str) -> tuple[str, str, dict[str,
     return namespace, location.path, symlinks
 
 
-def schema_fields(catalog: Catalog, identifier: str) -> list[dict[str, str]]:
+def schema_fields(
+    catalog: Catalog, identifier: str, table: Table | None = None
+) -> list[dict[str, str]]:
     """The table's columns as OpenLineage schema fields (``name``, ``type``)."""
-    table = catalog.load_table(identifier)
+    table = table or catalog.load_table(identifier)
     return [{"name": f.name, "type": str(f.field_type)} for f in table.schema().fields]
 
 

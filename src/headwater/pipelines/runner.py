@@ -21,6 +21,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import DatasetEvent, RunState, StaticDataset
 from openlineage.client.uuid import generate_new_uuid
 from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
 
 from headwater import PRODUCER, __version__
 from headwater.capture import facets as f
@@ -91,11 +92,29 @@ class Runner:
         self.catalog = catalog
         self.client = client
         self.progress = progress or (lambda _: None)
+        self._tables: dict[str, Any] = {}  # loaded tables, until this run commits to them
 
     # -- emission ----------------------------------------------------------------------------
     def _emit(self, event: Any) -> None:
         if self.client is not None:
             self.client.emit(event)
+
+    def _table(self, identifier: str) -> Any:
+        """The catalog's table, loaded once until this run commits to it."""
+        if identifier not in self._tables:
+            self._tables[identifier] = self.catalog.load_table(identifier)
+        return self._tables[identifier]
+
+    def _exists(self, identifier: str) -> bool:
+        try:
+            self._table(identifier)
+        except NoSuchTableError:
+            return False
+        return True
+
+    def _commit(self, identifier: str, data: pa.Table, properties: dict[str, str]) -> Snapshot:
+        self._tables.pop(identifier, None)
+        return commit_table(self.catalog, identifier, data, properties)
 
     def _dataset(
         self,
@@ -103,21 +122,18 @@ class Runner:
         snapshot: Snapshot | None = None,
         properties: dict[str, str] | None = None,
     ) -> tuple[str, str, dict[str, Any]]:
-        namespace, name, symlinks = dataset_name(self.catalog, identifier)
+        table = self._table(identifier)
+        namespace, name, symlinks = dataset_name(self.catalog, identifier, table)
         facets: dict[str, Any] = {
             "symlinks": symlinks,
-            "schema": f.schema_facet(schema_fields(self.catalog, identifier)),
+            "schema": f.schema_facet(schema_fields(self.catalog, identifier, table)),
             "dataSource": f.datasource_facet(
                 f"iceberg://{self.catalog.name}", f"iceberg://{self.catalog.name}"
             ),
         }
         if snapshot is not None:
             facets["version"] = f.version_facet(str(snapshot.snapshot_id))
-        props = (
-            properties
-            if properties is not None
-            else dict(self.catalog.load_table(identifier).properties)
-        )
+        props = properties if properties is not None else dict(table.properties)
         if props.get("owner"):
             facets["ownership"] = f.ownership_dataset_facet(props["owner"])
         if props.get("description"):
@@ -142,6 +158,7 @@ class Runner:
     def run(self, pipeline: Pipeline) -> PipelineResult:
         """Run every source and step in order; raise :class:`StepFailed` on the first failure."""
         result = PipelineResult(pipeline, str(generate_new_uuid()))
+        self._tables.clear()  # tables may have changed since the last run
         environment = str(pipeline.parameters.get("environment", ""))
         run_facets = {
             "nominalTime": f.nominal_time_facet(_nominal(pipeline)),
@@ -224,9 +241,7 @@ class Runner:
                 "lineage_job": "",
                 "upstream_tables": "",
             }
-            snapshot = commit_table(
-                self.catalog, identifier, data, {k: v for k, v in props.items() if v}
-            )
+            snapshot = self._commit(identifier, data, {k: v for k, v in props.items() if v})
             result.sources[identifier] = snapshot.rows
             ns, name, dataset_facets = self._dataset(identifier, snapshot)
             self._emit(
@@ -270,12 +285,12 @@ class Runner:
             job_facets["ownership"] = f.ownership_job_facet(step.owner)
         if step.description:
             job_facets["documentation"] = f.documentation_job_facet(step.description)
-        missing = [i for i in inputs if not table_exists(self.catalog, i)]
+        missing = [i for i in inputs if not self._exists(i)]
         in_datasets: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
         snapshots: dict[str, Snapshot] = {}
         if not missing:
             for identifier in inputs:
-                snapshots[identifier] = snapshot_of(self.catalog.load_table(identifier))
+                snapshots[identifier] = snapshot_of(self._table(identifier))
                 ns, name, dataset_facets = self._dataset(identifier, snapshots[identifier])
                 in_datasets.append((ns, name, dataset_facets, {}))
         self._emit(
@@ -294,9 +309,9 @@ class Runner:
                 msg = f"input table {missing[0]} does not exist in catalog {self.catalog.name!r}"
                 raise CatalogError(msg)
             data = self._compute(step, inputs, snapshots)
-            existed = table_exists(self.catalog, target)
+            existed = self._exists(target)
             props = self._properties(pipeline, step, target, inputs, run_id, original)
-            snapshot = commit_table(self.catalog, target, data, props)
+            snapshot = self._commit(target, data, props)
             checks = run_checks(target, data, step.checks)
         except Exception as exc:
             fail = {**run_facets, "errorMessage": f.error_facet(str(exc), traceback.format_exc())}
@@ -369,7 +384,8 @@ class Runner:
         for ident in identifiers:
             name = ident[-1]
             identifier = f"{pipeline.database}.{name}"
-            schemas[name] = {c["name"]: c["type"] for c in schema_fields(self.catalog, identifier)}
+            fields = schema_fields(self.catalog, identifier, self._table(identifier))
+            schemas[name] = {c["name"]: c["type"] for c in fields}
         return schemas
 
     def _compute(self, step: Step, inputs: list[str], snapshots: dict[str, Snapshot]) -> pa.Table:
@@ -399,7 +415,7 @@ class Runner:
         pii = False
         for identifier in inputs:
             sources |= original.get(identifier, {identifier})
-            if self.catalog.load_table(identifier).properties.get("pii_data") == "true":
+            if self._table(identifier).properties.get("pii_data") == "true":
                 pii = True
         original[target] = sources
         props = {
