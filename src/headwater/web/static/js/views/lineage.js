@@ -1,0 +1,207 @@
+// Lineage graph: a left-to-right DAG of datasets and jobs (table mode) or of columns (column mode).
+import * as api from "../api.js";
+import { errorBox, h, link, stateBadge } from "../dom.js";
+import { tableStyle } from "../graphstyle.js";
+import { navigate } from "../router.js";
+import { columnGraph } from "./columns.js";
+import { notFoundBlock } from "./notfound.js";
+
+const NODE_BUDGET = 400; // beyond this, ask before drawing (dagre gets slow, the picture unreadable)
+let registered = false;
+
+/** Cytoscape with the dagre layout, or an Error when the vendored scripts are missing. */
+export function graphLibrary() {
+  if (!window.cytoscape || !window.cytoscapeDagre || !window.dagre) {
+    return new Error("The graph libraries are missing from /static/vendor: run `make install` (npm ci) and restart.");
+  }
+  if (!registered) {
+    window.cytoscape.use(window.cytoscapeDagre);
+    registered = true;
+  }
+  return window.cytoscape;
+}
+
+/** The view's settings from the URL, with defaults. */
+function settings(query) {
+  const depth = Math.max(1, Math.min(20, Number.parseInt(query.get("depth") || "3", 10) || 3));
+  return {
+    node: query.get("node") || "",
+    depth,
+    direction: ["upstream", "downstream"].includes(query.get("direction")) ? query.get("direction") : "both",
+    mode: query.get("mode") === "column" ? "column" : "table",
+    column: query.get("column") || "",
+    indirect: query.get("indirect") === "1",
+  };
+}
+
+function urlFor(s) {
+  const q = { node: s.node, depth: s.depth, direction: s.direction, mode: s.mode };
+  if (s.mode === "column" && s.column) q.column = s.column;
+  if (s.mode === "column" && s.indirect) q.indirect = "1";
+  return `/lineage?${new URLSearchParams(q)}`;
+}
+
+function toolbar(s, fit) {
+  const go = (change) => navigate(urlFor({ ...s, ...change }));
+  return h(
+    "div.toolbar",
+    { role: "toolbar" },
+    h(
+      "span.segmented",
+      null,
+      h("button", { type: "button", class: s.mode === "table" ? "on" : "", onclick: () => go({ mode: "table", column: "" }), "data-mode": "table" }, "Tables"),
+      h("button", { type: "button", class: s.mode === "column" ? "on" : "", onclick: () => go({ mode: "column" }), "data-mode": "column" }, "Columns"),
+    ),
+    h(
+      "span.depth",
+      null,
+      "Depth ",
+      h("button", { type: "button", "aria-label": "Less depth", disabled: s.depth <= 1, onclick: () => go({ depth: s.depth - 1 }) }, "−"),
+      h("output", { "aria-label": "Depth" }, String(s.depth)),
+      h("button", { type: "button", "aria-label": "More depth", disabled: s.depth >= 20, onclick: () => go({ depth: s.depth + 1 }) }, "+"),
+    ),
+    h(
+      "select",
+      { "aria-label": "Direction", onchange: (e) => go({ direction: e.target.value }) },
+      ["both", "upstream", "downstream"].map((d) => h("option", { value: d, selected: d === s.direction }, d)),
+    ),
+    h("button", { type: "button", onclick: () => fit() }, "Fit"),
+    s.mode === "column"
+      ? h(
+          "label.check",
+          null,
+          h("input", { type: "checkbox", checked: s.indirect, onchange: (e) => go({ indirect: e.target.checked }) }),
+          " show indirect (join, filter, group by)",
+        )
+      : null,
+    h("span.legend", null, h("span.sw.sw-dataset"), "dataset ", h("span.sw.sw-job"), "job ", h("span.sw.sw-failed"), "failed run"),
+  );
+}
+
+/** Details of a tapped node in the side panel. */
+function nodePanel(n) {
+  const d = n.data;
+  const isJob = n.type === "JOB";
+  return h(
+    "div",
+    null,
+    h(`span.kind.kind-${isJob ? "job" : "dataset"}`, null, isJob ? "job" : "dataset"),
+    h("h2", null, api.shortName(d.name)),
+    h("p.muted.full-name", null, `${d.namespace} · ${d.name}`),
+    isJob ? h("p", null, "Latest run: ", stateBadge(d.latestRun && d.latestRun.state)) : null,
+    d.description ? h("p", null, d.description) : null,
+    h(
+      "ul.plain",
+      null,
+      h("li", null, link(api.nodeUrl(n.id), isJob ? "Open job page" : "Open dataset page")),
+      h("li", null, link(api.lineageUrl(n.id), "Center the graph here")),
+      !isJob ? h("li", null, link(api.lineageUrl(n.id, { mode: "column" }), "Column lineage")) : null,
+      !isJob ? h("li", null, link(api.impactUrl(n.id), "Impact of a change")) : null,
+      isJob && d.latestRun ? h("li", null, link(api.runUrl(d.latestRun.id), "Latest run")) : null,
+    ),
+  );
+}
+
+function labelWidth(label, px = 7, min = 70) {
+  return Math.max(min, label.length * px + 28);
+}
+
+/** Table mode: datasets and jobs from /api/v1/lineage. */
+async function tableGraph(s, canvas, panel, cytoscape) {
+  const answer = await api.lineage(s.node, s.depth, s.direction);
+  const nodes = answer.graph;
+  const ids = new Set(nodes.map((n) => n.id));
+  if (!ids.has(s.node)) throw Object.assign(new Error(`${s.node} is not in the graph`), { status: 404 });
+  const elements = [];
+  for (const n of nodes) {
+    const label = api.shortName(n.data.name || n.id);
+    elements.push({
+      group: "nodes",
+      data: {
+        id: n.id,
+        label,
+        w: labelWidth(label),
+        kind: n.type,
+        state: n.type === "JOB" && n.data.latestRun ? n.data.latestRun.state : "",
+        focus: n.id === s.node,
+      },
+    });
+  }
+  for (const n of nodes) {
+    for (const e of n.outEdges) {
+      if (ids.has(e.destination)) {
+        elements.push({ group: "edges", data: { id: `${e.origin}->${e.destination}`, source: e.origin, target: e.destination } });
+      }
+    }
+  }
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const cy = cytoscape({
+    container: canvas,
+    elements,
+    style: tableStyle,
+    layout: { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 70, fit: true, padding: 24 },
+    minZoom: 0.1,
+    maxZoom: 3,
+  });
+  cy.on("tap", "node", (evt) => panel.replaceChildren(nodePanel(byId.get(evt.target.id()))));
+  cy.on("dbltap", "node", (evt) => navigate(urlFor({ ...s, node: evt.target.id(), column: "" })));
+  panel.replaceChildren(nodePanel(byId.get(s.node)));
+  return { cy, count: nodes.length };
+}
+
+/** /lineage?node=...&depth=3&direction=both&mode=table|column&column=... */
+export async function lineageView({ query, root }) {
+  const s = settings(query);
+  document.title = "Lineage · Headwater";
+  if (!s.node) {
+    root.append(notFoundBlock("Pick a dataset or job to draw its lineage."));
+    return undefined;
+  }
+  const parsed = api.parseNodeId(s.node);
+  let cy = null;
+  const fit = () => cy && cy.fit(undefined, 24);
+  const canvas = h("div.graph-canvas", { id: "graph" });
+  const panel = h("aside.graph-panel", { "aria-live": "polite" });
+  const status = h("div.graph-status");
+  const title = parsed
+    ? h(
+        "h1.graph-title",
+        null,
+        `${s.mode === "column" ? "Column lineage" : "Lineage"} of `,
+        link(api.nodeUrl(s.node), api.shortName(parsed.name)),
+        parsed.field ? `.${parsed.field}` : "",
+      )
+    : h("h1.graph-title", null, "Lineage");
+  root.append(title, toolbar(s, fit), status, h("div.graph-wrap", null, canvas, panel));
+
+  const cytoscape = graphLibrary();
+  if (cytoscape instanceof Error) {
+    status.replaceChildren(errorBox(cytoscape, "Cannot draw graphs"));
+    return undefined;
+  }
+  status.replaceChildren(h("p.muted.loading", null, "Loading the graph…"));
+  try {
+    const drawn =
+      s.mode === "column"
+        ? await columnGraph(s, canvas, panel, cytoscape, (column) =>
+            history.replaceState(null, "", urlFor({ ...s, column })),
+          )
+        : await tableGraph(s, canvas, panel, cytoscape);
+    cy = drawn.cy;
+    window.headwaterGraph = cy; // for tests and the browser console
+    status.replaceChildren(
+      drawn.count > NODE_BUDGET
+        ? h("p.warn", null, `${drawn.count} nodes: lower the depth or pick an upstream/downstream direction for a readable graph.`)
+        : h("p.muted", null, drawn.summary || `${drawn.count} nodes · click a node for details, double-click to center on it`),
+    );
+  } catch (err) {
+    canvas.remove();
+    status.replaceChildren(
+      err.status === 404 ? notFoundBlock(`No lineage for ${s.node}: ${err.message}`, parsed ? api.shortName(parsed.name) : "") : errorBox(err, "Could not load the lineage"),
+    );
+  }
+  return () => {
+    if (cy) cy.destroy();
+    window.headwaterGraph = undefined;
+  };
+}
