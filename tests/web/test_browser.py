@@ -1,0 +1,154 @@
+"""The web UI in real Chromium against a real server holding the reference pipeline's lineage."""
+
+from urllib.parse import quote
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _graph_ready(page):
+    page.wait_for_function(
+        "() => window.headwaterGraph && window.headwaterGraph.nodes().length > 0"
+    )
+
+
+def _click_node(page, node_id):
+    """Click a graph node where Chromium draws it (a real mouse click on the canvas)."""
+    box = page.locator("#graph").bounding_box()
+    pos = page.evaluate(
+        "(id) => window.headwaterGraph.getElementById(id).renderedPosition()", node_id
+    )
+    page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
+
+
+def test_search_graph_and_column_highlight(lineage_server, page, screenshot):
+    url = lineage_server.url
+    page.goto(url + "/")
+    page.fill(".search-input", "customer_revenue_summary")
+    page.wait_for_selector("li.result[data-type=DATASET]")
+    screenshot(page, "search")
+    page.keyboard.press("ArrowDown")  # stays on the last result when there is one
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("header.page-header h1")
+    assert page.inner_text("header.page-header h1") == "customer_revenue_summary"
+    assert "/datasets/file/" in page.url
+    assert "total_profit" in page.inner_text("table.schema")
+    assert "customer_revenue_aggregation" in page.inner_text("main")  # produced by
+    screenshot(page, "dataset")
+
+    page.click("text=Lineage graph")
+    _graph_ready(page)
+    kinds = page.evaluate(
+        "() => Object.fromEntries(window.headwaterGraph.nodes().map(n => [n.data('label'), n.data('kind')]))"
+    )
+    assert kinds["customer_revenue_aggregation"] == "JOB"
+    assert kinds["customers_source"] == "DATASET" and kinds["orders_source"] == "DATASET"
+    shapes = page.evaluate(
+        "() => [...new Set(window.headwaterGraph.nodes().map(n => n.data('kind') + ':' + n.style('shape')))].sort()"
+    )
+    assert shapes == ["DATASET:round-rectangle", "JOB:hexagon"]
+    # depth - lowers the graph to the direct neighbours
+    page.click("button[aria-label='Less depth']")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('depth') === '2'")
+    _graph_ready(page)
+    page.click("button[aria-label='More depth']")
+    _graph_ready(page)
+    screenshot(page, "lineage")
+
+    page.click("button[data-mode=column]")
+    page.wait_for_selector("text=columns in")
+    _graph_ready(page)
+    target = lineage_server.dataset("customer_revenue_summary").replace(
+        "dataset:", "datasetField:", 1
+    )
+    _click_node(page, f"{target}:total_profit")
+    page.wait_for_selector("[data-role=selected]")
+    assert page.inner_text("[data-role=selected]") == "customer_revenue_summary.total_profit"
+    upstream = page.eval_on_selector_all(
+        "[data-role=upstream] li",
+        "items => items.map(li => [li.dataset.dataset, li.dataset.field])",
+    )
+    assert {field for _, field in upstream} == {"quantity", "price", "cost"}
+    # the source columns (those with no inputs of their own) are exactly these three
+    sources = page.evaluate(
+        """() => window.headwaterGraph.nodes('.column.up')
+               .filter(n => n.incomers('edge').length === 0)
+               .map(n => n.data('label')).sort()"""
+    )
+    assert sources == ["cost", "price", "quantity"]
+    assert sorted(upstream) == [
+        ["customer_orders_staging", "quantity"],
+        ["orders_source", "quantity"],
+        ["products_source", "cost"],
+        ["products_source", "price"],
+    ]
+    assert "column=" in page.url  # the selection is in the shareable URL
+    # hovering the column shows its transformation
+    box = page.locator("#graph").bounding_box()
+    pos = page.evaluate(
+        "(id) => window.headwaterGraph.getElementById(id).renderedPosition()",
+        f"{target}:total_profit",
+    )
+    page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"] + 1)
+    tip = page.wait_for_selector(".tooltip:not([hidden])")
+    assert "DIRECT" in tip.inner_text() and "p.cost" in tip.inner_text()
+    screenshot(page, "columns")
+
+    # a shared link reproduces the highlight; the back button returns to the table graph
+    page.reload()
+    page.wait_for_selector("[data-role=upstream] li")
+    page.go_back()
+    page.wait_for_function("() => !location.search.includes('mode=column')")
+    _graph_ready(page)
+    assert page.locator("button[data-mode=table].on").count() == 1
+
+
+def test_impact_query(lineage_server, page, screenshot):
+    page.goto(lineage_server.url + "/impact")
+    page.fill("input[name=node]", "products_source.cost")
+    page.select_option("select[name=change]", "drop")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".verdict")
+    assert "breaks 3 downstream columns" in page.inner_text(".verdict")
+    fields = page.eval_on_selector_all(
+        "table.affected tbody tr td:nth-child(2)", "t => t.map(x => x.innerText)"
+    )
+    assert sorted(fields) == ["profit_margin_pct", "total_cost", "total_profit"]
+    assert "analytics-team" in page.inner_text("table.owners")
+    assert "node=products_source.cost" in page.url and "change=drop" in page.url
+    screenshot(page, "impact")
+
+
+def test_failed_run_shows_error_and_stack_trace(lineage_server, page, screenshot):
+    page.goto(lineage_server.url + "/jobs/headwater/broken_step")
+    page.wait_for_selector("table.runs")
+    assert "FAILED" in page.inner_text("table.runs")
+    assert "no_such_column" in page.inner_text("pre.sql")
+    page.click("table.runs a")
+    page.wait_for_selector(".card.failure")
+    assert lineage_server.failed_run in page.url
+    assert "no_such_column" in page.inner_text(".card.failure .error-message")
+    assert "Traceback" in page.inner_text(".card.failure details.stack")
+    assert "customer_orders_staging" in page.inner_text("main")  # its input
+    screenshot(page, "failed-run")
+
+
+def test_unknown_pages_entities_and_api_errors_render_messages(lineage_server, page):
+    url = lineage_server.url
+    page.goto(url + "/no/such/page")
+    page.wait_for_selector(".not-found .search-input")
+    assert "There is no page at /no/such/page" in page.inner_text(".not-found")
+
+    page.goto(url + "/datasets/file/" + quote("/nowhere/missing_table", safe=""))
+    page.wait_for_selector(".not-found")
+    assert "missing_table" in page.input_value(".not-found .search-input")
+
+    page.goto(url + "/lineage?node=not-a-node-id")
+    page.wait_for_selector(".error")
+    assert "HTTP 400" in page.inner_text(".error")
+
+    page.goto(url + "/impact?node=no_such_table.no_such_column&change=drop")
+    page.wait_for_selector(".error")
+    assert page.inner_text(".error").strip() != ""
