@@ -1,6 +1,6 @@
 // Cytoscape styles: datasets are blue rounded boxes, jobs orange hexagons; run state colours jobs' borders.
 
-const common = [
+const edgeBase = [
   {
     selector: "edge",
     style: {
@@ -12,20 +12,22 @@ const common = [
       "curve-style": "bezier",
     },
   },
-  { selector: ".faded", style: { opacity: 0.18 } },
 ];
+const faded = [{ selector: ".faded", style: { opacity: 0.18 } }];
 
+// Later rules win in cytoscape: the base edge style first, highlights after, fading last.
 export const tableStyle = [
+  ...edgeBase,
   {
     selector: "node",
     style: {
       label: "data(label)",
-      "font-size": 12,
+      "font-size": 13,
       "font-family": "system-ui, sans-serif",
       "text-valign": "center",
       "text-halign": "center",
       width: "data(w)",
-      height: 34,
+      height: 38,
       "border-width": 1.5,
     },
   },
@@ -41,10 +43,11 @@ export const tableStyle = [
   { selector: "node[state = 'COMPLETED']", style: { "border-color": "#16a34a" } },
   { selector: "node[?focus]", style: { "border-width": 4, "font-weight": "bold" } },
   { selector: "node:selected", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.15 } },
-  ...common,
+  ...faded,
 ];
 
 export const columnStyle = [
+  ...edgeBase,
   {
     selector: "node.dataset",
     style: {
@@ -85,5 +88,5 @@ export const columnStyle = [
   { selector: "node.column.down", style: { "background-color": "#bbf7d0", "border-color": "#16a34a", "border-width": 2 } },
   { selector: "edge.indirect", style: { "line-style": "dashed", "line-color": "#cbd5e1", "target-arrow-color": "#cbd5e1" } },
   { selector: "edge.hl", style: { width: 2.5, "line-color": "#7c3aed", "target-arrow-color": "#7c3aed", opacity: 1 } },
-  ...common,
+  ...faded,
 ];

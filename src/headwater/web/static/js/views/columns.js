@@ -142,8 +142,12 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
   const showTip = (evt, lines) => {
     tooltip.replaceChildren(...lines.map((l) => h("div", null, l)));
     tooltip.hidden = false;
-    tooltip.style.left = `${evt.renderedPosition.x + 14}px`;
-    tooltip.style.top = `${evt.renderedPosition.y + 10}px`;
+    // keep it inside the canvas: flip to the left/top of the pointer near the edges
+    const { x, y } = evt.renderedPosition;
+    const left = x + 14 + tooltip.offsetWidth > canvas.clientWidth ? x - 14 - tooltip.offsetWidth : x + 14;
+    const top = y + 10 + tooltip.offsetHeight > canvas.clientHeight ? y - 10 - tooltip.offsetHeight : y + 10;
+    tooltip.style.left = `${Math.max(0, left)}px`;
+    tooltip.style.top = `${Math.max(0, top)}px`;
   };
   cy.on("mouseover", "edge", (evt) => {
     const e = model.edges.get(evt.target.id());

@@ -50,7 +50,7 @@ function result(answer) {
         : h("p.muted", null, "No owners recorded."),
     ),
     answer.affected.length && !answer.node.startsWith("job:")
-      ? h("p", null, link(api.lineageUrl(toDataset(answer.node), { mode: "column", direction: "downstream" }), "See it as a graph"))
+      ? h("p", null, link(api.lineageUrl(toDataset(answer.node), { mode: "column", column: answer.node }), "See it as a graph"))
       : null,
   );
 }

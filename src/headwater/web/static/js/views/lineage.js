@@ -102,7 +102,7 @@ function nodePanel(n) {
   );
 }
 
-function labelWidth(label, px = 7, min = 70) {
+function labelWidth(label, px = 8, min = 70) {
   return Math.max(min, label.length * px + 28);
 }
 
@@ -139,7 +139,7 @@ async function tableGraph(s, canvas, panel, cytoscape) {
     container: canvas,
     elements,
     style: tableStyle,
-    layout: { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 70, fit: true, padding: 24 },
+    layout: { name: "dagre", rankDir: "LR", nodeSep: 24, rankSep: 50, fit: true, padding: 24 },
     minZoom: 0.1,
     maxZoom: 3,
   });
