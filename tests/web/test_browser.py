@@ -25,11 +25,22 @@ def _click_node(page, node_id):
 def test_search_graph_and_column_highlight(lineage_server, page, screenshot):
     url = lineage_server.url
     page.goto(url + "/")
-    page.fill(".search-input", "customer_revenue_summary")
+    page.fill(".search-input", "customer_revenue")
     page.wait_for_selector("li.result[data-type=DATASET]")
     screenshot(page, "search")
-    page.keyboard.press("ArrowDown")  # stays on the last result when there is one
+    names = page.eval_on_selector_all(
+        "li.result", "items => items.map(li => li.querySelector('.result-name').innerText)"
+    )
+    assert "customer_revenue_summary" in names and "customer_revenue_aggregation" in names
+    active = "() => [...document.querySelectorAll('li.result')].findIndex(li => li.classList.contains('active'))"
+    assert page.evaluate(active) == 0
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(active) == 1
     page.keyboard.press("ArrowUp")
+    assert page.evaluate(active) == 0
+    for _ in range(names.index("customer_revenue_summary")):
+        page.keyboard.press("ArrowDown")
+    assert "q=customer_revenue" in page.url  # the query is in the URL
     page.keyboard.press("Enter")
     page.wait_for_selector("header.page-header h1")
     assert page.inner_text("header.page-header h1") == "customer_revenue_summary"
@@ -103,6 +114,22 @@ def test_search_graph_and_column_highlight(lineage_server, page, screenshot):
     page.wait_for_function("() => !location.search.includes('mode=column')")
     _graph_ready(page)
     assert page.locator("button[data-mode=table].on").count() == 1
+
+
+def test_column_mode_direction_keeps_one_side(lineage_server, page):
+    node = quote(lineage_server.dataset("customer_orders_staging"), safe="")
+    datasets = "() => window.headwaterGraph.nodes('.dataset').map(n => n.data('label')).sort()"
+    page.goto(f"{lineage_server.url}/lineage?node={node}&mode=column&direction=upstream")
+    _graph_ready(page)
+    assert page.evaluate(datasets) == [
+        "customer_orders_staging",
+        "customers_source",
+        "orders_source",
+    ]
+    page.select_option("select[aria-label=Direction]", "downstream")
+    page.wait_for_function("() => location.search.includes('direction=downstream')")
+    _graph_ready(page)
+    assert page.evaluate(datasets) == ["customer_orders_staging", "customer_revenue_summary"]
 
 
 def test_impact_query(lineage_server, page, screenshot):

@@ -64,6 +64,39 @@ export function columnModel(graph) {
   return { fields, edges, datasets };
 }
 
+/**
+ * Keep what is upstream or downstream of the focus dataset's columns (direction "both" keeps all).
+ * Indirect edges count, so a join key's inputs stay in an upstream graph.
+ */
+export function restrict(model, datasetNodeId, direction) {
+  if (direction !== "upstream" && direction !== "downstream") return model;
+  const start = (model.datasets.get(datasetNodeId) || { columns: [] }).columns;
+  const keep = new Set(start);
+  const queue = [...start];
+  const next = new Map();
+  for (const e of model.edges.values()) {
+    const [from, to] = direction === "upstream" ? [e.target, e.source] : [e.source, e.target];
+    if (!next.has(from)) next.set(from, []);
+    next.get(from).push(to);
+  }
+  while (queue.length) {
+    for (const to of next.get(queue.shift()) || []) {
+      if (!keep.has(to)) {
+        keep.add(to);
+        queue.push(to);
+      }
+    }
+  }
+  const fields = new Map([...model.fields].filter(([id]) => keep.has(id)));
+  const kept = new Map([...model.edges].filter(([, e]) => keep.has(e.source) && keep.has(e.target)));
+  const datasets = new Map();
+  for (const [key, ds] of model.datasets) {
+    const columns = ds.columns.filter((c) => keep.has(c));
+    if (columns.length) datasets.set(key, { ...ds, columns });
+  }
+  return { fields, edges: kept, datasets };
+}
+
 /** Positions: dagre lays out the dataset boxes left to right; columns stack inside each box. */
 function layout(model) {
   const g = new window.dagre.graphlib.Graph();
@@ -105,7 +138,7 @@ function describe(t) {
 export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
   const focus = await focusDataset(s.node);
   const answer = await api.columnLineage(focus.dataset, s.depth);
-  const model = columnModel(answer.graph);
+  const model = restrict(columnModel(answer.graph), focus.dataset, s.direction);
   if (!model.fields.size) {
     throw Object.assign(new Error("no column lineage recorded for this dataset"), { status: 404 });
   }
