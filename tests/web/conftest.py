@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,17 +86,25 @@ def _fill(directory: Path) -> tuple[str, str]:
     return str(directory / "catalog" / "warehouse" / "governance_demo"), failed["id"]
 
 
-@pytest.fixture(scope="session")
-def lineage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lineage]:
-    """``headwater serve`` over a SQLite store holding the reference pipeline and a failed run."""
-    directory = tmp_path_factory.mktemp("web")
-    warehouse, failed_run = _fill(directory)
+@contextmanager
+def _serve(db: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``headwater serve`` over ``db`` until the block ends; yields its base URL."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADWATER_", "OPENLINEAGE_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("HEADWATER_", "OPENLINEAGE_"))
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "headwater", "serve", "--port", str(port)]
-        + ["--db", f"sqlite:///{directory / 'headwater.db'}"],
-        env=env,
+        [
+            sys.executable,
+            "-m",
+            "headwater",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        env={**clean, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -114,13 +123,36 @@ def lineage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lineage
             if time.time() > deadline:
                 raise RuntimeError("server did not start in 30 s")
             time.sleep(0.1)
-        yield Lineage(url, warehouse, failed_run)
+        yield url
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def lineage_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A SQLite store with the reference pipeline and a failed run: (path, warehouse, run id)."""
+    directory = tmp_path_factory.mktemp("web")
+    warehouse, failed_run = _fill(directory)
+    return directory / "headwater.db", warehouse, failed_run
+
+
+@pytest.fixture(scope="session")
+def lineage_server(lineage_db: tuple[Path, str, str]) -> Iterator[Lineage]:
+    """``headwater serve`` over the reference pipeline's lineage and a failed run."""
+    db, warehouse, failed_run = lineage_db
+    with _serve(db) as url:
+        yield Lineage(url, warehouse, failed_run)
+
+
+@pytest.fixture
+def keyed_server(lineage_db: tuple[Path, str, str]) -> Iterator[str]:
+    """The same store served with API keys (``viewer-key`` is read-only)."""
+    with _serve(lineage_db[0], {"HEADWATER_API_KEYS": "viewer-key:ro,writer-key:rw"}) as url:
+        yield url
 
 
 def _unavailable(reason: str) -> None:

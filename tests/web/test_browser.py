@@ -179,3 +179,13 @@ def test_unknown_pages_entities_and_api_errors_render_messages(lineage_server, p
     page.goto(url + "/impact?node=no_such_table.no_such_column&change=drop")
     page.wait_for_selector(".error")
     assert page.inner_text(".error").strip() != ""
+
+
+def test_api_key_form_when_the_server_needs_keys(keyed_server, page):
+    page.goto(keyed_server + "/search?q=customer_revenue")
+    page.wait_for_selector(".error form.key-form")
+    assert "HTTP 401" in page.inner_text(".error")
+    page.fill("input[name=apiKey]", "viewer-key")
+    page.click("form.key-form button")
+    page.wait_for_selector("li.result[data-type=DATASET]")
+    assert page.evaluate("localStorage.getItem('headwater.apiKey')") == "viewer-key"

@@ -1,4 +1,5 @@
 // The UI's only data source: Headwater's JSON API (/api/v1/...).
+import { authHeaders } from "./auth.js";
 
 /** An API error with the HTTP status and the API's message. */
 export class ApiError extends Error {
@@ -24,7 +25,7 @@ export async function get(path, params = {}) {
   const url = query.toString() ? `${path}?${query}` : path;
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: "application/json" } });
+    response = await fetch(url, { headers: { Accept: "application/json", ...authHeaders() } });
   } catch (err) {
     throw new ApiError(0, `The Headwater server did not answer (${err.message}).`);
   }

@@ -1,4 +1,5 @@
 // Small DOM helpers: build elements without innerHTML (names and SQL are never parsed as HTML).
+import { keyForm } from "./auth.js";
 
 /**
  * Create an element.
@@ -65,6 +66,7 @@ export function errorBox(err, title = "Something went wrong") {
     { role: "alert" },
     h("strong", null, title + status),
     h("p", null, (err && err.message) || String(err)),
+    err && err.status === 401 ? keyForm() : null,
   );
 }
 
