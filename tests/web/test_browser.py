@@ -153,6 +153,7 @@ def test_failed_run_shows_error_and_stack_trace(lineage_server, page, screenshot
     page.wait_for_selector("table.runs")
     assert "FAILED" in page.inner_text("table.runs")
     assert "no_such_column" in page.inner_text("pre.sql")
+    assert "null" not in page.inner_text("main")  # absent fields are left out, not printed
     page.click("table.runs a")
     page.wait_for_selector(".card.failure")
     assert lineage_server.failed_run in page.url

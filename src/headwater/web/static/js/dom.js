@@ -30,6 +30,13 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/** Replace el's children; like h(), skips null/false and flattens arrays (replaceChildren would print "null"). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;

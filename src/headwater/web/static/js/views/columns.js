@@ -1,7 +1,7 @@
 // Column mode: dataset boxes listing their columns; clicking a column highlights its upstream
 // and downstream columns across the graph; hovering shows the transformations.
 import * as api from "../api.js";
-import { h, link } from "../dom.js";
+import { fill, h, link } from "../dom.js";
 import { columnStyle } from "../graphstyle.js";
 
 const ROW = 24; // column row height inside a dataset box
@@ -173,7 +173,7 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
   const tooltip = h("div.tooltip", { role: "tooltip", hidden: true });
   canvas.append(tooltip);
   const showTip = (evt, lines) => {
-    tooltip.replaceChildren(...lines.map((l) => h("div", null, l)));
+    fill(tooltip, ...lines.map((l) => h("div", null, l)));
     tooltip.hidden = false;
     // keep it inside the canvas: flip to the left/top of the pointer near the edges
     const { x, y } = evt.renderedPosition;
@@ -250,7 +250,7 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
   function select(id) {
     cy.elements().removeClass("faded selected-col up down hl");
     if (!id || !model.fields.has(id)) {
-      panel.replaceChildren(help());
+      fill(panel, help());
       return;
     }
     const hl = new Set();
@@ -263,7 +263,7 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
     down.forEach((d) => cy.getElementById(d).removeClass("faded").addClass("down"));
     hl.forEach((e) => cy.getElementById(e).removeClass("faded").addClass("hl"));
     const f = model.fields.get(id);
-    panel.replaceChildren(
+    fill(panel,
       h("span.kind.kind-column", null, "column"),
       h("h2", { "data-role": "selected" }, fieldLabel(id)),
       f.type ? h("p.muted", null, f.type) : null,

@@ -1,11 +1,11 @@
 // Pieces shared by the entity pages.
 import * as api from "../api.js";
-import { errorBox, h, link } from "../dom.js";
+import { errorBox, fill, h, link } from "../dom.js";
 import { notFoundBlock } from "./notfound.js";
 
 /** Render an API failure: a 404 page with search for unknown entities, a message otherwise. */
 export function failure(root, err, what, q) {
-  root.replaceChildren(
+  fill(root,
     err && err.status === 404 ? notFoundBlock(`${what}: ${err.message}`, q) : errorBox(err, `Could not load ${what}`),
   );
 }
@@ -34,5 +34,5 @@ export function jobLink(j) {
 
 /** Show "loading" in root until the promise settles. */
 export function loading(root) {
-  root.replaceChildren(h("p.muted.loading", null, "Loading…"));
+  fill(root, h("p.muted.loading", null, "Loading…"));
 }

@@ -1,6 +1,6 @@
 // Dataset page: schema, facets, versions, producing and consuming jobs.
 import * as api from "../api.js";
-import { errorBox, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
+import { errorBox, fill, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
 import { failure, jobLink, loading, pageHeader } from "./common.js";
 
 /** Producing and consuming jobs from the dataset's depth-1 lineage. */
@@ -41,7 +41,7 @@ export async function datasetView({ params: [ns, name], root }) {
     graph.status === "fulfilled" ? neighbours(graph.value.graph, id) : { producers: [], consumers: [] };
   const facets = ds.facets || {};
   const owners = (facets.ownership && facets.ownership.owners) || [];
-  root.replaceChildren(
+  fill(root,
     pageHeader("dataset", ds.name, ds.namespace, [
       link(api.lineageUrl(id), "Lineage graph"),
       link(api.lineageUrl(id, { mode: "column" }), "Column lineage"),

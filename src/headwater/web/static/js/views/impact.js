@@ -1,6 +1,6 @@
 // Impact view: pick a dataset or column and a change; see what breaks downstream and who owns it.
 import * as api from "../api.js";
-import { errorBox, h, link, table } from "../dom.js";
+import { errorBox, fill, h, link, table } from "../dom.js";
 import { navigate } from "../router.js";
 
 const CHANGES = [
@@ -98,10 +98,10 @@ export async function impactView({ query, root }) {
     out,
   );
   if (!node) return;
-  out.replaceChildren(h("p.muted.loading", null, "Working out the impact…"));
+  fill(out, h("p.muted.loading", null, "Working out the impact…"));
   try {
-    out.replaceChildren(result(await api.impact(node, change, query.get("depth"))));
+    fill(out, result(await api.impact(node, change, query.get("depth"))));
   } catch (err) {
-    out.replaceChildren(errorBox(err, "Impact query failed"));
+    fill(out, errorBox(err, "Impact query failed"));
   }
 }

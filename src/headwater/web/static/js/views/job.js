@@ -1,6 +1,6 @@
 // Job page: SQL, inputs and outputs, runs with state and duration.
 import * as api from "../api.js";
-import { duration, errorBox, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
+import { duration, errorBox, fill, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
 import { datasetLink, failure, loading, pageHeader } from "./common.js";
 
 /** The job's SQL: the sql job facet, else the latest run's context. */
@@ -29,7 +29,7 @@ export async function jobView({ params: [ns, name], root }) {
   } catch (err) {
     runs = err;
   }
-  root.replaceChildren(
+  fill(root,
     pageHeader("job", job.name, job.namespace, [
       link(api.lineageUrl(id), "Lineage graph"),
       job.latestRun ? link(api.runUrl(job.latestRun.id), "Latest run") : null,

@@ -1,6 +1,6 @@
 // Lineage graph: a left-to-right DAG of datasets and jobs (table mode) or of columns (column mode).
 import * as api from "../api.js";
-import { errorBox, h, link, stateBadge } from "../dom.js";
+import { errorBox, fill, h, link, stateBadge } from "../dom.js";
 import { tableStyle } from "../graphstyle.js";
 import { navigate } from "../router.js";
 import { columnGraph } from "./columns.js";
@@ -19,6 +19,15 @@ export function graphLibrary() {
     registered = true;
   }
   return window.cytoscape;
+}
+
+/** Fit the graph, but do not blow a small graph up beyond 1.2x. */
+export function fitGraph(cy) {
+  cy.fit(undefined, 30);
+  if (cy.zoom() > 1.2) {
+    cy.zoom(1.2);
+    cy.center();
+  }
 }
 
 /** The view's settings from the URL, with defaults. */
@@ -114,7 +123,8 @@ async function tableGraph(s, canvas, panel, cytoscape) {
   if (!ids.has(s.node)) throw Object.assign(new Error(`${s.node} is not in the graph`), { status: 404 });
   const elements = [];
   for (const n of nodes) {
-    const label = api.shortName(n.data.name || n.id);
+    const full = api.shortName(n.data.name || n.id);
+    const label = full.length > 34 ? `…${full.slice(-33)}` : full; // the tail tells jobs apart
     elements.push({
       group: "nodes",
       data: {
@@ -143,9 +153,9 @@ async function tableGraph(s, canvas, panel, cytoscape) {
     minZoom: 0.1,
     maxZoom: 3,
   });
-  cy.on("tap", "node", (evt) => panel.replaceChildren(nodePanel(byId.get(evt.target.id()))));
+  cy.on("tap", "node", (evt) => fill(panel, nodePanel(byId.get(evt.target.id()))));
   cy.on("dbltap", "node", (evt) => navigate(urlFor({ ...s, node: evt.target.id(), column: "" })));
-  panel.replaceChildren(nodePanel(byId.get(s.node)));
+  fill(panel, nodePanel(byId.get(s.node)));
   return { cy, count: nodes.length };
 }
 
@@ -159,7 +169,7 @@ export async function lineageView({ query, root }) {
   }
   const parsed = api.parseNodeId(s.node);
   let cy = null;
-  const fit = () => cy && cy.fit(undefined, 24);
+  const fit = () => cy && fitGraph(cy);
   const canvas = h("div.graph-canvas", { id: "graph" });
   const panel = h("aside.graph-panel", { "aria-live": "polite" });
   const status = h("div.graph-status");
@@ -176,10 +186,10 @@ export async function lineageView({ query, root }) {
 
   const cytoscape = graphLibrary();
   if (cytoscape instanceof Error) {
-    status.replaceChildren(errorBox(cytoscape, "Cannot draw graphs"));
+    fill(status, errorBox(cytoscape, "Cannot draw graphs"));
     return undefined;
   }
-  status.replaceChildren(h("p.muted.loading", null, "Loading the graph…"));
+  fill(status, h("p.muted.loading", null, "Loading the graph…"));
   try {
     const drawn =
       s.mode === "column"
@@ -188,15 +198,16 @@ export async function lineageView({ query, root }) {
           )
         : await tableGraph(s, canvas, panel, cytoscape);
     cy = drawn.cy;
+    fitGraph(cy);
     window.headwaterGraph = cy; // for tests and the browser console
-    status.replaceChildren(
+    fill(status,
       drawn.count > NODE_BUDGET
         ? h("p.warn", null, `${drawn.count} nodes: lower the depth or pick an upstream/downstream direction for a readable graph.`)
         : h("p.muted", null, drawn.summary || `${drawn.count} nodes · click a node for details, double-click to center on it`),
     );
   } catch (err) {
     canvas.remove();
-    status.replaceChildren(
+    fill(status,
       err.status === 404 ? notFoundBlock(`No lineage for ${s.node}: ${err.message}`, parsed ? api.shortName(parsed.name) : "") : errorBox(err, "Could not load the lineage"),
     );
   }

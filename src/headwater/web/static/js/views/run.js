@@ -1,6 +1,6 @@
 // Run page: state, error and stack trace, inputs and outputs with versions, facets.
 import * as api from "../api.js";
-import { duration, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
+import { duration, fill, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
 import { failure, loading } from "./common.js";
 
 function versions(list) {
@@ -29,7 +29,7 @@ export async function runView({ params: [id], root }) {
   const job = run.jobVersion || {};
   const error = facets.errorMessage;
   const parent = facets.parent;
-  root.replaceChildren(
+  fill(root,
     h(
       "header.page-header",
       null,

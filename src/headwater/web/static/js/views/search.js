@@ -1,6 +1,6 @@
 // Search: datasets and jobs by name, with up/down/enter keyboard navigation.
 import * as api from "../api.js";
-import { errorBox, h, time } from "../dom.js";
+import { errorBox, fill, h, time } from "../dom.js";
 import { navigate, setQuery } from "../router.js";
 
 function resultUrl(result) {
@@ -50,20 +50,20 @@ export function searchBox({ q = "", filter = "", syncUrl = false } = {}) {
     const mine = ++seq;
     if (!text) {
       list.replaceChildren();
-      status.replaceChildren("Type a name: a table, a path fragment or a job.");
+      fill(status, "Type a name: a table, a path fragment or a job.");
       return;
     }
     let answer;
     try {
       answer = await api.search(text, kind.value);
     } catch (err) {
-      if (mine === seq) list.replaceChildren(h("li.error-item", null, errorBox(err, "Search failed")));
+      if (mine === seq) fill(list, h("li.error-item", null, errorBox(err, "Search failed")));
       return;
     }
     if (mine !== seq) return; // a newer query is on its way
     results = answer.results;
-    status.replaceChildren(`${answer.totalCount} result${answer.totalCount === 1 ? "" : "s"}`);
-    list.replaceChildren(
+    fill(status, `${answer.totalCount} result${answer.totalCount === 1 ? "" : "s"}`);
+    fill(list,
       ...results.map((r, i) =>
         h(
           "li.result",
