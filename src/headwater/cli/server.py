@@ -21,7 +21,7 @@ def serve(
         int, typer.Option(help="Server worker processes (use PostgreSQL for more than 1).")
     ] = 1,
 ) -> None:
-    """Serve the OpenLineage ingest API and the Marquez-compatible read API."""
+    """Serve the OpenLineage ingest API, the Marquez-compatible read API and the web UI."""
     import os
 
     import uvicorn
