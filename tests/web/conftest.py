@@ -133,6 +133,12 @@ def _serve(db: Path, env: dict[str, str] | None = None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def serve() -> Any:
+    """``with serve(db_path, env) as url:`` runs ``headwater serve`` for the block."""
+    return _serve
+
+
+@pytest.fixture(scope="session")
 def lineage_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """A SQLite store with the reference pipeline and a failed run: (path, warehouse, run id)."""
     directory = tmp_path_factory.mktemp("web")

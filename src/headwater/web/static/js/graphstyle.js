@@ -23,6 +23,7 @@ export const tableStyle = [
     style: {
       label: "data(label)",
       "font-size": 13,
+      "min-zoomed-font-size": 7, // no unreadable labels when zoomed out: faster on big graphs
       "font-family": "system-ui, sans-serif",
       "text-valign": "center",
       "text-halign": "center",
@@ -41,6 +42,7 @@ export const tableStyle = [
   },
   { selector: "node[state = 'FAILED']", style: { "border-color": "#dc2626", "border-width": 3, "background-color": "#fee2e2" } },
   { selector: "node[state = 'COMPLETED']", style: { "border-color": "#16a34a" } },
+  { selector: "node[more > 0]", style: { "border-style": "dashed", "border-width": 2.5 } },
   { selector: "node[?focus]", style: { "border-width": 4, "font-weight": "bold" } },
   { selector: "node:selected", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.15 } },
   ...faded,

@@ -1,12 +1,11 @@
 // Lineage graph: a left-to-right DAG of datasets and jobs (table mode) or of columns (column mode).
 import * as api from "../api.js";
-import { errorBox, fill, h, link, stateBadge } from "../dom.js";
-import { tableStyle } from "../graphstyle.js";
+import { errorBox, fill, h, link } from "../dom.js";
 import { navigate } from "../router.js";
 import { columnGraph } from "./columns.js";
 import { notFoundBlock } from "./notfound.js";
+import { tableGraph } from "./tables.js";
 
-const NODE_BUDGET = 400; // beyond this, ask before drawing (dagre gets slow, the picture unreadable)
 let registered = false;
 
 /** Cytoscape with the dagre layout, or an Error when the vendored scripts are missing. */
@@ -40,6 +39,7 @@ function settings(query) {
     mode: query.get("mode") === "column" ? "column" : "table",
     column: query.get("column") || "",
     indirect: query.get("indirect") === "1",
+    all: query.get("all") === "1",
   };
 }
 
@@ -47,6 +47,7 @@ function urlFor(s) {
   const q = { node: s.node, depth: s.depth, direction: s.direction, mode: s.mode };
   if (s.mode === "column" && s.column) q.column = s.column;
   if (s.mode === "column" && s.indirect) q.indirect = "1";
+  if (s.mode === "table" && s.all) q.all = "1";
   return `/lineage?${new URLSearchParams(q)}`;
 }
 
@@ -87,78 +88,6 @@ function toolbar(s, fit) {
   );
 }
 
-/** Details of a tapped node in the side panel. */
-function nodePanel(n) {
-  const d = n.data;
-  const isJob = n.type === "JOB";
-  return h(
-    "div",
-    null,
-    h(`span.kind.kind-${isJob ? "job" : "dataset"}`, null, isJob ? "job" : "dataset"),
-    h("h2", null, api.shortName(d.name)),
-    h("p.muted.full-name", null, `${d.namespace} · ${d.name}`),
-    isJob ? h("p", null, "Latest run: ", stateBadge(d.latestRun && d.latestRun.state)) : null,
-    d.description ? h("p", null, d.description) : null,
-    h(
-      "ul.plain",
-      null,
-      h("li", null, link(api.nodeUrl(n.id), isJob ? "Open job page" : "Open dataset page")),
-      h("li", null, link(api.lineageUrl(n.id), "Center the graph here")),
-      !isJob ? h("li", null, link(api.lineageUrl(n.id, { mode: "column" }), "Column lineage")) : null,
-      !isJob ? h("li", null, link(api.impactUrl(n.id), "Impact of a change")) : null,
-      isJob && d.latestRun ? h("li", null, link(api.runUrl(d.latestRun.id), "Latest run")) : null,
-    ),
-  );
-}
-
-function labelWidth(label, px = 8, min = 70) {
-  return Math.max(min, label.length * px + 28);
-}
-
-/** Table mode: datasets and jobs from /api/v1/lineage. */
-async function tableGraph(s, canvas, panel, cytoscape) {
-  const answer = await api.lineage(s.node, s.depth, s.direction);
-  const nodes = answer.graph;
-  const ids = new Set(nodes.map((n) => n.id));
-  if (!ids.has(s.node)) throw Object.assign(new Error(`${s.node} is not in the graph`), { status: 404 });
-  const elements = [];
-  for (const n of nodes) {
-    const full = api.shortName(n.data.name || n.id);
-    const label = full.length > 34 ? `…${full.slice(-33)}` : full; // the tail tells jobs apart
-    elements.push({
-      group: "nodes",
-      data: {
-        id: n.id,
-        label,
-        w: labelWidth(label),
-        kind: n.type,
-        state: n.type === "JOB" && n.data.latestRun ? n.data.latestRun.state : "",
-        focus: n.id === s.node,
-      },
-    });
-  }
-  for (const n of nodes) {
-    for (const e of n.outEdges) {
-      if (ids.has(e.destination)) {
-        elements.push({ group: "edges", data: { id: `${e.origin}->${e.destination}`, source: e.origin, target: e.destination } });
-      }
-    }
-  }
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  const cy = cytoscape({
-    container: canvas,
-    elements,
-    style: tableStyle,
-    layout: { name: "dagre", rankDir: "LR", nodeSep: 24, rankSep: 50, fit: true, padding: 24 },
-    minZoom: 0.1,
-    maxZoom: 3,
-  });
-  cy.on("tap", "node", (evt) => fill(panel, nodePanel(byId.get(evt.target.id()))));
-  cy.on("dbltap", "node", (evt) => navigate(urlFor({ ...s, node: evt.target.id(), column: "" })));
-  fill(panel, nodePanel(byId.get(s.node)));
-  return { cy, count: nodes.length };
-}
-
 /** /lineage?node=...&depth=3&direction=both&mode=table|column&column=... */
 export async function lineageView({ query, root }) {
   const s = settings(query);
@@ -196,15 +125,18 @@ export async function lineageView({ query, root }) {
         ? await columnGraph(s, canvas, panel, cytoscape, (column) =>
             history.replaceState(null, "", urlFor({ ...s, column })),
           )
-        : await tableGraph(s, canvas, panel, cytoscape);
+        : await tableGraph(s, cytoscape, {
+            canvas,
+            panel,
+            fit,
+            setStatus: (...children) => fill(status, ...children),
+            lineageUrl: (node) => urlFor({ ...s, node, all: false }),
+            drawAllUrl: urlFor({ ...s, all: true }),
+          });
     cy = drawn.cy;
     fitGraph(cy);
     window.headwaterGraph = cy; // for tests and the browser console
-    fill(status,
-      drawn.count > NODE_BUDGET
-        ? h("p.warn", null, `${drawn.count} nodes: lower the depth or pick an upstream/downstream direction for a readable graph.`)
-        : h("p.muted", null, drawn.summary || `${drawn.count} nodes · click a node for details, double-click to center on it`),
-    );
+    if (drawn.summary) fill(status, h("p.muted", null, drawn.summary));
   } catch (err) {
     canvas.remove();
     fill(status,
