@@ -105,6 +105,8 @@ def test_search_graph_and_column_highlight(lineage_server, page, screenshot):
     page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"] + 1)
     tip = page.wait_for_selector(".tooltip:not([hidden])")
     assert "DIRECT" in tip.inner_text() and "p.cost" in tip.inner_text()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.wait_for_selector(".tooltip", state="hidden")
     screenshot(page, "columns")
 
     # a shared link reproduces the highlight; the back button returns to the table graph

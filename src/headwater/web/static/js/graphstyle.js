@@ -85,6 +85,7 @@ export const columnStyle = [
       color: "#0f172a",
     },
   },
+  { selector: "node.column.plain", style: { color: "#94a3b8", "border-color": "#e2e8f0", "border-style": "dashed" } },
   { selector: "node.column.selected-col", style: { "background-color": "#7c3aed", color: "#fff", "border-color": "#5b21b6", "border-width": 2 } },
   { selector: "node.column.up", style: { "background-color": "#fde68a", "border-color": "#d97706", "border-width": 2 } },
   { selector: "node.column.down", style: { "background-color": "#bbf7d0", "border-color": "#16a34a", "border-width": 2 } },

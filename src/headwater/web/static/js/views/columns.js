@@ -97,6 +97,28 @@ export function restrict(model, datasetNodeId, direction) {
   return { fields, edges: kept, datasets };
 }
 
+const SCHEMA_LOOKUPS = 40; // datasets whose full schema is fetched; beyond, lineage columns only
+
+/**
+ * List every column of each dataset in schema order, not only those with lineage: one dataset
+ * read per box (in parallel). A failed read keeps the lineage columns, sorted by name.
+ */
+async function addSchemas(model) {
+  const boxes = [...model.datasets.values()].slice(0, SCHEMA_LOOKUPS);
+  const answers = await Promise.allSettled(boxes.map((ds) => api.dataset(ds.namespace, ds.name)));
+  boxes.forEach((ds, i) => {
+    if (answers[i].status !== "fulfilled") return;
+    const order = [];
+    for (const f of answers[i].value.fields || []) {
+      const id = api.fieldId(ds.namespace, ds.name, f.name);
+      if (!model.fields.has(id)) model.fields.set(id, { id, namespace: ds.namespace, dataset: ds.name, field: f.name, type: f.type, plain: true });
+      else if (!model.fields.get(id).type) model.fields.get(id).type = f.type;
+      order.push(id);
+    }
+    ds.columns = [...order, ...ds.columns.filter((c) => !order.includes(c))];
+  });
+}
+
 /** Positions: dagre lays out the dataset boxes left to right; columns stack inside each box. */
 function layout(model) {
   const g = new window.dagre.graphlib.Graph();
@@ -142,6 +164,7 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
   if (!model.fields.size) {
     throw Object.assign(new Error("no column lineage recorded for this dataset"), { status: 404 });
   }
+  await addSchemas(model);
   const { positions, widths } = layout(model);
   const elements = [];
   for (const ds of model.datasets.values()) {
@@ -152,7 +175,7 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
     elements.push({
       group: "nodes",
       data: { id: f.id, label: f.field, parent, w: widths.get(parent) },
-      classes: "column",
+      classes: f.plain ? "column plain" : "column",
       position: positions.get(f.id),
     });
   }
@@ -190,7 +213,11 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
     const f = model.fields.get(evt.target.id());
     showTip(evt, [
       `${api.shortName(f.dataset)}.${f.field}${f.type ? ` (${f.type})` : ""}`,
-      f.transformationType ? `${f.transformationType}: ${f.transformationDescription || ""}` : "source column",
+      f.transformationType
+        ? `${f.transformationType}: ${f.transformationDescription || ""}`
+        : f.plain
+          ? "no column lineage recorded"
+          : "source column",
     ]);
   });
   cy.on("mouseout", () => {
@@ -269,7 +296,7 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
       f.type ? h("p.muted", null, f.type) : null,
       f.transformationType
         ? h("p", null, h("strong", null, f.transformationType), " ", h("code", null, f.transformationDescription || ""))
-        : h("p.muted", null, "a source column (no recorded inputs)"),
+        : h("p.muted", null, f.plain ? "no column lineage recorded for it" : "a source column (no recorded inputs)"),
       h("h3", null, h("span.sw.sw-up"), `Upstream (${up.length})`),
       columnList("upstream", up, hl, true),
       h("h3", null, h("span.sw.sw-down"), `Downstream (${down.length})`),
@@ -314,6 +341,6 @@ export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
   return {
     cy,
     count: model.fields.size,
-    summary: `${model.fields.size} columns in ${model.datasets.size} datasets · ${shown.length} edges`,
+    summary: `${model.fields.size} columns in ${model.datasets.size} datasets · ${shown.length} edges · greyed columns have no recorded lineage`,
   };
 }
