@@ -1,5 +1,6 @@
 """The web UI in real Chromium against a real server holding the reference pipeline's lineage."""
 
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -148,6 +149,27 @@ def test_impact_query(lineage_server, page, screenshot):
     assert "analytics-team" in page.inner_text("table.owners")
     assert "node=products_source.cost" in page.url and "change=drop" in page.url
     screenshot(page, "impact")
+    with page.expect_download() as download:
+        page.click("a.csv")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith('"namespace","dataset","field"')
+    assert len(lines) == 4
+    profit = next(line for line in lines if '"total_profit"' in line)
+    assert '"True"' not in profit and '"true"' in profit and "analytics-team" in profit
+
+
+def test_job_page_runs_and_header_search(lineage_server, page):
+    page.goto(lineage_server.url + "/jobs/headwater/customer_revenue_aggregation")
+    page.wait_for_selector("table.runs")
+    row = page.inner_text("table.runs tbody tr")
+    assert "COMPLETED" in row and any(c.isdigit() for c in row.split("\t")[-1])
+    assert "GROUP BY" in page.inner_text("pre.sql")
+    page.fill("#top-search input", "orders_source")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.result")
+    assert "/search?q=orders_source" in page.url
+    page.go_back()
+    page.wait_for_selector("table.runs")
 
 
 def test_failed_run_shows_error_and_stack_trace(lineage_server, page, screenshot):

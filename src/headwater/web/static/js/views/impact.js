@@ -15,6 +15,35 @@ function jobCell(ref) {
   return link(api.jobUrl(ns, name), name);
 }
 
+/** The affected table as CSV (RFC 4180 quoting), for a download link. */
+export function impactCsv(answer) {
+  const quote = (v) => `"${String(v ?? "").replaceAll('"', '""')}"`;
+  const header = ["namespace", "dataset", "field", "depth", "kind", "breaks", "jobs", "chain", "owners"];
+  const ownersOf = (dataset) =>
+    Object.entries(answer.owners || {})
+      .filter(([, items]) => items.some((i) => i === `dataset ${api.shortName(dataset)}`))
+      .map(([o]) => o)
+      .join(" ");
+  const rows = answer.affected.map((a) => [
+    a.namespace,
+    a.dataset,
+    a.field || "",
+    a.depth,
+    a.kind,
+    answer.breaking.some((b) => b.dataset === a.dataset && b.field === a.field && b.namespace === a.namespace),
+    (a.jobs || []).join(" "),
+    a.chain || "",
+    ownersOf(a.dataset),
+  ]);
+  return [header, ...rows].map((r) => r.map(quote).join(",")).join("\r\n") + "\r\n";
+}
+
+function csvLink(answer) {
+  const href = URL.createObjectURL(new Blob([impactCsv(answer)], { type: "text/csv" }));
+  const name = `impact-${answer.change}-${answer.node.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(-60)}.csv`;
+  return h("a.csv", { href, download: name }, "Download CSV");
+}
+
 function result(answer) {
   const rows = answer.affected.map((a) => {
     const breaks = answer.breaking.some((b) => b.dataset === a.dataset && b.field === a.field && b.namespace === a.namespace);
@@ -36,7 +65,7 @@ function result(answer) {
     h(
       "section.card",
       null,
-      h("h2", null, `Affected downstream (${answer.affected.length})`),
+      h("h2", null, `Affected downstream (${answer.affected.length}) `, answer.affected.length ? csvLink(answer) : null),
       rows.length
         ? table(["Dataset", "Column", "Depth", "Kind", "", "Jobs", "Chain"], rows, { class: "affected" })
         : h("p.muted", null, "Nothing downstream depends on it."),

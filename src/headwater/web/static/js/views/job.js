@@ -10,6 +10,14 @@ function sqlOf(job) {
   return (job.latestRun && job.latestRun.context && job.latestRun.context.sql) || null;
 }
 
+/** Rows written by a run: the sum of its outputs' outputStatistics facets, or "—". */
+function rowsWritten(run) {
+  const counts = (run.outputDatasetVersions || [])
+    .map((o) => o.facets && o.facets.outputStatistics && o.facets.outputStatistics.rowCount)
+    .filter((n) => typeof n === "number");
+  return counts.length ? counts.reduce((a, b) => a + b, 0).toLocaleString() : "—";
+}
+
 /** /jobs/{namespace}/{name} */
 export async function jobView({ params: [ns, name], root }) {
   loading(root);
@@ -72,13 +80,14 @@ export async function jobView({ params: [ns, name], root }) {
         ? errorBox(runs, "Could not load runs")
         : runs.length
           ? table(
-              ["Run", "State", "Started", "Ended", "Duration"],
+              ["Run", "State", "Started", "Ended", "Duration", "Rows written"],
               runs.map((r) => [
                 link(api.runUrl(r.id), h("code", null, r.id)),
                 stateBadge(r.state),
                 time(r.startedAt),
                 time(r.endedAt),
                 duration(r.durationMs),
+                rowsWritten(r),
               ]),
               { class: "runs" },
             )
