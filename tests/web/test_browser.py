@@ -158,9 +158,12 @@ def test_impact_query(lineage_server, page, screenshot):
     assert '"True"' not in profit and '"true"' in profit and "analytics-team" in profit
 
 
-def test_job_page_runs_and_header_search(lineage_server, page):
+def test_job_page_runs_and_header_search(lineage_server, page, screenshot):
     page.goto(lineage_server.url + "/jobs/headwater/customer_revenue_aggregation")
     page.wait_for_selector("table.runs")
+    keywords = page.eval_on_selector_all("pre.sql .sql-keyword", "k => k.map(x => x.innerText)")
+    assert {"SELECT", "FROM", "INNER", "JOIN", "GROUP", "BY"} <= set(keywords)
+    screenshot(page, "job")
     row = page.inner_text("table.runs tbody tr")
     assert "COMPLETED" in row and any(c.isdigit() for c in row.split("\t")[-1])
     assert "GROUP BY" in page.inner_text("pre.sql")

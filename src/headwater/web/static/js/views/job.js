@@ -1,6 +1,7 @@
 // Job page: SQL, inputs and outputs, runs with state and duration.
 import * as api from "../api.js";
 import { duration, errorBox, fill, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
+import { sqlBlock } from "../sql.js";
 import { datasetLink, failure, loading, pageHeader } from "./common.js";
 
 /** The job's SQL: the sql job facet, else the latest run's context. */
@@ -71,7 +72,7 @@ export async function jobView({ params: [ns, name], root }) {
         ),
       ),
     ),
-    h("section.card", null, h("h2", null, "SQL"), sql ? h("pre.sql", null, sql) : h("p.muted", null, "no SQL recorded")),
+    h("section.card", null, h("h2", null, "SQL"), sql ? sqlBlock(sql) : h("p.muted", null, "no SQL recorded")),
     h(
       "section.card",
       null,

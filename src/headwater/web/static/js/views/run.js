@@ -1,6 +1,7 @@
 // Run page: state, error and stack trace, inputs and outputs with versions, facets.
 import * as api from "../api.js";
 import { duration, fill, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
+import { sqlBlock } from "../sql.js";
 import { failure, loading } from "./common.js";
 
 function versions(list) {
@@ -73,7 +74,7 @@ export async function runView({ params: [id], root }) {
       h("section.card", null, h("h2", null, "Inputs"), versions(run.inputDatasetVersions)),
       h("section.card", null, h("h2", null, "Outputs"), versions(run.outputDatasetVersions)),
     ),
-    run.context && run.context.sql ? h("section.card", null, h("h2", null, "SQL"), h("pre.sql", null, run.context.sql)) : null,
+    run.context && run.context.sql ? h("section.card", null, h("h2", null, "SQL"), sqlBlock(run.context.sql)) : null,
     h("section.card", null, h("h2", null, "Facets"), Object.entries(facets).map(([k, v]) => jsonBlock(k, v))),
   );
 }
