@@ -1,8 +1,10 @@
 """The web UI in real Chromium against a real server holding the reference pipeline's lineage."""
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -133,6 +135,27 @@ def test_column_mode_direction_keeps_one_side(lineage_server, page):
     page.wait_for_function("() => location.search.includes('direction=downstream')")
     _graph_ready(page)
     assert page.evaluate(datasets) == ["customer_orders_staging", "customer_revenue_summary"]
+
+
+def test_time_travel_shows_the_graph_as_it_was(lineage_server, page):
+    url = lineage_server.url
+    run = httpx.get(f"{url}/api/v1/runs/{lineage_server.failed_run}").json()
+    started = datetime.fromisoformat(run["startedAt"].replace("Z", "+00:00"))
+    before = (started - timedelta(milliseconds=1)).isoformat().replace("+00:00", "Z")
+    node = quote(lineage_server.dataset("customer_orders_staging"), safe="")
+    labels = "() => window.headwaterGraph.nodes().map(n => n.data('label'))"
+    page.goto(f"{url}/lineage?node={node}&depth=1")
+    _graph_ready(page)
+    assert "broken_step" in page.evaluate(labels)
+    page.goto(f"{url}/lineage?node={node}&depth=1&asOf={quote(before)}")
+    _graph_ready(page)
+    then = page.evaluate(labels)
+    assert "broken_step" not in then and "customer_revenue_aggregation" in then
+    assert "as of" in page.inner_text("h1.graph-title")
+    page.click("button[aria-label='Back to now']")
+    page.wait_for_function("() => !location.search.includes('asOf')")
+    _graph_ready(page)
+    assert "broken_step" in page.evaluate(labels)
 
 
 def test_impact_query(lineage_server, page, screenshot):

@@ -43,10 +43,10 @@ export async function get(path, params = {}) {
 }
 
 export const search = (q, filter) => get("/api/v1/search", { q, filter, limit: 50 });
-export const lineage = (nodeId, depth, direction) =>
-  get("/api/v1/lineage", { nodeId, depth, direction });
-export const columnLineage = (nodeId, depth) =>
-  get("/api/v1/column-lineage", { nodeId, depth, withDownstream: true });
+export const lineage = (nodeId, depth, direction, asOf) =>
+  get("/api/v1/lineage", { nodeId, depth, direction, asOf });
+export const columnLineage = (nodeId, depth, asOf) =>
+  get("/api/v1/column-lineage", { nodeId, depth, withDownstream: true, asOf });
 export const dataset = (ns, name) => get(`/api/v1/namespaces/${enc(ns)}/datasets/${enc(name)}`);
 export const datasetVersions = (ns, name) =>
   get(`/api/v1/namespaces/${enc(ns)}/datasets/${enc(name)}/versions`, { limit: 10 });

@@ -159,7 +159,7 @@ function describe(t) {
  */
 export async function columnGraph(s, canvas, panel, cytoscape, onSelect) {
   const focus = await focusDataset(s.node);
-  const answer = await api.columnLineage(focus.dataset, s.depth);
+  const answer = await api.columnLineage(focus.dataset, s.depth, s.asOf);
   const model = restrict(columnModel(answer.graph), focus.dataset, s.direction);
   if (!model.fields.size) {
     throw Object.assign(new Error("no column lineage recorded for this dataset"), { status: 404 });

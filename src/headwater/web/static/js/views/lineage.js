@@ -40,6 +40,7 @@ function settings(query) {
     column: query.get("column") || "",
     indirect: query.get("indirect") === "1",
     all: query.get("all") === "1",
+    asOf: query.get("asOf") || "",
   };
 }
 
@@ -48,7 +49,31 @@ function urlFor(s) {
   if (s.mode === "column" && s.column) q.column = s.column;
   if (s.mode === "column" && s.indirect) q.indirect = "1";
   if (s.mode === "table" && s.all) q.all = "1";
+  if (s.asOf) q.asOf = s.asOf;
   return `/lineage?${new URLSearchParams(q)}`;
+}
+
+/** "As of" a time: the graph as it was then (each job's version at that time). Empty = now. */
+function timeTravel(asOf, change) {
+  const local = (iso) => {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return "";
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  };
+  const input = h("input", {
+    type: "datetime-local",
+    step: 1,
+    value: asOf ? local(asOf) : "",
+    "aria-label": "As of",
+    onchange: (e) => change(e.target.value ? new Date(e.target.value).toISOString() : ""),
+  });
+  return h(
+    "span.asof",
+    { class: asOf ? "on" : "" },
+    "As of ",
+    input,
+    asOf ? h("button", { type: "button", onclick: () => change(""), "aria-label": "Back to now" }, "now") : null,
+  );
 }
 
 function toolbar(s, fit) {
@@ -76,6 +101,7 @@ function toolbar(s, fit) {
       ["both", "upstream", "downstream"].map((d) => h("option", { value: d, selected: d === s.direction }, d)),
     ),
     h("button", { type: "button", onclick: () => fit() }, "Fit"),
+    timeTravel(s.asOf, (asOf) => go({ asOf })),
     s.mode === "column"
       ? h(
           "label.check",
@@ -109,6 +135,7 @@ export async function lineageView({ query, root }) {
         `${s.mode === "column" ? "Column lineage" : "Lineage"} of `,
         link(api.nodeUrl(s.node), api.shortName(parsed.name)),
         parsed.field ? `.${parsed.field}` : "",
+        s.asOf ? h("span.muted.asof-title", null, ` as of ${new Date(s.asOf).toLocaleString()}`) : "",
       )
     : h("h1.graph-title", null, "Lineage");
   root.append(title, toolbar(s, fit), status, h("div.graph-wrap", null, canvas, panel));

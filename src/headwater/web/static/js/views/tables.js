@@ -67,7 +67,7 @@ function nodePanel(n, hidden, expand, lineageUrl) {
  *   drawAllUrl: string, fit: Function}} ui
  */
 export async function tableGraph(s, cytoscape, ui) {
-  const answer = await api.lineage(s.node, s.depth, s.direction);
+  const answer = await api.lineage(s.node, s.depth, s.direction, s.asOf);
   const nodes = answer.graph;
   const byId = new Map(nodes.map((n) => [n.id, n]));
   if (!byId.has(s.node)) throw Object.assign(new Error(`${s.node} is not in the graph`), { status: 404 });
