@@ -63,12 +63,26 @@ def test_search_graph_and_column_highlight(lineage_server, page, screenshot):
         "() => [...new Set(window.headwaterGraph.nodes().map(n => n.data('kind') + ':' + n.style('shape')))].sort()"
     )
     assert shapes == ["DATASET:round-rectangle", "JOB:hexagon"]
+    # the path between the focus and a source, through both jobs
+    source = lineage_server.dataset("orders_source")
+    page.evaluate("(id) => { window.headwaterGraph.getElementById(id).emit('tap'); }", source)
+    page.click("button.path")
+    assert page.eval_on_selector_all("ol.path-list li", "l => l.map(x => x.innerText)") == [
+        "orders_source",
+        "customer_orders_etl",
+        "customer_orders_staging",
+        "customer_revenue_aggregation",
+        "customer_revenue_summary",
+    ]
+    assert page.evaluate("() => window.headwaterGraph.edges('.path').length") == 4
     # depth - lowers the graph to the direct neighbours
     page.click("button[aria-label='Less depth']")
     page.wait_for_function("() => new URLSearchParams(location.search).get('depth') === '2'")
     _graph_ready(page)
     page.click("button[aria-label='More depth']")
     _graph_ready(page)
+    page.evaluate("(id) => { window.headwaterGraph.getElementById(id).emit('tap'); }", source)
+    page.click("button.path")
     screenshot(page, "lineage")
 
     page.click("button[data-mode=column]")

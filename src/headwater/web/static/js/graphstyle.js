@@ -45,6 +45,8 @@ export const tableStyle = [
   { selector: "node[more > 0]", style: { "border-style": "dashed", "border-width": 2.5 } },
   { selector: "node[?focus]", style: { "border-width": 4, "font-weight": "bold" } },
   { selector: "node:selected", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.15 } },
+  { selector: "node.path", style: { "border-color": "#7c3aed", "border-width": 4 } },
+  { selector: "edge.path", style: { width: 3, "line-color": "#7c3aed", "target-arrow-color": "#7c3aed" } },
   ...faded,
 ];
 

@@ -29,8 +29,28 @@ function labelWidth(label, px = 8, min = 70) {
   return Math.max(min, label.length * px + 28);
 }
 
+/**
+ * Highlight the directed path between two nodes (either way round); fade everything else.
+ * @returns {string[]} the path's node ids, upstream first; empty when none
+ */
+export function highlightPath(cy, a, b) {
+  cy.elements().removeClass("path faded");
+  for (const [from, to] of [
+    [a, b],
+    [b, a],
+  ]) {
+    const found = cy.elements().aStar({ root: cy.getElementById(from), goal: cy.getElementById(to), directed: true });
+    if (found.found) {
+      cy.elements().addClass("faded");
+      found.path.removeClass("faded").addClass("path");
+      return found.path.nodes().map((n) => n.id());
+    }
+  }
+  return [];
+}
+
 /** Details of a tapped node in the side panel. */
-function nodePanel(n, hidden, expand, lineageUrl) {
+function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus) {
   const d = n.data;
   const isJob = n.type === "JOB";
   return h(
@@ -41,6 +61,7 @@ function nodePanel(n, hidden, expand, lineageUrl) {
     h("p.muted.full-name", null, `${d.namespace} · ${d.name}`),
     isJob ? h("p", null, "Latest run: ", stateBadge(d.latestRun && d.latestRun.state)) : null,
     d.description ? h("p", null, d.description) : null,
+    pathFromFocus,
     hidden
       ? h(
           "p",
@@ -153,11 +174,37 @@ export async function tableGraph(s, cytoscape, ui) {
     show(id);
   }
 
+  function pathBlock(id) {
+    if (id === s.node) return null;
+    const out = h("div.path-result");
+    const label = (x) => api.shortName(byId.get(x).data.name);
+    const button = h(
+      "button.path",
+      {
+        type: "button",
+        onclick: () => {
+          const path = highlightPath(cy, s.node, id);
+          fill(
+            out,
+            path.length
+              ? h("ol.path-list", null, path.map((x) => h("li", null, label(x))))
+              : h("p.muted", null, `No directed path between ${label(s.node)} and ${label(id)}.`),
+          );
+        },
+      },
+      `Highlight the path to ${label(s.node)}`,
+    );
+    return h("div", null, button, out);
+  }
+
   function show(id) {
-    fill(ui.panel, nodePanel(byId.get(id), hidden(id), () => expand(id), ui.lineageUrl));
+    fill(ui.panel, nodePanel(byId.get(id), hidden(id), () => expand(id), ui.lineageUrl, pathBlock(id)));
   }
 
   cy.on("tap", "node", (evt) => show(evt.target.id()));
+  cy.on("tap", (evt) => {
+    if (evt.target === cy) cy.elements().removeClass("path faded");
+  });
   cy.on("dbltap", "node", (evt) => navigate(ui.lineageUrl(evt.target.id())));
   show(s.node);
   report();
