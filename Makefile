@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+VENDOR := src/headwater/web/static/vendor
 
 .PHONY: install demo test lint typecheck bench serve clean
 
@@ -12,7 +13,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The web UI's JavaScript: pinned by package-lock.json, copied next to the UI's static files.
+$(VENDOR)/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/cytoscape/dist/cytoscape.min.js node_modules/dagre/dist/dagre.min.js \
+	   node_modules/cytoscape-dagre/cytoscape-dagre.js $(VENDOR)/
+	touch $@
+
+install: $(STAMP) $(VENDOR)/.installed
 
 demo: install
 	$(VENV)/bin/headwater demo
@@ -32,4 +41,4 @@ serve: install
 	$(VENV)/bin/headwater serve
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info headwater-demo headwater.db
+	rm -rf $(VENV) $(VENDOR) node_modules build dist src/*.egg-info headwater-demo headwater.db

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import headwater
+from headwater import web
 from headwater.analysis.trace import DataReader
 from headwater.api import analysis, errors, ingest, reads
 from headwater.api.auth import ApiKeys, load_keys
@@ -65,7 +66,7 @@ def create_app(
     app = FastAPI(
         title="Headwater",
         version=headwater.__version__,
-        description="OpenLineage ingest and Marquez-compatible lineage reads.",
+        description="OpenLineage ingest, Marquez-compatible lineage reads and a web UI at /.",
     )
     app.state.store = store if store is not None else open_store(db_url)
     app.state.api_keys = api_keys if api_keys is not None else load_keys()
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(ingest.router)
     app.include_router(reads.router)
     app.include_router(analysis.router)
+    web.install(app)  # last: its catch-all serves the UI's pages
     app.add_middleware(EncodedSlashes)
     return app
 

@@ -29,7 +29,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the OpenLineage ingest API and the Marquez-compatible read API."""
+    """Serve the OpenLineage ingest API, the Marquez-compatible read API and the web UI."""
     import os
 
     import uvicorn

@@ -1,0 +1,212 @@
+// Table mode: datasets and jobs from /api/v1/lineage, laid out left to right by dagre.
+// Past a node budget only the nodes nearest the focus are drawn; a node with hidden neighbours
+// shows "+N" and can be expanded in place, or everything drawn at once.
+import * as api from "../api.js";
+import { fill, h, link, stateBadge } from "../dom.js";
+import { tableStyle } from "../graphstyle.js";
+import { navigate } from "../router.js";
+
+export const NODE_BUDGET = 300;
+const LAYOUT = { name: "dagre", rankDir: "LR", nodeSep: 24, rankSep: 50, fit: false };
+
+/** The `budget` nodes nearest `focus`, walking edges both ways (breadth first). */
+export function nearest(adjacency, focus, budget) {
+  const kept = new Set([focus]);
+  const queue = [focus];
+  while (queue.length && kept.size < budget) {
+    for (const next of adjacency.get(queue.shift()) || []) {
+      if (kept.size >= budget) break;
+      if (!kept.has(next)) {
+        kept.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return kept;
+}
+
+function labelWidth(label, px = 8, min = 70) {
+  return Math.max(min, label.length * px + 28);
+}
+
+/**
+ * Highlight the directed path between two nodes (either way round); fade everything else.
+ * @returns {string[]} the path's node ids, upstream first; empty when none
+ */
+export function highlightPath(cy, a, b) {
+  cy.elements().removeClass("path faded");
+  for (const [from, to] of [
+    [a, b],
+    [b, a],
+  ]) {
+    const found = cy.elements().aStar({ root: cy.getElementById(from), goal: cy.getElementById(to), directed: true });
+    if (found.found) {
+      cy.elements().addClass("faded");
+      found.path.removeClass("faded").addClass("path");
+      return found.path.nodes().map((n) => n.id());
+    }
+  }
+  return [];
+}
+
+/** Details of a tapped node in the side panel. */
+function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus) {
+  const d = n.data;
+  const isJob = n.type === "JOB";
+  return h(
+    "div",
+    null,
+    h(`span.kind.kind-${isJob ? "job" : "dataset"}`, null, isJob ? "job" : "dataset"),
+    h("h2", null, api.shortName(d.name)),
+    h("p.muted.full-name", null, `${d.namespace} · ${d.name}`),
+    isJob ? h("p", null, "Latest run: ", stateBadge(d.latestRun && d.latestRun.state)) : null,
+    d.description ? h("p", null, d.description) : null,
+    pathFromFocus,
+    hidden
+      ? h(
+          "p",
+          null,
+          h("button.expand", { type: "button", onclick: expand }, `Expand: draw its ${hidden} hidden neighbour${hidden === 1 ? "" : "s"}`),
+        )
+      : null,
+    h(
+      "ul.plain",
+      null,
+      h("li", null, link(api.nodeUrl(n.id), isJob ? "Open job page" : "Open dataset page")),
+      h("li", null, link(lineageUrl(n.id), "Center the graph here")),
+      !isJob ? h("li", null, link(api.lineageUrl(n.id, { mode: "column" }), "Column lineage")) : null,
+      !isJob ? h("li", null, link(api.impactUrl(n.id), "Impact of a change")) : null,
+      isJob && d.latestRun ? h("li", null, link(api.runUrl(d.latestRun.id), "Latest run")) : null,
+    ),
+  );
+}
+
+/**
+ * Draw the table-level graph.
+ * @param {Object} s the view settings (node, depth, direction, all)
+ * @param {{canvas: HTMLElement, panel: HTMLElement, setStatus: Function, lineageUrl: Function,
+ *   drawAllUrl: string, fit: Function}} ui
+ */
+export async function tableGraph(s, cytoscape, ui) {
+  const answer = await api.lineage(s.node, s.depth, s.direction, s.asOf);
+  const nodes = answer.graph;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  if (!byId.has(s.node)) throw Object.assign(new Error(`${s.node} is not in the graph`), { status: 404 });
+  const adjacency = new Map(nodes.map((n) => [n.id, []]));
+  const edges = [];
+  for (const n of nodes) {
+    for (const e of n.outEdges) {
+      if (!byId.has(e.destination)) continue;
+      edges.push(e);
+      adjacency.get(e.origin).push(e.destination);
+      adjacency.get(e.destination).push(e.origin);
+    }
+  }
+  const kept = s.all || nodes.length <= NODE_BUDGET ? new Set(byId.keys()) : nearest(adjacency, s.node, NODE_BUDGET);
+  const hidden = (id) => adjacency.get(id).filter((x) => !kept.has(x)).length;
+
+  function elements() {
+    const out = [];
+    for (const id of kept) {
+      const n = byId.get(id);
+      const full = api.shortName(n.data.name || n.id);
+      const short = full.length > 34 ? `…${full.slice(-33)}` : full; // the tail tells jobs apart
+      const more = hidden(id);
+      const label = more ? `${short}  +${more}` : short;
+      out.push({
+        group: "nodes",
+        data: {
+          id,
+          label,
+          w: labelWidth(label),
+          kind: n.type,
+          state: n.type === "JOB" && n.data.latestRun ? n.data.latestRun.state : "",
+          focus: id === s.node,
+          more,
+        },
+      });
+    }
+    for (const e of edges) {
+      if (kept.has(e.origin) && kept.has(e.destination)) {
+        out.push({ group: "edges", data: { id: `${e.origin}->${e.destination}`, source: e.origin, target: e.destination } });
+      }
+    }
+    return out;
+  }
+
+  function report() {
+    if (kept.size < nodes.length) {
+      ui.setStatus(
+        h(
+          "p.warn.budget",
+          null,
+          `Showing ${kept.size} of ${nodes.length} nodes, those nearest ${api.shortName(byId.get(s.node).data.name)}; `,
+          "nodes marked +N have hidden neighbours (click one to expand it). ",
+          link(ui.drawAllUrl, `Draw all ${nodes.length}`),
+        ),
+      );
+    } else {
+      ui.setStatus(h("p.muted", null, `${nodes.length} nodes · click a node for details, double-click to center on it`));
+    }
+  }
+
+  const big = kept.size > NODE_BUDGET;
+  const cy = cytoscape({
+    container: ui.canvas,
+    elements: elements(),
+    style: tableStyle,
+    layout: LAYOUT,
+    minZoom: 0.02,
+    maxZoom: 3,
+    // cytoscape's performance switches for big graphs: draw a snapshot while panning and zooming
+    hideEdgesOnViewport: big,
+    textureOnViewport: big,
+    pixelRatio: big ? 1 : "auto",
+  });
+
+  function expand(id) {
+    for (const next of adjacency.get(id)) kept.add(next);
+    cy.elements().remove();
+    cy.add(elements());
+    cy.layout(LAYOUT).run();
+    ui.fit();
+    report();
+    show(id);
+  }
+
+  function pathBlock(id) {
+    if (id === s.node) return null;
+    const out = h("div.path-result");
+    const label = (x) => api.shortName(byId.get(x).data.name);
+    const button = h(
+      "button.path",
+      {
+        type: "button",
+        onclick: () => {
+          const path = highlightPath(cy, s.node, id);
+          fill(
+            out,
+            path.length
+              ? h("ol.path-list", null, path.map((x) => h("li", null, label(x))))
+              : h("p.muted", null, `No directed path between ${label(s.node)} and ${label(id)}.`),
+          );
+        },
+      },
+      `Highlight the path to ${label(s.node)}`,
+    );
+    return h("div", null, button, out);
+  }
+
+  function show(id) {
+    fill(ui.panel, nodePanel(byId.get(id), hidden(id), () => expand(id), ui.lineageUrl, pathBlock(id)));
+  }
+
+  cy.on("tap", "node", (evt) => show(evt.target.id()));
+  cy.on("tap", (evt) => {
+    if (evt.target === cy) cy.elements().removeClass("path faded");
+  });
+  cy.on("dbltap", "node", (evt) => navigate(ui.lineageUrl(evt.target.id())));
+  show(s.node);
+  report();
+  return { cy, count: nodes.length };
+}
