@@ -227,7 +227,6 @@ def test_impact_as_of_follows_the_job_version_of_that_time(tmp_path):
     from datetime import timedelta
 
     from factories import T0, column_lineage, dataset, run_event
-
     from headwater.model import parse_node_id
 
     store = open_store(f"sqlite:///{tmp_path / 'asof.db'}")

@@ -243,3 +243,42 @@ def test_trackers_in_sequence_capture_each_write_once(spark, tmp_path):
     completes = [e for e in completes if e.get("eventType") == "COMPLETE" and e["outputs"]]
     assert len(completes) == 3
     store.close()
+
+
+def test_merge_into_lineage_and_failure(spark, captured):
+    """MERGE INTO: column lineage from its analyzed plan (assignments from the source, the merge
+    condition as JOIN); on Spark's own tables Spark refuses MERGE, which is captured as FAIL."""
+    from headwater.sql import DatasetRef
+    from headwater.sql.spark_plan import plan_lineage, table_identifier
+
+    _, events = captured
+    tgt, src = _name(), _name()
+    spark.sql(f"CREATE TABLE {tgt} (id INT, amount DOUBLE, note STRING) USING parquet")
+    spark.sql(f"CREATE TABLE {src} (id INT, amount DOUBLE) USING parquet")
+    merge = (
+        f"MERGE INTO {tgt} t USING {src} s ON t.id = s.id "
+        "WHEN MATCHED AND s.amount > 0 THEN UPDATE SET amount = s.amount * 2, note = 'upd' "
+        "WHEN NOT MATCHED THEN INSERT (id, amount, note) VALUES (s.id, s.amount, 'new')"
+    )
+    state = spark._jsparkSession.sessionState()
+    analyzed = state.analyzer().execute(state.sqlParser().parsePlan(merge))
+    lineage = plan_lineage(
+        json.loads(analyzed.toJSON()), lambda node: DatasetRef("t", table_identifier(node) or "")
+    )
+    assert lineage.command == "MergeIntoTable"
+    assert [d.name for d in lineage.inputs] == [f"default.{src}"]
+    cols = {
+        c.field: {(i.field, t.type, t.subtype) for i in c.inputs for t in i.transformations}
+        for c in lineage.columns
+    }
+    assert set(cols) == {"id", "amount"}  # note is only ever a literal
+    assert ("amount", "DIRECT", "TRANSFORMATION") in cols["amount"]
+    assert ("amount", "DIRECT", "IDENTITY") in cols["amount"]
+    assert ("id", "INDIRECT", "JOIN") in cols["amount"]
+    assert ("amount", "INDIRECT", "CONDITIONAL") in cols["id"]
+    with pytest.raises(Exception, match="MERGE INTO TABLE is not supported"):
+        spark.sql(merge)
+    [fail] = [e for e in events() if e["eventType"] == "FAIL"]
+    assert fail["job"]["name"].endswith(f"execute_merge_into_table.default_{tgt}")
+    assert fail["outputs"][0]["name"].endswith("/" + tgt)
+    assert [i["name"].rsplit("/", 1)[-1] for i in fail["inputs"]] == [src]

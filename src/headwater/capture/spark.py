@@ -59,6 +59,7 @@ TABLE_WRITES = frozenset(
         "OverwritePartitionsDynamic",
         "CreateTableAsSelect",
         "ReplaceTableAsSelect",
+        "MergeIntoTable",
     }
 )
 CREATES = frozenset(
@@ -377,6 +378,15 @@ class SparkTracker:
             run_facets = {**self._run_facets(), **context.run_facets}
             job_facets = self._job_facets(write.sql if write else None)
             inputs = list(write.names.values()) if write else []
+            outputs: list[Dataset] = []
+            if write is not None and write.output is not None:
+                namespace, dataset, identifier = write.output
+                out_facets: dict[str, Any] = {
+                    "dataSource": f.datasource_facet(namespace, namespace)
+                }
+                if identifier:
+                    out_facets["symlinks"] = self._symlinks(identifier)
+                outputs.append((namespace, dataset, out_facets, {}))
             for state, facets in (
                 (RunState.START, run_facets),
                 (RunState.FAIL, {**run_facets, "errorMessage": f.error_facet(message, stack)}),
@@ -390,6 +400,7 @@ class SparkTracker:
                         facets,
                         job_facets,
                         inputs,
+                        outputs,
                     )
                 )
 
@@ -458,6 +469,16 @@ class SparkTracker:
             else:
                 namespace, name = dataset_from_location(analyzed.outputPath().toString())
                 return namespace, name, None
+        elif command == "MergeIntoTable":  # the target: a catalog table (v1) or a V2 relation
+            leaves = analyzed.targetTable().collectLeaves()
+            leaf = leaves.apply(0) if leaves.size() else None
+            if leaf is None:
+                return None
+            if _class_of(leaf) == "LogicalRelation" and leaf.catalogTable().isDefined():
+                table = leaf.catalogTable().get().identifier()
+            else:
+                ident = str(leaf.name()).strip("`")
+                return self._warehouse or "spark", ident, ident
         elif command == "SaveIntoDataSourceCommand":
             options = analyzed.options()
             path = options.get("path")
@@ -722,10 +743,12 @@ def table_dataset(spark: Any, identifier: str) -> tuple[str, str] | None:
 
 # -- py4j helpers --------------------------------------------------------------------------------
 def _query_of(analyzed: Any) -> Any | None:
-    try:
-        return analyzed.query()
-    except Exception:
-        return analyzed.child() if analyzed.children().size() == 1 else None
+    for attribute in ("query", "sourceTable"):  # writes; MERGE INTO reads its source
+        try:
+            return getattr(analyzed, attribute)()
+        except Exception:
+            continue
+    return analyzed.child() if analyzed.children().size() == 1 else None
 
 
 def _output_ids(node: PlanNode) -> tuple[int, ...]:

@@ -510,10 +510,13 @@ def plan_lineage(plan: list[dict[str, Any]] | PlanNode, namer: RelationNamer) ->
         PlanError: when ``plan`` is not a Spark plan.
     """
     root = plan if isinstance(plan, PlanNode) else parse_plan(plan)
-    query = write_query(root)
     tracer = _Tracer(namer)
-    outputs = tracer.output(query)
-    names = output_column_names(root) or [name for _, name in outputs]
+    if root.short == "MergeIntoTable":
+        outputs = _merge(root, tracer)
+        names = [name for _, name in outputs]
+    else:
+        outputs = tracer.output(write_query(root))
+        names = output_column_names(root) or [name for _, name in outputs]
     indirect: dict[tuple[DatasetRef, str], set[Transformation]] = {}
     for ref, subtype, description in tracer.indirect:
         for source in tracer.sources(ref):
@@ -526,6 +529,8 @@ def plan_lineage(plan: list[dict[str, Any]] | PlanNode, namer: RelationNamer) ->
         merged: dict[tuple[DatasetRef, str], set[Transformation]] = {}
         for source, ts in tracer.sources(expr_id).items():
             merged.setdefault(source, set()).update(ts)
+        if not merged and root.short == "MergeIntoTable":
+            continue  # a target column no action assigns
         for source, ts in indirect.items():
             merged.setdefault(source, set()).update(ts)
         fields = tuple(
@@ -540,6 +545,40 @@ def plan_lineage(plan: list[dict[str, Any]] | PlanNode, namer: RelationNamer) ->
         output_names=tuple(names),
         warnings=tuple(tracer.warnings),
     )
+
+
+def _merge(root: PlanNode, tracer: _Tracer) -> list[tuple[int, str]]:
+    """``MERGE INTO``: target columns defined by the actions' assignments from the source.
+
+    The source is traced as a query; the target is the output only (its own rows kept by the
+    merge are not reported as an input of itself). The merge condition is an INDIRECT JOIN, an
+    action's ``AND`` condition an INDIRECT CONDITIONAL.
+    """
+    source, target = root.child("sourceTable"), root.child("targetTable")
+    if source is not None:
+        tracer.output(source)
+    outputs: list[tuple[int, str]] = []
+    relation = next((n for n in target.walk() if n.short in RELATIONS), None) if target else None
+    if relation is not None:
+        outputs = _attributes(relation.expressions("output")) or _attributes(
+            relation.expressions("dataCols")
+        )
+    tracer._operator(root, "mergeCondition", "JOIN")
+    for key in ("matchedActions", "notMatchedActions", "notMatchedBySourceActions"):
+        for action in root.expressions(key):
+            condition = action.child("condition")  # a child index, or the tree inline
+            if condition is not None:
+                for ref in _references(condition):
+                    tracer.indirect.append((ref, "CONDITIONAL", render(condition)))
+            for index in action.fields.get("assignments") or []:
+                if not isinstance(index, int) or index >= len(action.children):
+                    continue
+                assignment = action.children[index]
+                if len(assignment.children) == 2:
+                    column, value = assignment.children
+                    if column.expr_id is not None:
+                        tracer._define(column.expr_id, value)
+    return outputs
 
 
 def with_plan_lineage(
