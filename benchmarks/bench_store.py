@@ -162,7 +162,8 @@ Reproduce: `python benchmarks/bench_store.py{" --quick" if args.quick else f" --
 
 Baseline: plain INSERTs of the same JSON into a one-column table of the same database (the storage
 ceiling): one transaction per row for "single", one per 500 rows for "batch". Headwater's batch path
-(`ingest_many`) still commits each event on its own (per-event atomicity is the contract).
+(`ingest_many`, 500 events a call) applies a batch in one transaction. The batch column ingests the
+second half of the events, into a store that already holds the first half.
 
 | backend | store single | raw INSERT single | ratio | store batch | raw INSERT batch | ratio |
 |---|---|---|---|---|---|---|
