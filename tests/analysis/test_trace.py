@@ -340,3 +340,28 @@ def test_root_causes_beyond_column_pairs(tmp_path, defect, where, cause):
     assert report.bad_rows == 1
     assert [c.split(" (")[0] for c in report.root_causes] == [cause]
     store.close()
+
+
+def test_trace_by_key(world):
+    """--key customer_id=N traces one customer's row; keys and --where combine; bad keys are clear."""
+    from headwater.analysis.trace import bad_rows_condition
+
+    store, catalog, tmp = world
+    summary = read_table(catalog, "governance_demo.customer_revenue_summary").to_pylist()
+    worst = min(summary, key=lambda r: r["total_profit"])
+    db = f"sqlite:///{tmp / 'h.db'}"
+    args = ["trace", "customer_revenue_summary", "--catalog-dir", str(tmp / "catalog"), "--db", db]
+    out = CliRunner().invoke(
+        app, [*args, "--key", f"customer_id={worst['customer_id']}", "-f", "json"]
+    )
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert report["badRows"] == 1
+    assert report["where"] == f'"customer_id" = {worst["customer_id"]}'
+    assert bad_rows_condition("total_profit < 0", ["state=CA"]) == (
+        "total_profit < 0 AND \"state\" = 'CA'"
+    )
+    bad = CliRunner().invoke(app, [*args, "--key", "customer_id"])
+    assert bad.exit_code == 1 and "column=value" in bad.output and "Traceback" not in bad.output
+    none = CliRunner().invoke(app, args)
+    assert none.exit_code == 1 and "--where" in none.output

@@ -94,6 +94,34 @@ def _where(text: str) -> exp.Expr:
     return parsed
 
 
+def bad_rows_condition(where: str | None, keys: list[str] | tuple[str, ...] = ()) -> str:
+    """One SQL condition from ``--where`` and ``--key column=value`` pairs (ANDed), built with sqlglot.
+
+    A value that reads as a number is compared as a number, anything else as a quoted string.
+
+    Raises:
+        TraceError: neither given, a key without ``=``, or a ``where`` that does not parse.
+    """
+    parts: list[exp.Expr] = [_where(where)] if where else []
+    for key in keys:
+        column, sep, value = key.partition("=")
+        if not sep or not column.strip():
+            msg = f"--key takes column=value, not {key!r}"
+            raise TraceError(msg)
+        try:
+            float(value)
+            literal: exp.Expr = exp.Literal.number(value.strip())
+        except ValueError:
+            literal = exp.Literal.string(value)
+        parts.append(exp.EQ(this=exp.column(column.strip(), quoted=True), expression=literal))
+    if not parts:
+        msg = "say which rows are bad: --where CONDITION and/or --key column=value"
+        raise TraceError(msg)
+    return (
+        exp.and_(*parts).sql(dialect="duckdb") if len(parts) > 1 else parts[0].sql(dialect="duckdb")
+    )
+
+
 def _filter_rows(table: pa.Table, where: exp.Expr) -> pa.Table:
     missing = {c.name for c in where.find_all(exp.Column)} - set(table.column_names)
     if missing:

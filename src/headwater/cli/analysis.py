@@ -110,8 +110,15 @@ def impact_cmd(
 def trace_cmd(
     dataset: Annotated[str, typer.Argument(help="The dataset with bad rows: node id or name.")],
     where: Annotated[
-        str, typer.Option("--where", help='Which rows are bad, as SQL: "total_profit < 0".')
-    ],
+        str | None,
+        typer.Option("--where", help='Which rows are bad, as SQL: "total_profit < 0".'),
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key", help="Bad rows by key, column=value (repeatable; ANDed with --where)."
+        ),
+    ] = None,
     catalog_dir: Annotated[
         Path, typer.Option("--catalog-dir", help="Iceberg SQL catalog directory holding the data.")
     ] = Path("./headwater-catalog"),
@@ -121,9 +128,13 @@ def trace_cmd(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Trace bad rows upstream to the source rows that produced them, and name the root cause found in the data."""
-    from headwater.analysis.trace import TraceError, trace
+    from headwater.analysis.trace import TraceError, bad_rows_condition, trace
     from headwater.capture.iceberg import CatalogError, IcebergReader, open_catalog
 
+    try:
+        where = bad_rows_condition(where, key or [])
+    except TraceError as exc:
+        raise fail(str(exc)) from None
     if url:  # the server reads the data through its own catalog
         report = HttpReader(url, api_key)._get(
             "/api/v1/headwater/trace", dataset=dataset, where=where
