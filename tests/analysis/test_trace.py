@@ -365,3 +365,45 @@ def test_trace_by_key(world):
     assert bad.exit_code == 1 and "column=value" in bad.output and "Traceback" not in bad.output
     none = CliRunner().invoke(app, args)
     assert none.exit_code == 1 and "--where" in none.output
+
+
+UNION_SHOP = """
+name: channels
+namespace: shop
+description: orders from two channels
+parameters:
+  database_name: shop
+sources:
+  - table: web_orders
+  - table: store_orders
+steps:
+  - job: all_orders
+    target: all_orders
+    sql: |
+      SELECT order_id, amount FROM web_orders
+      UNION ALL
+      SELECT order_no AS order_id, total AS amount FROM store_orders
+"""
+
+
+def test_trace_through_union_all(tmp_path):
+    """Each branch of a UNION is traced: bad rows go back to the branch (and source) they came from."""
+    catalog = open_catalog(tmp_path / "catalog")
+    store = open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    web = pa.table(
+        {"order_id": list(range(100)), "amount": [-1.0 if i % 10 == 0 else 5.0 for i in range(100)]}
+    )
+    shop = pa.table({"order_no": list(range(1000, 1050)), "total": [7.0] * 50})
+    commit_table(catalog, "shop.web_orders", web, {})
+    commit_table(catalog, "shop.store_orders", shop, {})
+    spec = tmp_path / "union.yaml"
+    spec.write_text(UNION_SHOP)
+    Runner(catalog, make_client(store)).run(load_pipeline(spec, {}))
+    report = trace(store, IcebergReader(catalog), resolve_node(store, "all_orders"), "amount < 0")
+    assert report.bad_rows == 10
+    hops = {h.dataset: h.rows for h in report.hops}
+    assert hops == {"web_orders": 10, "store_orders": 0}
+    assert [c.split(" (")[0] for c in report.root_causes] == [
+        "root cause: web_orders rows where amount < 0"
+    ]
+    store.close()

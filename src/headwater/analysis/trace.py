@@ -8,8 +8,9 @@ selected. The rewritten query runs in DuckDB over the exact Iceberg snapshots th
 turn. At the sources, conditions over the columns that feed the bad column are compared (column
 pairs such as ``cost > price``, nulls, negative or zero values, one value of a categorical column):
 the one that holds for the contributing rows far more often than for all rows is reported as the
-root cause. Window functions and set operations cannot be inverted this way; such a hop is
-reported and the trace stops there.
+root cause. A UNION is traced branch by branch. Window functions, INTERSECT / EXCEPT and set
+operations nested inside a SELECT cannot be inverted this way; such a hop is reported and the trace
+stops there.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ def _where(text: str) -> exp.Expr:
         msg = f"--where {text!r} is not a SQL condition: {str(exc).splitlines()[0]}"
         raise TraceError(msg) from None
     return parsed
+
+
+def _branches(query: exp.Expr) -> list[exp.Select] | None:
+    """The SELECTs of a step: itself, or every branch of a UNION (None: not invertible)."""
+    if isinstance(query, exp.Select):  # a set operation nested in it hides its inputs' rows
+        return None if query.find(exp.SetOperation) else [query]
+    if isinstance(query, exp.Union):
+        left, right = _branches(query.left), _branches(query.right)
+        return None if left is None or right is None else left + right
+    return None  # INTERSECT / EXCEPT keep or drop rows by what another branch holds
 
 
 def bad_rows_condition(where: str | None, keys: list[str] | tuple[str, ...] = ()) -> str:
@@ -253,12 +264,9 @@ class Tracer:
                 )
             )
             return
-        if (
-            not isinstance(query, exp.Select)
-            or query.find(exp.Window)
-            or query.find(exp.SetOperation)
-        ):
-            note = "cannot invert this step (window functions or set operations); traced at column level only"
+        branches = _branches(query)
+        if branches is None or query.find(exp.Window):
+            note = "cannot invert this step (window functions, or not a SELECT / UNION of SELECTs); traced at column level only"
             report.hops.append(
                 Hop(_short(dataset.name), rows.num_rows, rows.num_rows, job["name"], [], note)
             )
@@ -284,6 +292,26 @@ class Tracer:
                 ).sql(dialect="duckdb")
             )
             tables[short] = (ds_id, ds)
+        for branch in branches:
+            # a UNION's output columns are its first branch's, by position: rename for this branch
+            names = [p.alias_or_name for p in branch.selects]
+            branch_rows = rows.rename_columns(names) if len(names) == rows.num_columns else rows
+            self._hop_select(branch, branch_rows, tables, con, job, report, limit, feeding, depth)
+        con.close()
+
+    def _hop_select(
+        self,
+        query: exp.Select,
+        rows: pa.Table,
+        tables: dict[str, tuple[DatasetId, dict[str, Any]]],
+        con: duckdb.DuckDBPyConnection,
+        job: dict[str, Any],
+        report: TraceReport,
+        limit: int,
+        feeding: dict[str, set[str]],
+        depth: int,
+    ) -> None:
+        """One SELECT of a step: push the bad rows' keys down, trace each input it reads."""
         keys = self._keys(query, rows.column_names)
         values = [
             tuple(r[out] for out, _ in keys)
@@ -340,7 +368,6 @@ class Tracer:
                 self._root_cause(ds_id, contributing_rows, all_rows, report, feeding)
             else:
                 self._hop(ds_id, ds, distinct, report, limit, feeding, depth + 1)
-        con.close()
 
     @staticmethod
     def _keys(query: exp.Select, output_columns: list[str]) -> list[tuple[str, exp.Expr]]:
