@@ -788,11 +788,16 @@ def _schema_fields(schema_json: str) -> list[dict[str, str]]:
 
 
 def _sql_text(qe: Any) -> str | None:
-    try:
-        text = qe.logical().origin().sqlText()
-        return str(text.get()) if text.isDefined() else None
-    except Exception:
-        return None
+    """The SQL text Spark's parser kept for the action (the command's origin, or its query's)."""
+    candidates = [lambda: qe.logical(), lambda: qe.analyzed().query(), lambda: qe.logical().query()]
+    for plan in candidates:
+        try:
+            text = plan().origin().sqlText()
+            if text.isDefined():
+                return str(text.get())
+        except Exception:
+            continue
+    return None
 
 
 def _mode_of(analyzed: Any) -> str:
