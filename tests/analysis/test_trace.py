@@ -407,3 +407,29 @@ def test_trace_through_union_all(tmp_path):
         "root cause: web_orders rows where amount < 0"
     ]
     store.close()
+
+
+def test_adhoc_freshness_and_referential_checks(world):
+    """headwater check --fresh / --references on the reference pipeline's tables."""
+    store, catalog, tmp = world
+    args = [
+        "check",
+        "governance_demo.orders_source",
+        "--catalog-dir",
+        str(tmp / "catalog"),
+        "--db",
+        f"sqlite:///{tmp / 'h.db'}",
+    ]
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, [*args, "--references", "customer_id=governance_demo.customers_source.customer_id"]
+    )
+    assert ok.exit_code == 0 and "passed" in ok.output, ok.output
+    stale = runner.invoke(
+        app, [*args, "--fresh", "order_date=1d"]
+    )  # generated dates are in the past
+    assert stale.exit_code == 1 and "FAILED" in stale.output and "days old" in stale.output
+    bad = runner.invoke(app, [*args, "--fresh", "order_date=soon"])
+    assert bad.exit_code == 1 and "90d" in bad.output and "Traceback" not in bad.output
+    wrong = runner.invoke(app, [*args, "--references", "customer_id"])
+    assert wrong.exit_code == 1 and "must look like" in wrong.output

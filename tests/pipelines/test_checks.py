@@ -40,3 +40,47 @@ def test_a_check_cannot_smuggle_a_statement():
         condition("1=1; DROP TABLE t")
     with pytest.raises(ValueError):
         condition("SELECT 1")
+
+
+def test_freshness_and_references():
+    from datetime import UTC, date, datetime
+
+    orders = pa.table(
+        {
+            "order_id": [1, 2, 3],
+            "customer_id": [10, 11, 99],
+            "order_date": [date(2025, 1, 15), date(2025, 1, 16), date(2025, 1, 17)],
+        }
+    )
+    customers = pa.table({"customer_id": [10, 11, 12]})
+    checks = (
+        Check("freshness", column="order_date", options={"max_age": "2d"}),
+        Check(
+            "references",
+            column="customer_id",
+            options={"table": "customers", "field": "customer_id"},
+        ),
+    )
+    fresh_now = datetime(2025, 1, 18, 12, tzinfo=UTC)
+    results = {
+        r.check: (r.success, r.detail)
+        for r in run_checks(
+            "orders", orders, checks, {"customers": customers}.__getitem__, fresh_now
+        )
+    }
+    assert results["freshness(order_date)"][0] is True
+    assert results["references(customer_id)"] == (False, "1 values not in customers.customer_id")
+    late = run_checks("orders", orders, checks[:1], now=datetime(2025, 1, 25, tzinfo=UTC))
+    assert late[0].success is False and "7.0 days old" in late[0].detail
+    blind = run_checks("orders", orders, checks[1:])  # no way to read the other table
+    assert blind[0].success is False and "cannot read customers" in blind[0].detail
+
+
+def test_check_specs_are_validated(tmp_path):
+    from headwater.pipelines.spec import PipelineError, _check
+
+    assert _check({"freshness": {"column": "d", "max_age": "3d"}}, "x").kind == "freshness"
+    with pytest.raises(PipelineError, match="max_age"):
+        _check({"freshness": {"column": "d", "max_age": "soon"}}, "x")
+    with pytest.raises(PipelineError, match="column, table, field"):
+        _check({"references": {"column": "c"}}, "x")

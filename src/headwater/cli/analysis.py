@@ -194,6 +194,19 @@ def check_cmd(
             "--sql", help='Condition every row must meet, e.g. "total_revenue > 0" (repeatable).'
         ),
     ] = None,
+    fresh: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fresh", help="COLUMN=AGE: the newest value is at most AGE old, e.g. order_date=2d."
+        ),
+    ] = None,
+    references: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--references",
+            help="COLUMN=TABLE.FIELD: every value exists in another table (referential integrity).",
+        ),
+    ] = None,
     min_rows: Annotated[int | None, typer.Option("--min-rows", help="Fewest rows allowed.")] = None,
     max_rows: Annotated[int | None, typer.Option("--max-rows", help="Most rows allowed.")] = None,
     catalog_dir: Annotated[
@@ -211,17 +224,34 @@ def check_cmd(
     )
     from headwater.capture.quality import emit_check_run
     from headwater.capture.transport import flush, make_client
-    from headwater.pipelines.checks import run_checks
+    from headwater.pipelines.checks import parse_age, run_checks
     from headwater.pipelines.spec import Check
 
     checks = [Check("not_null", column=c) for c in not_null or []] + [
         Check("unique", column=c) for c in unique or []
     ]
     checks += [Check("sql", expression=e) for e in sql or []]
+    for spec in fresh or []:
+        column, _, age = spec.partition("=")
+        try:
+            parse_age(age)
+        except ValueError as exc:
+            raise fail(f"--fresh {spec!r}: {exc}") from None
+        checks.append(Check("freshness", column=column, options={"max_age": age}))
+    for spec in references or []:
+        column, _, target = spec.partition("=")
+        ref_table, _, field = target.rpartition(".")
+        if not column or not ref_table or not field:
+            raise fail(f"--references {spec!r} must look like customer_id=db.customers.customer_id")
+        checks.append(
+            Check("references", column=column, options={"table": ref_table, "field": field})
+        )
     if min_rows is not None or max_rows is not None:
         checks.append(Check("row_count", options={"min": min_rows, "max": max_rows}))
     if not checks:
-        raise fail("give at least one check: --not-null, --unique, --sql, --min-rows or --max-rows")
+        raise fail(
+            "give at least one check: --not-null, --unique, --sql, --fresh, --references, --min-rows or --max-rows"
+        )
     if not (catalog_dir / "catalog.db").exists():
         raise fail(f"no Iceberg catalog at {catalog_dir}; pass --catalog-dir")
     try:
@@ -231,7 +261,7 @@ def check_cmd(
         missing = sorted({c.column for c in checks if c.column and c.column not in known})
         if missing:
             raise fail(f"{table} has no column {', '.join(missing)}")
-        results = run_checks(table, data, tuple(checks))
+        results = run_checks(table, data, tuple(checks), lambda t: read_table(catalog, t))
         ns, name, symlinks = dataset_name(catalog, table)
     except (CatalogError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -367,16 +397,14 @@ def retention_cmd(
     db: DbOption = None,
 ) -> None:
     """Retention: drop the bodies of old events; lineage and a verifiable hash chain stay."""
-    import re
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
-    match = re.fullmatch(r"(\d+)([dhm])", older_than.strip())
-    if not match:
-        raise fail(f"--older-than {older_than!r} must look like 90d, 12h or 30m")
-    amount, unit = int(match.group(1)), match.group(2)
-    cutoff = datetime.now(UTC) - timedelta(
-        **{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount}
-    )
+    from headwater.pipelines.checks import parse_age
+
+    try:
+        cutoff = datetime.now(UTC) - parse_age(older_than)
+    except ValueError as exc:
+        raise fail(f"--older-than {exc}") from None
     store = open_store(db)
     if not yes:
         count = store.list_events(before=cutoff, limit=0)[1]

@@ -7,7 +7,11 @@ boolean expression (a statement or a second query is rejected).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -29,12 +33,34 @@ class CheckResult:
     column: str | None = None
 
 
+Lookup = Callable[[str], pa.Table]  # another table's rows, for referential checks
+
+
+def parse_age(text: str) -> timedelta:
+    """``90d``, ``12h``, ``30m`` as a timedelta.
+
+    Raises:
+        ValueError: any other shape.
+    """
+    match = re.fullmatch(r"(\d+)([dhm])", str(text).strip())
+    if not match:
+        msg = f"{text!r} must look like 90d, 12h or 30m"
+        raise ValueError(msg)
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
 def _count(con: duckdb.DuckDBPyConnection, where: exp.Expr | None = None) -> int:
     query = exp.select(exp.func("COUNT", exp.Star())).from_("t")
     if where is not None:
         query = query.where(where)
-    row = con.execute(query.sql(dialect="duckdb")).fetchone()
-    return int(row[0]) if row else 0
+    return int(_scalar(con, query) or 0)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, query: exp.Expr) -> Any:
+    """The first value of a one-row query (the result fully consumed, as DuckDB 2 requires)."""
+    rows = con.execute(query.sql(dialect="duckdb")).fetchall()
+    return rows[0][0] if rows else None
 
 
 def condition(text: str) -> exp.Expr:
@@ -54,8 +80,22 @@ def condition(text: str) -> exp.Expr:
     return parsed
 
 
-def run_checks(table: str, data: pa.Table, checks: tuple[Check, ...]) -> list[CheckResult]:
-    """Evaluate ``checks`` on ``data`` (the Arrow table just committed as ``table``)."""
+def run_checks(
+    table: str,
+    data: pa.Table,
+    checks: tuple[Check, ...],
+    lookup: Lookup | None = None,
+    now: datetime | None = None,
+) -> list[CheckResult]:
+    """Evaluate ``checks`` on ``data`` (the Arrow table just committed as ``table``).
+
+    Args:
+        table: the table's identifier (for the results).
+        data: its rows.
+        checks: what to check.
+        lookup: reads another table (``references`` checks); None: such checks fail, saying so.
+        now: the time ``freshness`` is measured against (default: now, UTC).
+    """
     if not checks:
         return []
     con = duckdb.connect()
@@ -73,9 +113,10 @@ def run_checks(table: str, data: pa.Table, checks: tuple[Check, ...]) -> list[Ch
                 distinct = exp.select(exp.func("COUNT", exp.Distinct(expressions=[column]))).from_(
                     "t"
                 )
-                row = con.execute(distinct.sql(dialect="duckdb")).fetchone()
                 dup = (
-                    data.num_rows - int(row[0] if row else 0) - _count(con, column.is_(exp.null()))
+                    data.num_rows
+                    - int(_scalar(con, distinct) or 0)
+                    - _count(con, column.is_(exp.null()))
                 )
                 results.append(
                     CheckResult(
@@ -102,6 +143,10 @@ def run_checks(table: str, data: pa.Table, checks: tuple[Check, ...]) -> list[Ch
                         table, check.name, bad == 0, f"{bad} values out of range", check.column
                     )
                 )
+            elif check.kind == "freshness" and column is not None:
+                results.append(_freshness(con, table, check, column, now or datetime.now(UTC)))
+            elif check.kind == "references" and column is not None:
+                results.append(_references(con, table, check, column, lookup))
             elif check.kind == "accepted_values" and column is not None:
                 values = [exp.convert(v) for v in check.options.get("values") or []]
                 bad = _count(con, exp.not_(column.isin(*values))) if values else data.num_rows
@@ -113,3 +158,68 @@ def run_checks(table: str, data: pa.Table, checks: tuple[Check, ...]) -> list[Ch
     finally:
         con.close()
     return results
+
+
+def _freshness(
+    con: duckdb.DuckDBPyConnection, table: str, check: Check, column: exp.Column, now: datetime
+) -> CheckResult:
+    """The newest value of a date/timestamp column is at most ``max_age`` old."""
+    max_age = parse_age(str(check.options.get("max_age", "1d")))
+    newest = _scalar(con, exp.select(exp.func("MAX", column)).from_("t"))
+    if newest is None:
+        return CheckResult(table, check.name, False, "no values", check.column)
+    if isinstance(newest, datetime):
+        moment = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+    elif isinstance(newest, date):
+        moment = datetime(newest.year, newest.month, newest.day, tzinfo=UTC) + timedelta(days=1)
+    else:
+        return CheckResult(
+            table, check.name, False, f"{check.column} is not a date or time", check.column
+        )
+    age = now - moment
+    ok = age <= max_age
+    days = age.total_seconds() / 86400
+    return CheckResult(
+        table,
+        check.name,
+        ok,
+        f"newest {newest} is {days:.1f} days old (max {check.options.get('max_age')})",
+        check.column,
+    )
+
+
+def _references(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    check: Check,
+    column: exp.Column,
+    lookup: Lookup | None,
+) -> CheckResult:
+    """Every non-null value of the column exists in ``table.field`` (referential integrity)."""
+    target, field = (
+        str(check.options.get("table", "")),
+        str(check.options.get("field") or check.column),
+    )
+    if lookup is None:
+        return CheckResult(table, check.name, False, f"cannot read {target}", check.column)
+    try:
+        con.register("r", lookup(target))
+    except Exception as exc:
+        return CheckResult(table, check.name, False, f"cannot read {target}: {exc}", check.column)
+    missing = (
+        exp.select(exp.func("COUNT", exp.Star()))
+        .from_("t")
+        .where(
+            exp.and_(
+                exp.not_(column.copy().is_(exp.null())),
+                exp.not_(
+                    column.copy().isin(query=exp.select(exp.column(field, quoted=True)).from_("r"))
+                ),
+            )
+        )
+    )
+    bad = int(_scalar(con, missing) or 0)
+    con.unregister("r")
+    return CheckResult(
+        table, check.name, bad == 0, f"{bad} values not in {target}.{field}", check.column
+    )

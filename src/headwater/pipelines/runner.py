@@ -312,7 +312,12 @@ class Runner:
             existed = self._exists(target)
             props = self._properties(pipeline, step, target, inputs, run_id, original)
             snapshot = self._commit(target, data, props)
-            checks = run_checks(target, data, step.checks)
+            checks = run_checks(
+                target,
+                data,
+                step.checks,
+                lambda t: read_table(self.catalog, _identifier(pipeline, t)),
+            )
         except Exception as exc:
             fail = {**run_facets, "errorMessage": f.error_facet(str(exc), traceback.format_exc())}
             self._emit(

@@ -238,7 +238,12 @@ class SparkRunner:
                 props = _properties(pipeline, step, inputs, run_id)
                 self._replace(target, frame, props)
             written = self.spark.table(target)
-            checks = run_checks(target, written.toArrow(), step.checks) if step.checks else []
+            checks = run_checks(
+                target,
+                written.toArrow(),
+                step.checks,
+                lambda t: self.spark.table(_identifier(pipeline, t)).toArrow(),
+            )
         except Exception as exc:
             if tracker is not None:  # when Spark never ran the write (bad SQL), say so ourselves
                 tracker.fail_job(

@@ -111,14 +111,27 @@ def _substitute(value: Any, params: Mapping[str, Any], where: str) -> Any:
 
 def _check(raw: Any, where: str) -> Check:
     if not isinstance(raw, dict) or len(raw) != 1:
-        msg = f"{where}: a check is one of {{not_null: col}}, {{unique: col}}, {{sql: expr}}, {{row_count: {{min, max}}}}, {{range: {{column, min, max}}}}, {{accepted_values: {{column, values}}}}"
+        msg = f"{where}: a check is one of {{not_null: col}}, {{unique: col}}, {{sql: expr}}, {{row_count: {{min, max}}}}, {{range: {{column, min, max}}}}, {{accepted_values: {{column, values}}}}, {{freshness: {{column, max_age}}}}, {{references: {{column, table, field}}}}"
         raise PipelineError(msg)
     kind, arg = next(iter(raw.items()))
     if kind in ("not_null", "unique"):
         return Check(kind, column=str(arg))
     if kind == "sql":
         return Check(kind, expression=str(arg))
-    if kind in ("row_count", "range", "accepted_values") and isinstance(arg, dict):
+    if kind in ("row_count", "range", "accepted_values", "freshness", "references") and isinstance(
+        arg, dict
+    ):
+        if kind == "references" and not arg.get("table"):
+            msg = f"{where}: a references check needs {{column, table, field}}"
+            raise PipelineError(msg)
+        if kind == "freshness":
+            from headwater.pipelines.checks import parse_age
+
+            try:
+                parse_age(str(arg.get("max_age", "1d")))
+            except ValueError as exc:
+                msg = f"{where}: freshness max_age {exc}"
+                raise PipelineError(msg) from None
         return Check(kind, column=arg.get("column"), options=arg)
     msg = f"{where}: unknown check {kind!r}"
     raise PipelineError(msg)
