@@ -433,3 +433,57 @@ def test_adhoc_freshness_and_referential_checks(world):
     assert bad.exit_code == 1 and "90d" in bad.output and "Traceback" not in bad.output
     wrong = runner.invoke(app, [*args, "--references", "customer_id"])
     assert wrong.exit_code == 1 and "must look like" in wrong.output
+
+
+def test_trace_as_of_follows_the_runs_and_snapshots_of_that_time(tmp_path):
+    """Two runs with different data: --as-of between them traces the first run's rows."""
+    import time
+    from datetime import UTC, datetime
+
+    store = open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    catalog = open_catalog(tmp_path / "catalog")
+    params = {"num_orders": 300, "num_customers": 30, "num_products": 15}
+    Runner(catalog, make_client(store)).run(load_pipeline(REFERENCE, {**params, "seed": 1}))
+    first = read_table(catalog, "governance_demo.customer_revenue_summary").to_pylist()
+    time.sleep(0.05)
+    between = datetime.now(UTC)
+    time.sleep(0.05)
+    Runner(catalog, make_client(store)).run(load_pipeline(REFERENCE, {**params, "seed": 2}))
+    second = read_table(catalog, "governance_demo.customer_revenue_summary").to_pylist()
+    negative = lambda rows: sum(1 for r in rows if r["total_profit"] < 0)  # noqa: E731
+    assert negative(first) != negative(second)
+    node = resolve_node(store, "customer_revenue_summary")
+    then = trace(store, IcebergReader(catalog), node, "total_profit < 0", between)
+    now = trace(store, IcebergReader(catalog), node, "total_profit < 0")
+    assert (then.bad_rows, now.bad_rows) == (negative(first), negative(second))
+    assert then.root_causes and then.root_causes[0].startswith("root cause: products_source")
+    from headwater.analysis.trace import TraceError
+
+    with pytest.raises(TraceError, match="no version as of"):
+        trace(
+            store,
+            IcebergReader(catalog),
+            node,
+            "total_profit < 0",
+            datetime(2000, 1, 1, tzinfo=UTC),
+        )
+    out = CliRunner().invoke(
+        app,
+        [
+            "trace",
+            "customer_revenue_summary",
+            "--where",
+            "total_profit < 0",
+            "--as-of",
+            between.isoformat(),
+            "--catalog-dir",
+            str(tmp_path / "catalog"),
+            "--db",
+            f"sqlite:///{tmp_path / 'h.db'}",
+            "-f",
+            "json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["badRows"] == negative(first)
+    store.close()

@@ -16,6 +16,7 @@ stops there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import permutations
 from typing import Any, Protocol
 
@@ -27,7 +28,7 @@ from sqlglot.errors import ParseError
 
 from headwater.analysis.impact import impact
 from headwater.graph import column_lineage, lineage
-from headwater.model.nodes import DatasetId, FieldId
+from headwater.model.nodes import DatasetId, FieldId, JobId
 from headwater.store.base import LineageStore, NotFound
 
 
@@ -95,6 +96,11 @@ def _where(text: str) -> exp.Expr:
     return parsed
 
 
+def _time(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _branches(query: exp.Expr) -> list[exp.Select] | None:
     """The SELECTs of a step: itself, or every branch of a UNION (None: not invertible)."""
     if isinstance(query, exp.Select):  # a set operation nested in it hides its inputs' rows
@@ -149,16 +155,45 @@ def _filter_rows(table: pa.Table, where: exp.Expr) -> pa.Table:
 class Tracer:
     """Trace bad rows upstream over ``store`` (lineage) and ``reader`` (data)."""
 
-    def __init__(self, store: LineageStore, reader: DataReader, max_hops: int = 10) -> None:
+    def __init__(
+        self,
+        store: LineageStore,
+        reader: DataReader,
+        max_hops: int = 10,
+        as_of: datetime | None = None,
+    ) -> None:
         self.store = store
         self.reader = reader
         self.max_hops = max_hops
+        self.as_of = as_of
+
+    def _run_of(self, job: dict[str, Any]) -> dict[str, Any] | None:
+        """The run to trace: the job's latest, or with ``as_of`` its last completed run by then."""
+        if self.as_of is None:
+            run: dict[str, Any] | None = job.get("latestRun")
+            return run
+        runs = self.store.list_runs(JobId(job["namespace"], job["name"]), limit=200)[0]
+        for run in runs:  # newest first
+            started = run.get("startedAt") or run.get("createdAt")
+            if run.get("state") == "COMPLETED" and started and _time(started) <= self.as_of:
+                return run
+        return None
+
+    def _read(self, dataset: DatasetId, data: dict[str, Any]) -> pa.Table:
+        """The dataset's rows now, or with ``as_of`` at its last version by then."""
+        if self.as_of is None:
+            return self.reader.read(data, None)
+        for version in self.store.list_dataset_versions(dataset, limit=500)[0]:  # newest first
+            if version.get("createdAt") and _time(version["createdAt"]) <= self.as_of:
+                return self.reader.read(data, version.get("datasetVersionFacet"))
+        msg = f"{_short(dataset.name)} has no version as of {self.as_of.isoformat()}"
+        raise TraceError(msg)
 
     def _producer(self, dataset: DatasetId) -> tuple[dict[str, Any], dict[str, Any], str] | None:
         """(job, run, sql) of the job that last wrote ``dataset``, if Headwater knows its SQL."""
-        for edges in self.store.jobs_touching([dataset], "out"):
+        for edges in self.store.jobs_touching([dataset], "out", self.as_of):
             job = self.store.get_job(edges.job)
-            run = job.get("latestRun")
+            run = self._run_of(job)
             if not run:
                 continue
             versions = self.store.list_job_versions(edges.job, limit=50)[0]
@@ -174,7 +209,7 @@ class Tracer:
         """Trace the rows of ``dataset`` matching ``where`` to their source rows."""
         condition = _where(where)
         data = self.store.get_dataset(dataset)
-        current = self.reader.read(data, None)
+        current = self._read(dataset, data)
         bad = _filter_rows(current, condition)
         report = TraceReport(_short(dataset.name), where, bad.num_rows)
         self._checks_and_blast_radius(dataset, report)
@@ -187,7 +222,7 @@ class Tracer:
 
     def _checks_and_blast_radius(self, dataset: DatasetId, report: TraceReport) -> None:
         """Upstream datasets whose latest checks failed; what is downstream and whom to warn."""
-        upstream = lineage(self.store, dataset, 20, "upstream")["graph"]
+        upstream = lineage(self.store, dataset, 20, "upstream", self.as_of, lean=True)["graph"]
         datasets = [
             DatasetId(n["data"]["namespace"], n["data"]["name"])
             for n in upstream
@@ -199,7 +234,7 @@ class Tracer:
                     report.failing_checks.append(
                         f"{_short(ds.name)}: {r['assertion']} failed at {r['eventTime']} (run {r['runId']})"
                     )
-        downstream = impact(self.store, dataset)
+        downstream = impact(self.store, dataset, as_of=self.as_of)
         report.blast_radius = [
             f"{_short(a.dataset.name)} (depth {a.depth})" for a in downstream.affected
         ]
@@ -211,7 +246,9 @@ class Tracer:
         for column in sorted(columns):
             graph = {
                 n["id"]: n
-                for n in column_lineage(self.store, FieldId(dataset, column), depth=20)["graph"]
+                for n in column_lineage(
+                    self.store, FieldId(dataset, column), depth=20, as_of=self.as_of
+                )["graph"]
             }
             frontier = [FieldId(dataset, column).node_id()]
             seen = set(frontier)
@@ -525,8 +562,17 @@ def _candidates(
     return found
 
 
-def trace(store: LineageStore, reader: DataReader, dataset: DatasetId, where: str) -> TraceReport:
+def trace(
+    store: LineageStore,
+    reader: DataReader,
+    dataset: DatasetId,
+    where: str,
+    as_of: datetime | None = None,
+) -> TraceReport:
     """Trace the rows of ``dataset`` matching ``where`` upstream (see module docstring).
+
+    With ``as_of``, the trace starts from the dataset's version at that time and follows, at each
+    hop, the job's last completed run by then and the snapshots that run read.
 
     Raises:
         NotFound: unknown dataset. TraceError: bad ``where`` or an untraceable step.
@@ -534,4 +580,4 @@ def trace(store: LineageStore, reader: DataReader, dataset: DatasetId, where: st
     if not store.node_exists(dataset):
         msg = f"node {dataset.node_id()} not found"
         raise NotFound(msg)
-    return Tracer(store, reader).trace(dataset, where)
+    return Tracer(store, reader, as_of=as_of).trace(dataset, where)

@@ -37,6 +37,7 @@ async def get_trace(
     request: Request,
     dataset: str,
     where: str,
+    asOf: str | None = None,
 ) -> Any:
     """``dataset`` is a node id or a name; ``where`` a SQL condition such as ``total_profit < 0``.
 
@@ -59,7 +60,8 @@ async def get_trace(
     if not isinstance(node, DatasetId):
         return error(400, "trace takes a dataset; put the column in where", param="dataset")
     try:
-        report = await run_in_threadpool(trace, store, reader, node, where)
+        when = query_time(asOf, "asOf")
+        report = await run_in_threadpool(trace, store, reader, node, where, when)
     except TraceError as exc:
         return error(400, str(exc), param="where")
     except CatalogError as exc:

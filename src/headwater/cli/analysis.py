@@ -122,6 +122,10 @@ def trace_cmd(
     catalog_dir: Annotated[
         Path, typer.Option("--catalog-dir", help="Iceberg SQL catalog directory holding the data.")
     ] = Path("./headwater-catalog"),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="ISO time: trace the data and runs as they were then."),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     db: DbOption = None,
     url: UrlOption = None,
@@ -136,9 +140,8 @@ def trace_cmd(
     except TraceError as exc:
         raise fail(str(exc)) from None
     if url:  # the server reads the data through its own catalog
-        report = HttpReader(url, api_key)._get(
-            "/api/v1/headwater/trace", dataset=dataset, where=where
-        )
+        params = {"dataset": dataset, "where": where, **({"asOf": as_of} if as_of else {})}
+        report = HttpReader(url, api_key)._get("/api/v1/headwater/trace", **params)
     else:
         if not (catalog_dir / "catalog.db").exists():
             raise fail(f"no Iceberg catalog at {catalog_dir}; pass --catalog-dir")
@@ -147,7 +150,9 @@ def trace_cmd(
         if not isinstance(node, DatasetId):
             raise fail("trace takes a dataset; put the column in --where")
         try:
-            report = trace(store, IcebergReader(open_catalog(catalog_dir)), node, where).to_json()
+            when = parse_time(as_of, "--as-of", []) if as_of else None
+            reader = IcebergReader(open_catalog(catalog_dir))
+            report = trace(store, reader, node, where, when).to_json()
         except (TraceError, CatalogError) as exc:
             raise fail(str(exc)) from None
     if fmt is Format.json:
