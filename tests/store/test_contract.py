@@ -444,6 +444,9 @@ def test_facets_of_datasets_and_jobs(store):
     )
     assert found[DatasetId("warehouse", "t")]["ownership"]["owners"] == [{"name": "team-a"}]
     assert JobId("pipelines", "j") in found and DatasetId("warehouse", "missing") not in found
+    only = store.facets_of([DatasetId("warehouse", "t"), JobId("pipelines", "j")], ["ownership"])
+    assert only[DatasetId("warehouse", "t")] == owned  # extracted by the database, nothing else
+    assert only[JobId("pipelines", "j")] == {}  # the job has no ownership facet
 
 
 def test_ingest_many_is_one_pass_with_per_item_results(store, store_url):

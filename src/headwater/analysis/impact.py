@@ -201,7 +201,7 @@ def _dataset_impact(
 def _owners(store: LineageStore, datasets: set[DatasetId], jobs: set[str]) -> dict[str, list[str]]:
     owners: dict[str, set[str]] = defaultdict(set)
     job_ids = [JobId(*j.split(":", 1)) for j in sorted(jobs)]
-    for node, facets in store.facets_of([*sorted(datasets), *job_ids]).items():
+    for node, facets in store.facets_of([*sorted(datasets), *job_ids], ["ownership"]).items():
         label = f"dataset {_short(node)}" if isinstance(node, DatasetId) else f"job {node.name}"
         for owner in (facets.get("ownership") or {}).get("owners") or []:
             owners[str(owner.get("name"))].add(label)

@@ -248,8 +248,13 @@ class LineageStore(abc.ABC):
         """Column edges of current (or as-of) job versions into (upstream) or out of (downstream) the fields."""
 
     @abc.abstractmethod
-    def facets_of(self, nodes: Sequence[DatasetId | JobId]) -> dict[DatasetId | JobId, Json]:
-        """The current merged facets of many datasets and jobs at once (cheaper than full entities)."""
+    def facets_of(
+        self, nodes: Sequence[DatasetId | JobId], keys: Sequence[str] | None = None
+    ) -> dict[DatasetId | JobId, Json]:
+        """The current merged facets of many datasets and jobs at once (cheaper than full entities).
+
+        With ``keys``, only those facets (e.g. ``["ownership"]``), extracted by the database.
+        """
 
     @abc.abstractmethod
     def lineage_at(

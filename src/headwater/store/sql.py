@@ -774,15 +774,33 @@ class SqlStore(LineageStore):
         )
         return t.jobs.join(current, current.c.job_id == t.jobs.c.id), current.c.version_id
 
-    def facets_of(self, nodes: Sequence[DatasetId | JobId]) -> dict[DatasetId | JobId, Json]:
+    def facets_of(
+        self, nodes: Sequence[DatasetId | JobId], keys: Sequence[str] | None = None
+    ) -> dict[DatasetId | JobId, Json]:
         found: dict[DatasetId | JobId, Json] = {}
         datasets = [n for n in nodes if isinstance(n, DatasetId)]
         jobs = [n for n in nodes if isinstance(n, JobId)]
         with self.engine.connect() as conn:
-            for r in self._rows_by_key(conn, t.datasets, datasets):
-                found[DatasetId(r.namespace, r.name)] = r.facets or {}
-            for r in self._rows_by_key(conn, t.jobs, jobs):
-                found[JobId(r.namespace, r.name)] = r.facets or {}
+            for table, ids, kind in ((t.datasets, datasets, DatasetId), (t.jobs, jobs, JobId)):
+                # with keys, the database extracts just those facets (no full JSON decode)
+                columns = (
+                    [table.c.facets[k].label(f"f{i}") for i, k in enumerate(keys)]
+                    if keys is not None
+                    else [table.c.facets]
+                )
+                for chunk in _chunks(list(dict.fromkeys(ids))):
+                    where = keys_in(
+                        table.c.namespace, table.c.name, ((k.namespace, k.name) for k in chunk)
+                    )
+                    q = select(table.c.namespace, table.c.name, *columns).where(where)
+                    for r in conn.execute(q):
+                        if keys is None:
+                            facets = r.facets or {}
+                        else:
+                            facets = {
+                                k: r[2 + i] for i, k in enumerate(keys) if r[2 + i] is not None
+                            }
+                        found[kind(r.namespace, r.name)] = facets
         return found
 
     def lineage_at(
