@@ -171,7 +171,7 @@ class Runner:
         }
         if pipeline.owner:
             job_facets["ownership"] = f.ownership_job_facet(pipeline.owner)
-        location = f.source_code_location_facet(pipeline.path)
+        location = f.source_code_location_facet(pipeline.path) if self.client else None
         if location:
             job_facets["sourceCodeLocation"] = location
         self._emit(
@@ -243,6 +243,8 @@ class Runner:
             }
             snapshot = self._commit(identifier, data, {k: v for k, v in props.items() if v})
             result.sources[identifier] = snapshot.rows
+            if self.client is None:
+                continue  # capture off: no facets to build
             ns, name, dataset_facets = self._dataset(identifier, snapshot)
             self._emit(
                 DatasetEvent(
@@ -291,8 +293,9 @@ class Runner:
         if not missing:
             for identifier in inputs:
                 snapshots[identifier] = snapshot_of(self._table(identifier))
-                ns, name, dataset_facets = self._dataset(identifier, snapshots[identifier])
-                in_datasets.append((ns, name, dataset_facets, {}))
+                if self.client is not None:
+                    ns, name, dataset_facets = self._dataset(identifier, snapshots[identifier])
+                    in_datasets.append((ns, name, dataset_facets, {}))
         self._emit(
             f.run_event(
                 RunState.START,
@@ -332,6 +335,10 @@ class Runner:
                 )
             )
             raise StepFailed(pipeline.name, step.job, _cause(exc)) from exc
+        if self.client is None:  # capture off: the step's result only
+            return StepResult(
+                step.job, run_id, target, snapshot.rows, snapshot, inputs, lineage, checks
+            )
         ns, name, out_facets = self._dataset(target, snapshot, props)
         out_facets["lifecycleStateChange"] = f.lifecycle_facet("OVERWRITE" if existed else "CREATE")
         if lineage is not None:
