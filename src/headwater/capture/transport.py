@@ -61,14 +61,38 @@ class StoreTransport(Transport):
             self.errors.append(message)
 
     def _drain(self) -> None:
+        """Store queued events in order; what queued up meanwhile goes in one batch transaction."""
         assert self._queue is not None
         while True:
-            payload = self._queue.get()
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if payload is not None:
-                    self._ingest(payload)
+                payloads = [p for p in batch if p is not None]
+                if len(payloads) == 1:
+                    self._ingest(payloads[0])
+                elif payloads:
+                    self._ingest_many(payloads)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _ingest_many(self, payloads: list[bytes]) -> None:
+        try:
+            results = self.store.ingest_many(payloads)
+        except Exception as exc:
+            message = f"lineage events not stored: {exc}"
+            log.error(message)
+            self.errors.append(message)
+            return
+        for item in results:
+            if item.error is not None:
+                message = f"lineage event not stored: {item.error}"
+                log.error(message)
+                self.errors.append(message)
 
     def flush(self) -> None:
         """Wait until every queued event is stored."""
