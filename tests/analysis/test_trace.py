@@ -487,3 +487,32 @@ def test_trace_as_of_follows_the_runs_and_snapshots_of_that_time(tmp_path):
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["badRows"] == negative(first)
     store.close()
+
+
+def test_window_step_falls_back_to_column_level(tmp_path):
+    """A window function cannot be inverted: the hop says so and names the feeding columns."""
+    catalog = open_catalog(tmp_path / "catalog")
+    store = open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    commit_table(
+        catalog,
+        "shop.web_orders",
+        pa.table({"order_id": [1, 2, 3], "amount": [5.0, -20.0, 4.0]}),
+        {},
+    )
+    spec = tmp_path / "window.yaml"
+    spec.write_text(
+        UNION_SHOP.replace(
+            "UNION ALL\n      SELECT order_no AS order_id, total AS amount FROM store_orders\n", ""
+        )
+        .replace("  - table: store_orders\n", "")
+        .replace(
+            "SELECT order_id, amount FROM web_orders",
+            "SELECT order_id, SUM(amount) OVER (ORDER BY order_id) AS running FROM web_orders",
+        )
+    )
+    Runner(catalog, make_client(store)).run(load_pipeline(spec, {}))
+    report = trace(store, IcebergReader(catalog), resolve_node(store, "all_orders"), "running < 0")
+    assert report.bad_rows == 2
+    [hop] = report.hops
+    assert "cannot invert" in hop.note and "web_orders.amount" in hop.note
+    store.close()

@@ -303,7 +303,17 @@ class Tracer:
             return
         branches = _branches(query)
         if branches is None or query.find(exp.Window):
-            note = "cannot invert this step (window functions, or not a SELECT / UNION of SELECTs); traced at column level only"
+            # fall back to column level: the input columns that feed the bad columns
+            sources = sorted(
+                f"{_short(name)}.{column}"
+                for (_, name) in inputs
+                for column in feeding.get(name, ())
+            )
+            note = (
+                "cannot invert this step (window functions, or not a SELECT / UNION of SELECTs); "
+                "traced at column level only"
+                + (f": the bad columns come from {', '.join(sources)}" if sources else "")
+            )
             report.hops.append(
                 Hop(_short(dataset.name), rows.num_rows, rows.num_rows, job["name"], [], note)
             )
