@@ -305,3 +305,22 @@ def test_non_numeric_parameters(params, message):
     with pytest.raises(PipelineError, match=message):
         load_pipeline(REFERENCE, params)
     assert load_pipeline(REFERENCE, {"num_orders": "5_000_000"}).sources[2].rows == 5_000_000
+
+
+def test_check_runs_carry_quality_metrics(workspace):
+    """Each check run's input has dataQualityMetrics for the checked columns (OpenLineage 1-0-3)."""
+    catalog, store = workspace
+    _run(catalog, store)
+    events = [json.loads(line) for line in store.export_events()]
+    checks = [
+        e
+        for e in events
+        if e.get("job", {}).get("name") == "customer_orders_etl.quality_checks"
+        and e["eventType"] == "COMPLETE"
+    ]
+    [event] = checks
+    metrics = event["inputs"][0]["inputFacets"]["dataQualityMetrics"]
+    assert metrics["rowCount"] == SMALL["num_orders"]
+    order_id = metrics["columnMetrics"]["order_id"]
+    assert order_id["nullCount"] == 0 and order_id["distinctCount"] == SMALL["num_orders"]
+    assert order_id["min"] <= order_id["max"] and order_id["count"] == SMALL["num_orders"]

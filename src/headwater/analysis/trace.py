@@ -310,7 +310,8 @@ class Tracer:
                 for column in feeding.get(name, ())
             )
             note = (
-                "cannot invert this step (window functions, or not a SELECT / UNION of SELECTs); "
+                "cannot invert this step (window functions, INTERSECT / EXCEPT, or nested set "
+                "operations); "
                 "traced at column level only"
                 + (f": the bad columns come from {', '.join(sources)}" if sources else "")
             )

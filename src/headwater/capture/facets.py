@@ -144,6 +144,14 @@ def error_facet(message: str, stack: str | None = None) -> Json:
     )
 
 
+def metrics_facet(metrics: Json) -> Json:
+    """``dataQualityMetrics`` input facet from ``{"rowCount", "columnMetrics"}``."""
+    return facet(
+        "1-0-3/DataQualityMetricsInputDatasetFacet.json#/$defs/DataQualityMetricsInputDatasetFacet",
+        **metrics,
+    )
+
+
 def assertions_facet(results: list[Json]) -> Json:
     return facet(
         "1-0-1/DataQualityAssertionsDatasetFacet.json#/$defs/DataQualityAssertionsDatasetFacet",

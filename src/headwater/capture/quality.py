@@ -35,6 +35,7 @@ def emit_check_run(
     dataset: tuple[str, str, dict[str, Any]],
     results: list[Any],
     parent: tuple[str, str, str] | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> str:
     """Emit START then COMPLETE (all passed) or FAIL for one batch of check results; returns the run id.
 
@@ -45,6 +46,8 @@ def emit_check_run(
         dataset: ``(namespace, name, facets)`` of the checked dataset.
         results: objects with ``check``, ``success`` and ``column``.
         parent: ``(run id, job namespace, job name)`` of the run that wrote the dataset, if any.
+        metrics: ``{"rowCount", "columnMetrics"}`` measured on the checked rows, sent as the
+            ``dataQualityMetrics`` input facet.
     """
     run_id = str(generate_new_uuid())
     assertions = [
@@ -52,7 +55,10 @@ def emit_check_run(
         for r in results
     ]
     ns, name, dataset_facets = dataset
-    inputs = [(ns, name, dataset_facets, {"dataQualityAssertions": f.assertions_facet(assertions)})]
+    input_facets: dict[str, Any] = {"dataQualityAssertions": f.assertions_facet(assertions)}
+    if metrics:
+        input_facets["dataQualityMetrics"] = f.metrics_facet(metrics)
+    inputs = [(ns, name, dataset_facets, input_facets)]
     run_facets: dict[str, Any] = {"parent": f.parent_facet(*parent)} if parent else {}
     job_facets = {"jobType": f.job_type_facet(job_type="QUALITY_CHECK")}
     client.emit(f.run_event(RunState.START, run_id, namespace, job, run_facets, job_facets, inputs))

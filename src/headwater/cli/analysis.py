@@ -229,7 +229,7 @@ def check_cmd(
     )
     from headwater.capture.quality import emit_check_run
     from headwater.capture.transport import flush, make_client
-    from headwater.pipelines.checks import parse_age, run_checks
+    from headwater.pipelines.checks import column_metrics, parse_age, run_checks
     from headwater.pipelines.spec import Check
 
     checks = [Check("not_null", column=c) for c in not_null or []] + [
@@ -272,7 +272,12 @@ def check_cmd(
         raise fail(str(exc)) from None
     client = make_client(open_store(db))
     emit_check_run(
-        client, "headwater", f"adhoc_checks.{table}", (ns, name, {"symlinks": symlinks}), results
+        client,
+        "headwater",
+        f"adhoc_checks.{table}",
+        (ns, name, {"symlinks": symlinks}),
+        results,
+        metrics=column_metrics(data, [c.column for c in checks if c.column]),
     )
     flush(client)
     out = Table(title=f"checks on {table} ({data.num_rows} rows)", title_justify="left")

@@ -223,3 +223,32 @@ def _references(
     return CheckResult(
         table, check.name, bad == 0, f"{bad} values not in {target}.{field}", check.column
     )
+
+
+def column_metrics(data: pa.Table, columns: list[str]) -> dict[str, Any]:
+    """``{"rowCount", "columnMetrics"}`` of ``data`` for ``columns`` (OpenLineage
+    ``dataQualityMetrics``): null, distinct and value counts, and sum/min/max of numeric columns."""
+    import pyarrow.compute as pc
+
+    metrics: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(columns):
+        if name not in data.column_names:
+            continue
+        column = data.column(name)
+        entry: dict[str, Any] = {
+            "nullCount": column.null_count,
+            "count": len(column) - column.null_count,
+            "distinctCount": int(pc.count_distinct(column).as_py()),
+        }
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            bounds = pc.min_max(column).as_py()
+            total = pc.sum(column).as_py()
+            entry.update(
+                {
+                    k: v
+                    for k, v in (("min", bounds["min"]), ("max", bounds["max"]), ("sum", total))
+                    if v is not None
+                }
+            )
+        metrics[name] = entry
+    return {"rowCount": data.num_rows, "columnMetrics": metrics}

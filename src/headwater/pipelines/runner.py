@@ -37,7 +37,7 @@ from headwater.capture.iceberg import (
 )
 from headwater.capture.quality import emit_check_run
 from headwater.capture.transport import flush
-from headwater.pipelines.checks import CheckResult, run_checks
+from headwater.pipelines.checks import CheckResult, column_metrics, run_checks
 from headwater.pipelines.generate import GENERATORS
 from headwater.pipelines.spec import Pipeline, PipelineError, Step
 from headwater.sql import DatasetRef, StatementLineage, analyze
@@ -361,7 +361,7 @@ class Runner:
             )
         )
         if checks:
-            self._emit_checks(pipeline, step, target, snapshot, checks, run_id)
+            self._emit_checks(pipeline, step, target, snapshot, checks, run_id, data)
         return StepResult(
             step.job, run_id, target, snapshot.rows, snapshot, inputs, lineage, checks
         )
@@ -374,9 +374,11 @@ class Runner:
         snapshot: Snapshot,
         checks: list[CheckResult],
         parent: str,
+        data: pa.Table,
     ) -> None:
         if self.client is not None:
             dataset = self._dataset(target, snapshot)
+            checked = [c.column for c in checks if c.column]
             emit_check_run(
                 self.client,
                 pipeline.namespace,
@@ -384,6 +386,7 @@ class Runner:
                 dataset,
                 checks,
                 (parent, pipeline.namespace, step.job),
+                column_metrics(data, checked),
             )
 
     # -- helpers -----------------------------------------------------------------------------
