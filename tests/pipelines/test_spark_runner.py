@@ -56,8 +56,18 @@ def test_reference_pipeline_on_spark_matches_duckdb(
     assert result.steps[0].rows == 600 and result.steps[-1].rows > 0
     outcomes = lambda r: [(c.check, c.success) for s in r.steps for c in s.checks]  # noqa: E731
     assert outcomes(result) == outcomes(duck) and len(outcomes(result)) == 7
-    for line in spark_store.export_events():
-        openlineage_validator(json.loads(line))
+    spark_events = [json.loads(line) for line in spark_store.export_events()]
+    for event in spark_events:
+        openlineage_validator(event)
+    check_runs = {
+        e["job"]["name"]
+        for e in spark_events
+        if e.get("job", {}).get("name", "").endswith(".quality_checks")
+    }
+    assert check_runs == {
+        "customer_orders_etl.quality_checks",
+        "customer_revenue_aggregation.quality_checks",
+    }
     duck_datasets, duck_edges = _edges(duck_store)
     spark_datasets, spark_edges = _edges(spark_store)
     assert spark_datasets == duck_datasets

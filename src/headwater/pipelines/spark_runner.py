@@ -26,9 +26,10 @@ from openlineage.client.uuid import generate_new_uuid
 from headwater import __version__
 from headwater.capture import facets as f
 from headwater.capture.iceberg import Snapshot
-from headwater.capture.spark import SparkTracker
+from headwater.capture.quality import emit_check_run
+from headwater.capture.spark import SparkTracker, table_dataset
 from headwater.capture.transport import flush
-from headwater.pipelines.checks import run_checks
+from headwater.pipelines.checks import column_metrics, run_checks
 from headwater.pipelines.generate import GENERATORS
 from headwater.pipelines.runner import (
     PipelineResult,
@@ -238,11 +239,16 @@ class SparkRunner:
                 props = _properties(pipeline, step, inputs, run_id)
                 self._replace(target, frame, props)
             written = self.spark.table(target)
-            checks = run_checks(
-                target,
-                written.toArrow(),
-                step.checks,
-                lambda t: self.spark.table(_identifier(pipeline, t)).toArrow(),
+            data = written.toArrow() if step.checks else None
+            checks = (
+                run_checks(
+                    target,
+                    data,
+                    step.checks,
+                    lambda t: self.spark.table(_identifier(pipeline, t)).toArrow(),
+                )
+                if data is not None
+                else []
             )
         except Exception as exc:
             if tracker is not None:  # when Spark never ran the write (bad SQL), say so ourselves
@@ -256,10 +262,37 @@ class SparkRunner:
                     job_facets=job_facets,
                 )
             raise StepFailed(pipeline.name, step.job, _cause(exc)) from exc
+        if checks and data is not None and self.client is not None:
+            self._emit_checks(pipeline, step, target, checks, run_id, data)
         stats = tracker.statistics_of(run_id) if tracker else {}
         rows = stats.get("rows", 0) if stats else written.count()
         snapshot = Snapshot(0, rows, stats.get("bytes", 0), stats.get("files", 0), {})
         return StepResult(step.job, run_id, target, rows, snapshot, inputs, None, checks)
+
+    def _emit_checks(
+        self,
+        pipeline: Pipeline,
+        step: Step,
+        target: str,
+        checks: list[Any],
+        parent: str,
+        data: Any,
+    ) -> None:
+        """The step's check results as a `<job>.quality_checks` run, as the DuckDB runner does."""
+        assert self.client is not None
+        named = table_dataset(self.spark, target)
+        if named is None:
+            return
+        namespace, name = named
+        emit_check_run(
+            self.client,
+            pipeline.namespace,
+            f"{step.job}.quality_checks",
+            (namespace, name, {}),
+            checks,
+            (parent, pipeline.namespace, step.job),
+            column_metrics(data, [c.column for c in checks if c.column]),
+        )
 
     def _replace(self, identifier: str, frame: Any, properties: dict[str, str]) -> None:
         self.spark.sql(f"DROP TABLE IF EXISTS {_quote(identifier)}")
