@@ -1,5 +1,6 @@
 """Root cause, audit and diff views in real Chromium against a real server."""
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,6 +10,10 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import httpx
 import pytest
+
+from headwater.capture.quality import emit_check_run
+from headwater.capture.transport import make_client
+from headwater.store import open_store
 
 pytestmark = pytest.mark.e2e
 
@@ -164,3 +169,70 @@ def test_diff_shows_added_edges_and_coloured_sql(lineage_server, page, screensho
     # a bad time is the API's readable 422
     page.goto(f"{url}/diff?from=not-a-time")
     assert "is not an ISO 8601 date-time" in page.wait_for_selector(".error").inner_text()
+
+
+@dataclass
+class _Failed:
+    check: str
+    success: bool
+    column: str | None
+
+
+@pytest.fixture(scope="module")
+def checked_server(
+    lineage_db: tuple[Path, str, str], serve: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CatalogServer]:
+    """A copy of the reference store where the latest check of customer_orders_staging failed."""
+    db, warehouse, _ = lineage_db
+    copy = tmp_path_factory.mktemp("checked") / "headwater.db"
+    shutil.copy(db, copy)
+    store = open_store(f"sqlite:///{copy}")
+    try:
+        emit_check_run(
+            make_client(store=store),
+            "headwater",
+            "customer_orders_etl.quality_checks",
+            ("file", f"{warehouse}/customer_orders_staging", {}),
+            [
+                _Failed("not_null(order_id)", True, "order_id"),
+                _Failed("row_count >= 1000", False, None),
+            ],
+        )
+    finally:
+        store.close()
+    with serve(copy) as url:
+        yield CatalogServer(url, warehouse)
+
+
+def test_graph_colours_pii_and_failing_checks(checked_server, page, screenshot):
+    # from the checked dataset: its check job is downstream of it, so in the graph
+    node = quote(checked_server.dataset("customer_orders_staging"), safe="")
+    page.goto(f"{checked_server.url}/lineage?node={node}&depth=3")
+    page.wait_for_function(
+        "() => window.headwaterGraph && window.headwaterGraph.nodes().length > 0"
+    )
+    status = page.evaluate(
+        """() => Object.fromEntries(window.headwaterGraph.nodes('[kind = "DATASET"]').map(n =>
+             [n.data('label'), [n.data('pii'), n.data('checkFailed'), n.style('background-color'),
+              n.style('border-style')]]))"""
+    )
+    assert status["customers_source"][0] is True  # its tags facet declares PII columns
+    assert status["customers_source"][2] == "rgb(243,232,255)"
+    for table in ("orders_source", "customer_revenue_summary"):
+        assert status[table][0] is False and status[table][1] is False, table
+    assert status["customer_orders_staging"][1] is True
+    assert status["customer_orders_staging"][3] == "double"
+    legend = page.inner_text(".legend")
+    assert "PII" in legend and "failing checks" in legend
+    page.evaluate(
+        "(id) => { window.headwaterGraph.getElementById(id).emit('tap'); }",
+        checked_server.dataset("customer_orders_staging"),
+    )
+    panel = page.inner_text(".graph-panel")
+    assert "failing checks" in panel and "customer_orders_etl.quality_checks" in panel
+    page.evaluate(
+        "(id) => { window.headwaterGraph.getElementById(id).emit('tap'); }",
+        checked_server.dataset("customers_source"),
+    )
+    assert "PII" in page.inner_text(".graph-panel .status")
+    screenshot(page, "status-colours")

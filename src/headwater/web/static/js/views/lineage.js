@@ -110,7 +110,7 @@ function toolbar(s, fit) {
           " show indirect (join, filter, group by)",
         )
       : null,
-    h("span.legend", null, h("span.sw.sw-dataset"), "dataset ", h("span.sw.sw-job"), "job ", h("span.sw.sw-failed"), "failed run"),
+    h("span.legend", null, h("span.sw.sw-dataset"), "dataset ", h("span.sw.sw-job"), "job ", h("span.sw.sw-failed"), "failed run ", h("span.sw.sw-pii"), "PII ", h("span.sw.sw-check"), "failing checks"),
   );
 }
 

@@ -25,6 +25,44 @@ export function nearest(adjacency, focus, budget) {
   return kept;
 }
 
+const isPiiTag = (t) => String(t).toLowerCase() === "pii";
+
+/**
+ * Whether a dataset holds PII: a `pii` tag on the dataset or one of its fields, or a `pii` entry
+ * (value not "false") in its OpenLineage `tags` facet (what the reference pipeline's sources send).
+ */
+export function holdsPii(data) {
+  if ((data.tags || []).some(isPiiTag)) return true;
+  if ((data.fields || []).some((f) => (f.tags || []).some(isPiiTag))) return true;
+  const facet = data.facets && data.facets.tags;
+  return Boolean(
+    facet &&
+      (facet.tags || []).some((t) => isPiiTag(t.key || t.name || "") && String(t.value).toLowerCase() !== "false"),
+  );
+}
+
+/** A data-quality check job (jobType QUALITY_CHECK): its runs carry `dataQualityAssertions` on their input. */
+function isCheckJob(data) {
+  const type = data.facets && data.facets.jobType;
+  return Boolean(type && type.jobType === "QUALITY_CHECK");
+}
+
+/**
+ * Datasets whose latest quality check failed: the inputs of check jobs whose latest run FAILED
+ * (a check run fails when one of its assertions is false). Returns {dataset id: check job ids}.
+ */
+export function failingChecks(nodes) {
+  const out = new Map();
+  for (const n of nodes) {
+    if (n.type !== "JOB" || !isCheckJob(n.data) || !n.data.latestRun || n.data.latestRun.state !== "FAILED") continue;
+    for (const e of n.inEdges) {
+      if (!out.has(e.origin)) out.set(e.origin, []);
+      out.get(e.origin).push(n.id);
+    }
+  }
+  return out;
+}
+
 function labelWidth(label, px = 8, min = 70) {
   return Math.max(min, label.length * px + 28);
 }
@@ -50,9 +88,10 @@ export function highlightPath(cy, a, b) {
 }
 
 /** Details of a tapped node in the side panel. */
-function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus) {
+function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus, checks) {
   const d = n.data;
   const isJob = n.type === "JOB";
+  const pii = !isJob && holdsPii(d);
   return h(
     "div",
     null,
@@ -61,6 +100,14 @@ function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus) {
     h("p.muted.full-name", null, `${d.namespace} · ${d.name}`),
     isJob ? h("p", null, "Latest run: ", stateBadge(d.latestRun && d.latestRun.state)) : null,
     d.description ? h("p", null, d.description) : null,
+    pii || checks.length
+      ? h(
+          "p.status",
+          null,
+          pii ? h("span.badge.pii", null, "PII") : null,
+          checks.map((c) => h("span", null, " ", h("span.badge.state-failed", null, "failing checks"), " ", link(api.nodeUrl(c), api.parseNodeId(c)?.name || c))),
+        )
+      : null,
     pathFromFocus,
     hidden
       ? h(
@@ -104,6 +151,7 @@ export async function tableGraph(s, cytoscape, ui) {
   }
   const kept = s.all || nodes.length <= NODE_BUDGET ? new Set(byId.keys()) : nearest(adjacency, s.node, NODE_BUDGET);
   const hidden = (id) => adjacency.get(id).filter((x) => !kept.has(x)).length;
+  const checks = failingChecks(nodes);
 
   function elements() {
     const out = [];
@@ -123,6 +171,8 @@ export async function tableGraph(s, cytoscape, ui) {
           state: n.type === "JOB" && n.data.latestRun ? n.data.latestRun.state : "",
           focus: id === s.node,
           more,
+          pii: n.type === "DATASET" && holdsPii(n.data),
+          checkFailed: checks.has(id),
         },
       });
     }
@@ -198,7 +248,7 @@ export async function tableGraph(s, cytoscape, ui) {
   }
 
   function show(id) {
-    fill(ui.panel, nodePanel(byId.get(id), hidden(id), () => expand(id), ui.lineageUrl, pathBlock(id)));
+    fill(ui.panel, nodePanel(byId.get(id), hidden(id), () => expand(id), ui.lineageUrl, pathBlock(id), checks.get(id) || []));
   }
 
   cy.on("tap", "node", (evt) => show(evt.target.id()));
