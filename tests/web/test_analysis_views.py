@@ -222,6 +222,7 @@ def test_graph_colours_pii_and_failing_checks(checked_server, page, screenshot):
         assert status[table][0] is False and status[table][1] is False, table
     assert status["customer_orders_staging"][1] is True
     assert status["customer_orders_staging"][3] == "double"
+    assert not page.locator("canvas.minimap").is_visible()  # 9 nodes fit: no minimap
     legend = page.inner_text(".legend")
     assert "PII" in legend and "failing checks" in legend
     page.evaluate(

@@ -88,7 +88,7 @@ export function highlightPath(cy, a, b) {
 }
 
 /** Details of a tapped node in the side panel. */
-function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus, checks) {
+function nodePanel(n, hidden, expand, collapse, lineageUrl, pathFromFocus, checks) {
   const d = n.data;
   const isJob = n.type === "JOB";
   const pii = !isJob && holdsPii(d);
@@ -115,6 +115,9 @@ function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus, checks) {
           null,
           h("button.expand", { type: "button", onclick: expand }, `Expand: draw its ${hidden} hidden neighbour${hidden === 1 ? "" : "s"}`),
         )
+      : null,
+    collapse
+      ? h("p", null, h("button.collapse", { type: "button", onclick: collapse }, "Collapse: hide the neighbours expanding it drew"))
       : null,
     h(
       "ul.plain",
@@ -214,14 +217,39 @@ export async function tableGraph(s, cytoscape, ui) {
     pixelRatio: big ? 1 : "auto",
   });
 
-  function expand(id) {
-    for (const next of adjacency.get(id)) kept.add(next);
+  // expanded node -> the nodes its expansion added (collapsing removes them again)
+  const expanded = new Map();
+
+  function redraw(id) {
     cy.elements().remove();
     cy.add(elements());
     cy.layout(LAYOUT).run();
     ui.fit();
     report();
     show(id);
+  }
+
+  function expand(id) {
+    const added = adjacency.get(id).filter((next) => !kept.has(next));
+    for (const next of added) kept.add(next);
+    expanded.set(id, added);
+    redraw(id);
+  }
+
+  /** Hide what expanding `id` drew, and what expanding those drew in turn; never the focus or `id`. */
+  function collapse(id) {
+    const drop = new Set();
+    const walk = (x) => {
+      for (const y of expanded.get(x) || []) {
+        if (y === s.node || y === id || drop.has(y)) continue;
+        drop.add(y);
+        walk(y);
+      }
+      expanded.delete(x);
+    };
+    walk(id);
+    for (const x of drop) kept.delete(x);
+    redraw(id);
   }
 
   function pathBlock(id) {
@@ -248,7 +276,11 @@ export async function tableGraph(s, cytoscape, ui) {
   }
 
   function show(id) {
-    fill(ui.panel, nodePanel(byId.get(id), hidden(id), () => expand(id), ui.lineageUrl, pathBlock(id), checks.get(id) || []));
+    const collapsible = (expanded.get(id) || []).some((x) => kept.has(x));
+    fill(
+      ui.panel,
+      nodePanel(byId.get(id), hidden(id), () => expand(id), collapsible ? () => collapse(id) : null, ui.lineageUrl, pathBlock(id), checks.get(id) || []),
+    );
   }
 
   cy.on("tap", "node", (evt) => show(evt.target.id()));
