@@ -136,6 +136,23 @@ def test_audit_filters_are_in_the_url_and_rows_link_to_runs(lineage_server, page
         "table.audit tbody tr td:nth-child(2)", "c => c.map(x => x.innerText)"
     )
     assert set(jobs) == {"customer_revenue_aggregation"}
+    # from a dataset page and a job page
+    name = quote(f"{lineage_server.warehouse}/products_source", safe="")
+    page.goto(f"{url}/datasets/file/{name}")
+    page.click("nav.actions >> text=Audit trail")
+    page.wait_for_selector("table.audit")
+    assert _query(page)["dataset"] == [f"file:{lineage_server.warehouse}/products_source"]
+    jobs = page.eval_on_selector_all(
+        "table.audit tbody tr td:nth-child(2)", "c => c.map(x => x.innerText)"
+    )
+    assert set(jobs) == {"customer_revenue_aggregation"}
+    page.goto(f"{url}/jobs/headwater/customer_orders_etl")
+    page.click("nav.actions >> text=Audit trail")
+    page.wait_for_selector("table.audit")
+    jobs = page.eval_on_selector_all(
+        "table.audit tbody tr td:nth-child(2)", "c => c.map(x => x.innerText)"
+    )
+    assert set(jobs) == {"customer_orders_etl"}
     # a bad time is the API's readable 422
     page.goto(url + "/audit?since=yesterday")
     text = page.wait_for_selector(".error").inner_text()
@@ -166,6 +183,11 @@ def test_diff_shows_added_edges_and_coloured_sql(lineage_server, page, screensho
     page.wait_for_selector("text=Nothing changed in the lineage.")
     page.go_back()
     page.wait_for_selector(".diff-edges ul.added")
+    # a preset: since a day ago, the whole pipeline is new
+    page.click("text=a day ago")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('from') !== null")
+    page.wait_for_selector(".diff-edges ul.added")
+    assert "customer_orders_etl -> customer_orders_staging" in page.inner_text(".diff-edges")
     # a bad time is the API's readable 422
     page.goto(f"{url}/diff?from=not-a-time")
     assert "is not an ISO 8601 date-time" in page.wait_for_selector(".error").inner_text()

@@ -3,6 +3,13 @@ import * as api from "../api.js";
 import { errorBox, fill, h, link } from "../dom.js";
 import { navigate } from "../router.js";
 
+const HOUR = 3600 * 1000;
+const PRESETS = [
+  ["an hour ago", HOUR],
+  ["a day ago", 24 * HOUR],
+  ["a week ago", 7 * 24 * HOUR],
+];
+
 /** An ISO time as the value of a datetime-local input (local time), "" when unreadable. */
 function localInput(iso) {
   const d = new Date(iso);
@@ -97,6 +104,14 @@ export async function diffView({ query, root }) {
     h("label", null, "From ", fromInput),
     h("label", null, "To ", toInput, h("span.muted", null, " (empty: now)")),
     h("button", { type: "submit" }, "Compare"),
+    h(
+      "span.presets",
+      null,
+      "Since ",
+      PRESETS.map(([label, ms]) =>
+        h("a", { href: `/diff?${new URLSearchParams({ from: new Date(Date.now() - ms).toISOString() })}`, "data-link": true }, label),
+      ),
+    ),
   );
   root.append(
     h("h1", null, "What changed in the lineage"),
