@@ -111,7 +111,9 @@ function toolbar(s, fit) {
           " show indirect (join, filter, group by)",
         )
       : null,
-    h("span.legend", null, h("span.sw.sw-dataset"), "dataset ", h("span.sw.sw-job"), "job ", h("span.sw.sw-failed"), "failed run ", h("span.sw.sw-pii"), "PII ", h("span.sw.sw-check"), "failing checks"),
+    h("span.legend", null, h("span.sw.sw-dataset"), "dataset ", h("span.sw.sw-job"), "job ", h("span.sw.sw-failed"), "failed run",
+      s.mode === "table" ? [" ", h("span.sw.sw-pii"), "PII ", h("span.sw.sw-check"), "failing checks"] : null,
+    ),
   );
 }
 
