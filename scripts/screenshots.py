@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
-    """Run tests/web/test_browser.py and test_analysis_views.py with ``UI_SCREENSHOTS=docs/screenshots``."""
+    """Run the browser tests (tests/web/test_browser.py, test_analysis_views.py, test_large_graph.py) with ``UI_SCREENSHOTS=docs/screenshots``."""
     target = ROOT / "docs" / "screenshots"
     env = {**os.environ, "UI_SCREENSHOTS": str(target)}
     cmd = [
@@ -28,6 +28,7 @@ def main() -> int:
         "no:cacheprovider",
         "tests/web/test_browser.py",
         "tests/web/test_analysis_views.py",
+        "tests/web/test_large_graph.py",
     ]
     code = subprocess.call(cmd, cwd=ROOT, env=env)
     if code == 0:

@@ -257,3 +257,20 @@ def test_graph_colours_pii_and_failing_checks(checked_server, page, screenshot):
     )
     assert "PII" in page.inner_text(".graph-panel .status")
     screenshot(page, "status-colours")
+    # from downstream: the staging table's check job is on a sibling branch, looked up on its own
+    node = quote(checked_server.dataset("customer_revenue_summary"), safe="")
+    page.goto(f"{checked_server.url}/lineage?node={node}&depth=3")
+    staging = checked_server.dataset("customer_orders_staging")
+    page.wait_for_function(
+        "(id) => window.headwaterGraph && window.headwaterGraph.getElementById(id).data('checkFailed')",
+        arg=staging,
+    )
+    labels = page.evaluate("() => window.headwaterGraph.nodes().map(n => n.data('label'))")
+    assert "customer_orders_etl.quality_checks" not in labels
+    for table in ("products_source", "orders_source", "customer_revenue_summary"):
+        assert not page.evaluate(
+            "(id) => window.headwaterGraph.getElementById(id).data('checkFailed')",
+            checked_server.dataset(table),
+        ), table
+    page.evaluate("(id) => { window.headwaterGraph.getElementById(id).emit('tap'); }", staging)
+    assert "customer_orders_etl.quality_checks" in page.inner_text(".graph-panel")

@@ -63,6 +63,24 @@ export function failingChecks(nodes) {
   return out;
 }
 
+/** Datasets upstream of `focus` (their other consumers, such as check jobs, are not in a directed graph). */
+function upstreamDatasets(byId, focus) {
+  const seen = new Set([focus]);
+  const queue = [focus];
+  const out = [];
+  while (queue.length) {
+    for (const e of byId.get(queue.shift()).inEdges) {
+      if (seen.has(e.origin) || !byId.has(e.origin)) continue;
+      seen.add(e.origin);
+      queue.push(e.origin);
+      if (byId.get(e.origin).type === "DATASET") out.push(e.origin);
+    }
+  }
+  return out;
+}
+
+const CHECK_LOOKUPS = 30; // at most this many extra depth-1 requests for upstream datasets' checks
+
 function labelWidth(label, px = 8, min = 70) {
   return Math.max(min, label.length * px + 28);
 }
@@ -290,5 +308,16 @@ export async function tableGraph(s, cytoscape, ui) {
   cy.on("dbltap", "node", (evt) => navigate(ui.lineageUrl(evt.target.id())));
   show(s.node);
   report();
-  return { cy, count: nodes.length };
+  // Check jobs of upstream datasets are siblings of the focus's branch, outside a directed graph:
+  // ask for each upstream dataset's consumers (depth 1 downstream) and mark failing checks when they answer.
+  const lookups = upstreamDatasets(byId, s.node).filter((id) => kept.has(id) && !checks.has(id)).slice(0, CHECK_LOOKUPS);
+  const settled = Promise.allSettled(
+    lookups.map(async (id) => {
+      const found = failingChecks((await api.lineage(id, 1, "downstream", s.asOf)).graph).get(id);
+      if (!found || cy.destroyed()) return;
+      checks.set(id, found);
+      cy.getElementById(id).data("checkFailed", true);
+    }),
+  );
+  return { cy, count: nodes.length, settled };
 }
