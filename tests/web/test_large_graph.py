@@ -38,7 +38,7 @@ def fan_server(serve, tmp_path_factory):
         yield url
 
 
-def test_budget_expand_in_place_and_draw_all(fan_server, page):
+def test_budget_expand_in_place_and_draw_all(fan_server, page, screenshot):
     node = quote("dataset:big:hub_source", safe="")
     page.goto(f"{fan_server}/lineage?node={node}&depth=1")
     page.wait_for_selector(".budget")
@@ -52,6 +52,31 @@ def test_budget_expand_in_place_and_draw_all(fan_server, page):
     page.wait_for_function("() => window.headwaterGraph.nodes().length > 300")
     assert page.evaluate(count) == 301, page.inner_text(".graph-panel")
     assert "Showing 301 of 1201" in page.inner_text(".budget")
+    # collapse hides what the expansion drew again
+    page.click("button.collapse")
+    page.wait_for_function("() => window.headwaterGraph.nodes().length === 300")
+    assert "Showing 300 of 1201" in page.inner_text(".budget")
+    assert page.locator("button.collapse").count() == 0
+    assert page.locator("button.expand").count() == 1
+    page.click("button.expand")
+    page.wait_for_function("() => window.headwaterGraph.nodes().length === 301")
+    # the minimap: an overview of the drawn graph; a click in it moves the view there
+    minimap = page.locator("canvas.minimap")
+    assert minimap.is_visible()
+    pan = "() => window.headwaterGraph.pan()"
+    page.evaluate("() => window.headwaterGraph.zoom(1.5)")
+    before = page.evaluate(pan)
+    box = minimap.bounding_box()
+    page.mouse.click(box["x"] + 10, box["y"] + box["height"] / 2)
+    after = page.evaluate(pan)
+    assert after != before
+    page.mouse.click(box["x"] + box["width"] - 10, box["y"] + box["height"] / 2)
+    assert page.evaluate(pan)["x"] < after["x"]  # further right in the graph: panned left
+    page.evaluate(
+        """() => { const cy = window.headwaterGraph; cy.fit();
+        cy.zoom({level: 0.5, position: cy.getElementById('dataset:big:hub_source').position()}); }"""
+    )
+    screenshot(page, "minimap")
 
     started = time.monotonic()
     page.click("text=Draw all 1201")

@@ -18,6 +18,9 @@ def test_ui_urls_answer_the_shell(lineage_server):
         f"/runs/{lineage_server.failed_run}",
         "/lineage?node=" + quote(lineage_server.dataset("customer_revenue_summary")),
         "/impact?node=products_source.cost&change=drop",
+        "/trace?dataset=customer_revenue_summary&where=total_profit%20%3C%200",
+        "/audit?job=customer_orders_etl",
+        "/diff?from=2026-01-01T00:00:00Z",
     ):
         answer = httpx.get(lineage_server.url + path)
         assert answer.status_code == 200, path

@@ -21,7 +21,9 @@ STATIC_DIR = WEB_DIR / "static"
 INDEX = WEB_DIR / "templates" / "index.html"
 
 # UI paths the page's router knows; anything else gets the shell with status 404.
-UI_PATHS = re.compile(r"^(|search|lineage|impact|datasets/[^/]+/.+|jobs/[^/]+/.+|runs/[^/]+)/?$")
+UI_PATHS = re.compile(
+    r"^(|search|lineage|impact|trace|audit|diff|datasets/[^/]+/.+|jobs/[^/]+/.+|runs/[^/]+)/?$"
+)
 
 
 class UiPath(Convertor[str]):

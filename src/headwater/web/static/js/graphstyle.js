@@ -42,6 +42,8 @@ export const tableStyle = [
   },
   { selector: "node[state = 'FAILED']", style: { "border-color": "#dc2626", "border-width": 3, "background-color": "#fee2e2" } },
   { selector: "node[state = 'COMPLETED']", style: { "border-color": "#16a34a" } },
+  { selector: "node[?pii]", style: { "background-color": "#f3e8ff", "border-color": "#9333ea", color: "#581c87" } },
+  { selector: "node[?checkFailed]", style: { "border-color": "#dc2626", "border-width": 5, "border-style": "double" } },
   { selector: "node[more > 0]", style: { "border-style": "dashed", "border-width": 2.5 } },
   { selector: "node[?focus]", style: { "border-width": 4, "font-weight": "bold" } },
   { selector: "node:selected", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.15 } },

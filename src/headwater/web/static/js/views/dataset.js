@@ -46,6 +46,8 @@ export async function datasetView({ params: [ns, name], root }) {
       link(api.lineageUrl(id), "Lineage graph"),
       link(api.lineageUrl(id, { mode: "column" }), "Column lineage"),
       link(api.impactUrl(id), "Impact of a change"),
+      link(api.traceUrl(id), "Trace bad rows"),
+      link(api.auditUrl({ dataset: `${ds.namespace}:${ds.name}` }), "Audit trail"),
     ]),
     ds.description ? h("p.description", null, ds.description) : null,
     h(

@@ -42,6 +42,7 @@ export async function jobView({ params: [ns, name], root }) {
     pageHeader("job", job.name, job.namespace, [
       link(api.lineageUrl(id), "Lineage graph"),
       job.latestRun ? link(api.runUrl(job.latestRun.id), "Latest run") : null,
+      link(api.auditUrl({ job: `${job.namespace}:${job.name}` }), "Audit trail"),
     ]),
     job.description ? h("p.description", null, job.description) : null,
     h(

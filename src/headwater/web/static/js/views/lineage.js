@@ -1,6 +1,7 @@
 // Lineage graph: a left-to-right DAG of datasets and jobs (table mode) or of columns (column mode).
 import * as api from "../api.js";
 import { errorBox, fill, h, link } from "../dom.js";
+import { minimap } from "../minimap.js";
 import { navigate } from "../router.js";
 import { columnGraph } from "./columns.js";
 import { notFoundBlock } from "./notfound.js";
@@ -110,7 +111,9 @@ function toolbar(s, fit) {
           " show indirect (join, filter, group by)",
         )
       : null,
-    h("span.legend", null, h("span.sw.sw-dataset"), "dataset ", h("span.sw.sw-job"), "job ", h("span.sw.sw-failed"), "failed run"),
+    h("span.legend", null, h("span.sw.sw-dataset"), "dataset ", h("span.sw.sw-job"), "job ", h("span.sw.sw-failed"), "failed run",
+      s.mode === "table" ? [" ", h("span.sw.sw-pii"), "PII ", h("span.sw.sw-check"), "failing checks"] : null,
+    ),
   );
 }
 
@@ -162,6 +165,7 @@ export async function lineageView({ query, root }) {
           });
     cy = drawn.cy;
     fitGraph(cy);
+    minimap(cy, canvas);
     window.headwaterGraph = cy; // for tests and the browser console
     if (drawn.summary) fill(status, h("p.muted", null, drawn.summary));
   } catch (err) {

@@ -25,6 +25,62 @@ export function nearest(adjacency, focus, budget) {
   return kept;
 }
 
+const isPiiTag = (t) => String(t).toLowerCase() === "pii";
+
+/**
+ * Whether a dataset holds PII: a `pii` tag on the dataset or one of its fields, or a `pii` entry
+ * (value not "false") in its OpenLineage `tags` facet (what the reference pipeline's sources send).
+ */
+export function holdsPii(data) {
+  if ((data.tags || []).some(isPiiTag)) return true;
+  if ((data.fields || []).some((f) => (f.tags || []).some(isPiiTag))) return true;
+  const facet = data.facets && data.facets.tags;
+  return Boolean(
+    facet &&
+      (facet.tags || []).some((t) => isPiiTag(t.key || t.name || "") && String(t.value).toLowerCase() !== "false"),
+  );
+}
+
+/** A data-quality check job (jobType QUALITY_CHECK): its runs carry `dataQualityAssertions` on their input. */
+function isCheckJob(data) {
+  const type = data.facets && data.facets.jobType;
+  return Boolean(type && type.jobType === "QUALITY_CHECK");
+}
+
+/**
+ * Datasets whose latest quality check failed: the inputs of check jobs whose latest run FAILED
+ * (a check run fails when one of its assertions is false). Returns {dataset id: check job ids}.
+ */
+export function failingChecks(nodes) {
+  const out = new Map();
+  for (const n of nodes) {
+    if (n.type !== "JOB" || !isCheckJob(n.data) || !n.data.latestRun || n.data.latestRun.state !== "FAILED") continue;
+    for (const e of n.inEdges) {
+      if (!out.has(e.origin)) out.set(e.origin, []);
+      out.get(e.origin).push(n.id);
+    }
+  }
+  return out;
+}
+
+/** Datasets upstream of `focus` (their other consumers, such as check jobs, are not in a directed graph). */
+function upstreamDatasets(byId, focus) {
+  const seen = new Set([focus]);
+  const queue = [focus];
+  const out = [];
+  while (queue.length) {
+    for (const e of byId.get(queue.shift()).inEdges) {
+      if (seen.has(e.origin) || !byId.has(e.origin)) continue;
+      seen.add(e.origin);
+      queue.push(e.origin);
+      if (byId.get(e.origin).type === "DATASET") out.push(e.origin);
+    }
+  }
+  return out;
+}
+
+const CHECK_LOOKUPS = 30; // at most this many extra depth-1 requests for upstream datasets' checks
+
 function labelWidth(label, px = 8, min = 70) {
   return Math.max(min, label.length * px + 28);
 }
@@ -50,9 +106,10 @@ export function highlightPath(cy, a, b) {
 }
 
 /** Details of a tapped node in the side panel. */
-function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus) {
+function nodePanel(n, hidden, expand, collapse, lineageUrl, pathFromFocus, checks) {
   const d = n.data;
   const isJob = n.type === "JOB";
+  const pii = !isJob && holdsPii(d);
   return h(
     "div",
     null,
@@ -61,6 +118,14 @@ function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus) {
     h("p.muted.full-name", null, `${d.namespace} · ${d.name}`),
     isJob ? h("p", null, "Latest run: ", stateBadge(d.latestRun && d.latestRun.state)) : null,
     d.description ? h("p", null, d.description) : null,
+    pii || checks.length
+      ? h(
+          "p.status",
+          null,
+          pii ? h("span.badge.pii", null, "PII") : null,
+          checks.map((c) => h("span", null, " ", h("span.badge.state-failed", null, "failing checks"), " ", link(api.nodeUrl(c), api.parseNodeId(c)?.name || c))),
+        )
+      : null,
     pathFromFocus,
     hidden
       ? h(
@@ -68,6 +133,9 @@ function nodePanel(n, hidden, expand, lineageUrl, pathFromFocus) {
           null,
           h("button.expand", { type: "button", onclick: expand }, `Expand: draw its ${hidden} hidden neighbour${hidden === 1 ? "" : "s"}`),
         )
+      : null,
+    collapse
+      ? h("p", null, h("button.collapse", { type: "button", onclick: collapse }, "Collapse: hide the neighbours expanding it drew"))
       : null,
     h(
       "ul.plain",
@@ -104,6 +172,7 @@ export async function tableGraph(s, cytoscape, ui) {
   }
   const kept = s.all || nodes.length <= NODE_BUDGET ? new Set(byId.keys()) : nearest(adjacency, s.node, NODE_BUDGET);
   const hidden = (id) => adjacency.get(id).filter((x) => !kept.has(x)).length;
+  const checks = failingChecks(nodes);
 
   function elements() {
     const out = [];
@@ -123,6 +192,8 @@ export async function tableGraph(s, cytoscape, ui) {
           state: n.type === "JOB" && n.data.latestRun ? n.data.latestRun.state : "",
           focus: id === s.node,
           more,
+          pii: n.type === "DATASET" && holdsPii(n.data),
+          checkFailed: checks.has(id),
         },
       });
     }
@@ -164,14 +235,39 @@ export async function tableGraph(s, cytoscape, ui) {
     pixelRatio: big ? 1 : "auto",
   });
 
-  function expand(id) {
-    for (const next of adjacency.get(id)) kept.add(next);
+  // expanded node -> the nodes its expansion added (collapsing removes them again)
+  const expanded = new Map();
+
+  function redraw(id) {
     cy.elements().remove();
     cy.add(elements());
     cy.layout(LAYOUT).run();
     ui.fit();
     report();
     show(id);
+  }
+
+  function expand(id) {
+    const added = adjacency.get(id).filter((next) => !kept.has(next));
+    for (const next of added) kept.add(next);
+    expanded.set(id, added);
+    redraw(id);
+  }
+
+  /** Hide what expanding `id` drew, and what expanding those drew in turn; never the focus or `id`. */
+  function collapse(id) {
+    const drop = new Set();
+    const walk = (x) => {
+      for (const y of expanded.get(x) || []) {
+        if (y === s.node || y === id || drop.has(y)) continue;
+        drop.add(y);
+        walk(y);
+      }
+      expanded.delete(x);
+    };
+    walk(id);
+    for (const x of drop) kept.delete(x);
+    redraw(id);
   }
 
   function pathBlock(id) {
@@ -198,7 +294,11 @@ export async function tableGraph(s, cytoscape, ui) {
   }
 
   function show(id) {
-    fill(ui.panel, nodePanel(byId.get(id), hidden(id), () => expand(id), ui.lineageUrl, pathBlock(id)));
+    const collapsible = (expanded.get(id) || []).some((x) => kept.has(x));
+    fill(
+      ui.panel,
+      nodePanel(byId.get(id), hidden(id), () => expand(id), collapsible ? () => collapse(id) : null, ui.lineageUrl, pathBlock(id), checks.get(id) || []),
+    );
   }
 
   cy.on("tap", "node", (evt) => show(evt.target.id()));
@@ -208,5 +308,16 @@ export async function tableGraph(s, cytoscape, ui) {
   cy.on("dbltap", "node", (evt) => navigate(ui.lineageUrl(evt.target.id())));
   show(s.node);
   report();
-  return { cy, count: nodes.length };
+  // Check jobs of upstream datasets are siblings of the focus's branch, outside a directed graph:
+  // ask for each upstream dataset's consumers (depth 1 downstream) and mark failing checks when they answer.
+  const lookups = upstreamDatasets(byId, s.node).filter((id) => kept.has(id) && !checks.has(id)).slice(0, CHECK_LOOKUPS);
+  const settled = Promise.allSettled(
+    lookups.map(async (id) => {
+      const found = failingChecks((await api.lineage(id, 1, "downstream", s.asOf)).graph).get(id);
+      if (!found || cy.destroyed()) return;
+      checks.set(id, found);
+      cy.getElementById(id).data("checkFailed", true);
+    }),
+  );
+  return { cy, count: nodes.length, settled };
 }
