@@ -277,7 +277,7 @@ def check_cmd(
         f"adhoc_checks.{table}",
         (ns, name, {"symlinks": symlinks}),
         results,
-        metrics=column_metrics(data, [c.column for c in checks if c.column]),
+        metrics=column_metrics(data, results),
     )
     flush(client)
     out = Table(title=f"checks on {table} ({data.num_rows} rows)", title_justify="left")

@@ -31,6 +31,7 @@ class CheckResult:
     success: bool
     detail: str
     column: str | None = None
+    distinct: int | None = None  # what a unique check counted (reused for dataQualityMetrics)
 
 
 Lookup = Callable[[str], pa.Table]  # another table's rows, for referential checks
@@ -113,14 +114,16 @@ def run_checks(
                 distinct = exp.select(exp.func("COUNT", exp.Distinct(expressions=[column]))).from_(
                     "t"
                 )
-                dup = (
-                    data.num_rows
-                    - int(_scalar(con, distinct) or 0)
-                    - _count(con, column.is_(exp.null()))
-                )
+                distinct_count = int(_scalar(con, distinct) or 0)
+                dup = data.num_rows - distinct_count - _count(con, column.is_(exp.null()))
                 results.append(
                     CheckResult(
-                        table, check.name, dup == 0, f"{dup} duplicate values", check.column
+                        table,
+                        check.name,
+                        dup == 0,
+                        f"{dup} duplicate values",
+                        check.column,
+                        distinct_count,
                     )
                 )
             elif check.kind == "row_count":
@@ -225,21 +228,25 @@ def _references(
     )
 
 
-def column_metrics(data: pa.Table, columns: list[str]) -> dict[str, Any]:
-    """``{"rowCount", "columnMetrics"}`` of ``data`` for ``columns`` (OpenLineage
-    ``dataQualityMetrics``): null, distinct and value counts, and sum/min/max of numeric columns."""
+def column_metrics(data: pa.Table, results: list[CheckResult]) -> dict[str, Any]:
+    """``{"rowCount", "columnMetrics"}`` of ``data`` for the checked columns (OpenLineage
+    ``dataQualityMetrics``): null and value counts, sum/min/max of numeric columns, and the
+    distinct count where a ``unique`` check counted it (counting distinct values again would cost
+    more than the checks themselves on large tables)."""
     import pyarrow.compute as pc
 
+    distinct = {r.column: r.distinct for r in results if r.column and r.distinct is not None}
     metrics: dict[str, dict[str, Any]] = {}
-    for name in dict.fromkeys(columns):
-        if name not in data.column_names:
+    for name in dict.fromkeys(r.column for r in results if r.column):
+        if name is None or name not in data.column_names:
             continue
         column = data.column(name)
         entry: dict[str, Any] = {
             "nullCount": column.null_count,
             "count": len(column) - column.null_count,
-            "distinctCount": int(pc.count_distinct(column).as_py()),
         }
+        if name in distinct:
+            entry["distinctCount"] = distinct[name]
         if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
             bounds = pc.min_max(column).as_py()
             total = pc.sum(column).as_py()

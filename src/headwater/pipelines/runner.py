@@ -378,7 +378,6 @@ class Runner:
     ) -> None:
         if self.client is not None:
             dataset = self._dataset(target, snapshot)
-            checked = [c.column for c in checks if c.column]
             emit_check_run(
                 self.client,
                 pipeline.namespace,
@@ -386,7 +385,7 @@ class Runner:
                 dataset,
                 checks,
                 (parent, pipeline.namespace, step.job),
-                column_metrics(data, checked),
+                column_metrics(data, checks),
             )
 
     # -- helpers -----------------------------------------------------------------------------

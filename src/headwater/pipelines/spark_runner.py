@@ -291,7 +291,7 @@ class SparkRunner:
             (namespace, name, {}),
             checks,
             (parent, pipeline.namespace, step.job),
-            column_metrics(data, [c.column for c in checks if c.column]),
+            column_metrics(data, checks),
         )
 
     def _replace(self, identifier: str, frame: Any, properties: dict[str, str]) -> None:
