@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sizes", default="100000,1000000,5000000")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per configuration (best is kept)"
+        "--repeat", type=int, default=7, help="pairs of runs (capture off, capture on)"
     )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -61,32 +62,42 @@ def main() -> None:
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     rows = []
     for orders in sizes:
-        results = {}
-        for mode in ("off", "on") * args.repeat:  # interleaved; the best run of each is kept
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", str(orders), mode],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            best = results.get(mode)
-            if best is None or r["seconds"] < best["seconds"]:
-                results[mode] = r
-        off, on = results["off"], results["on"]
-        overhead = (on["seconds"] - off["seconds"]) / off["seconds"]
+        pairs: list[tuple[float, float]] = []
+        peak = 0.0
+        for i in range(args.repeat):
+            # one pair per repeat, the order alternating, so drift on the machine hits both sides
+            order = ("off", "on") if i % 2 == 0 else ("on", "off")
+            seconds = {}
+            for mode in order:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(orders), mode],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                seconds[mode] = r["seconds"]
+                if mode == "on":
+                    peak = max(peak, r["peak_mb"])
+            pairs.append((seconds["off"], seconds["on"]))
+        off = statistics.median(p[0] for p in pairs)
+        on = statistics.median(p[1] for p in pairs)
+        overhead = statistics.median((b - a) / a for a, b in pairs)
+        spread = max(a for a, _ in pairs) / min(a for a, _ in pairs) - 1
         rows.append(
-            f"| {orders:,} | {off['seconds']:.2f} | {on['seconds']:.2f} | {overhead:+.1%} | {on['peak_mb']:,.0f} |"
+            f"| {orders:,} | {off:.2f} | {on:.2f} | {overhead:+.1%} | {spread:.0%} | {peak:,.0f} |"
         )
         print(rows[-1], flush=True)
     body = f"""
 The reference retail pipeline (sources generated, two SQL steps, quality checks) on DuckDB + a local
 pyiceberg SQL catalog, capture off (no OpenLineage client) versus on (events with column lineage into
-a local SQLite store). Best of `--repeat` (default 3) interleaved runs each, each run in a fresh process and directory.
+a local SQLite store), each run in a fresh process and directory. `--repeat` (default 7) pairs of runs,
+the order alternating; the overhead is the median of the pairs' relative differences, and "spread"
+is how much the capture-off runs alone varied (max/min - 1), the noise floor of this machine.
 Reproduce: `python benchmarks/bench_pipeline.py`.
 
-| orders | capture off (s) | capture on (s) | capture overhead | peak RSS with capture (MB) |
-|---|---|---|---|---|
+| orders | capture off (s, median) | capture on (s, median) | capture overhead (median of pairs) | spread of capture-off runs | peak RSS with capture (MB) |
+|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """
     write_report("pipeline", "Pipeline capture benchmark", body)
