@@ -98,6 +98,14 @@ def test_trace_errors_are_readable(catalog_server, lineage_server, page):
     page.goto(catalog_server.url + "/trace?dataset=customer_revenue_summary&where=nope%20%3E%201")
     text = page.wait_for_selector(".error").inner_text()
     assert "HTTP 400" in text and "nope" in text
+    # as of a time before anything ran: the dataset had no version then
+    page.goto(
+        catalog_server.url
+        + "/trace?dataset=customer_revenue_summary&where=total_profit%20%3C%200&asOf=2000-01-01T00:00:00Z"
+    )
+    text = page.wait_for_selector(".error").inner_text()
+    assert "no version as of" in text
+    assert page.input_value("input.asof-input") == "2000-01-01T00:00:00Z"
 
 
 def test_audit_filters_are_in_the_url_and_rows_link_to_runs(lineage_server, page, screenshot):

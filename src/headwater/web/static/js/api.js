@@ -56,7 +56,8 @@ export const jobRuns = (ns, name) =>
 export const run = (id) => get(`/api/v1/runs/${enc(id)}`);
 export const impact = (nodeId, change, depth) =>
   get("/api/v1/headwater/impact", { nodeId, change, depth });
-export const trace = (dataset, where) => get("/api/v1/headwater/trace", { dataset, where });
+export const trace = (dataset, where, asOf = "") =>
+  get("/api/v1/headwater/trace", { dataset, where, asOf });
 export const audit = (filters) => get("/api/v1/headwater/audit", filters);
 export const diff = (from, to) => get("/api/v1/headwater/diff", { from, to });
 
@@ -110,7 +111,8 @@ export const runUrl = (id) => `/runs/${enc(id)}`;
 export const lineageUrl = (node, extra = {}) =>
   `/lineage?${new URLSearchParams({ node, ...extra })}`;
 export const impactUrl = (node, change = "drop") => `/impact?${new URLSearchParams({ node, change })}`;
-export const traceUrl = (dataset, where = "") => `/trace?${new URLSearchParams({ dataset, where })}`;
+export const traceUrl = (dataset, where = "", asOf = "") =>
+  `/trace?${new URLSearchParams({ dataset, where, ...(asOf ? { asOf } : {}) })}`;
 export const auditUrl = (filters = {}) => `/audit?${new URLSearchParams(filters)}`;
 
 /** The entity page for a node id. */

@@ -81,11 +81,12 @@ function result(answer) {
   );
 }
 
-/** /trace?dataset=NAME_OR_ID&where=CONDITION */
+/** /trace?dataset=NAME_OR_ID&where=CONDITION[&asOf=ISO_TIME] */
 export async function traceView({ query, root }) {
   document.title = "Root cause · Headwater";
   const dataset = query.get("dataset") || "";
   const where = query.get("where") || "";
+  const asOf = query.get("asOf") || "";
   const dsInput = h("input.node-input", {
     name: "dataset",
     value: dataset,
@@ -100,17 +101,24 @@ export async function traceView({ query, root }) {
     placeholder: "total_profit < 0",
     "aria-label": "Condition",
   });
+  const asOfInput = h("input.asof-input", {
+    name: "asOf",
+    value: asOf,
+    placeholder: "now, or 2025-01-17T12:00:00Z",
+    "aria-label": "As of",
+  });
   const out = h("div.trace-out");
   const form = h(
     "form.impact-form",
     {
       onsubmit: (event) => {
         event.preventDefault();
-        navigate(api.traceUrl(dsInput.value.trim(), whereInput.value.trim()));
+        navigate(api.traceUrl(dsInput.value.trim(), whereInput.value.trim(), asOfInput.value.trim()));
       },
     },
     h("label", null, "Dataset ", dsInput),
     h("label", null, "Bad rows where ", whereInput),
+    h("label", null, "As of ", asOfInput),
     h("button", { type: "submit" }, "Trace"),
   );
   root.append(
@@ -122,7 +130,7 @@ export async function traceView({ query, root }) {
   if (!dataset || !where) return;
   fill(out, h("p.muted.loading", null, "Tracing the rows upstream…"));
   try {
-    fill(out, result(await api.trace(dataset, where)));
+    fill(out, result(await api.trace(dataset, where, asOf)));
   } catch (err) {
     const title = err.status === 409 ? "The server cannot read data" : err.status === 400 ? "The trace cannot start" : "Trace failed";
     fill(out, errorBox(err, title));
