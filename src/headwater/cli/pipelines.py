@@ -233,8 +233,11 @@ def demo(
     except (PipelineError, CatalogError) as exc:
         raise fail(str(exc)) from None
     console.print(Rule())
+    serve = f"headwater serve --db {db}"
+    if chosen.name == "duckdb":
+        serve += f" --catalog-dir {directory / 'catalog'}"  # root-cause traces read the snapshots
     console.print(
-        f"Browse it: [bold]headwater serve --db {db}[/]  (Marquez-compatible API on http://127.0.0.1:5000)"
+        f"Browse it: [bold]{serve}[/]  (web UI and Marquez-compatible API on http://127.0.0.1:5000)"
     )
     console.print(f"Or ask:    [bold]headwater jobs --db {db}[/]")
 
