@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from headwater.gcpause import pausing_gc
 from headwater.graph import lineage
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
 from headwater.store.base import LineageStore, NotFound
@@ -208,6 +209,7 @@ def _owners(store: LineageStore, datasets: set[DatasetId], jobs: set[str]) -> di
     return {k: sorted(v) for k, v in sorted(owners.items())}
 
 
+@pausing_gc
 def impact(
     store: LineageStore,
     node: NodeId,

@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from headwater.gcpause import pausing_gc
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
 from headwater.store.base import ColumnEdge, LineageStore, NotFound
 
@@ -47,6 +48,7 @@ def _walk(
     return seen
 
 
+@pausing_gc
 def column_lineage(
     store: LineageStore,
     node: NodeId,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from headwater.gcpause import pausing_gc
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
 from headwater.store.base import Direction, LineageStore, NotFound, TableEdges
 
@@ -51,6 +52,7 @@ def _walk(
             return
 
 
+@pausing_gc
 def lineage(
     store: LineageStore,
     node: NodeId,
