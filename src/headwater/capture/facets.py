@@ -213,6 +213,28 @@ def audit_facet(environment: str, purpose: str, actor: str | None = None) -> Jso
     )
 
 
+def table_property_facets(properties: dict[str, str], tag_source: str) -> Json:
+    """``ownership``, ``documentation`` and PII ``tags`` facets from a table's properties.
+
+    PII is declared on sources (``pii_data``, optionally ``pii_columns``): tags for those columns,
+    or the whole table. Derived tables (with ``upstream_tables``) get none; their PII status comes
+    from column lineage instead (``headwater compliance pii``).
+    """
+    facets: Json = {}
+    if properties.get("owner"):
+        facets["ownership"] = ownership_dataset_facet(properties["owner"])
+    if properties.get("description"):
+        facets["documentation"] = documentation_dataset_facet(properties["description"])
+    if properties.get("pii_data") == "true" and not properties.get("upstream_tables"):
+        columns = [c.strip() for c in properties.get("pii_columns", "").split(",") if c.strip()]
+        tags = [
+            {"key": "pii", "value": "true", "source": tag_source, **({"field": c} if c else {})}
+            for c in columns or [""]
+        ]
+        facets["tags"] = tags_facet(tags)
+    return facets
+
+
 def now() -> str:
     """The current time as an ISO 8601 UTC string."""
     return datetime.now(UTC).isoformat()

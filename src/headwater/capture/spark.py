@@ -37,7 +37,14 @@ from openlineage.client.uuid import generate_new_uuid
 from headwater.capture import facets as f
 from headwater.capture.transport import flush, make_client
 from headwater.sql.model import DatasetRef
-from headwater.sql.spark_plan import PlanError, PlanNode, parse_plan, plan_lineage, write_query
+from headwater.sql.spark_plan import (
+    PlanError,
+    PlanNode,
+    parse_plan,
+    plan_lineage,
+    snake_case,
+    write_query,
+)
 
 log = logging.getLogger(__name__)
 
@@ -307,25 +314,9 @@ class SparkTracker:
         facets: dict[str, Any] = {
             "schema": f.schema_facet(_schema_fields(schema)),
             "dataSource": f.datasource_facet(namespace, namespace),
-            "symlinks": self._symlinks(_identifier_text(table)),
+            "symlinks": self._symlinks(identifier_text(table)),
         }
-        props = properties or {}
-        if props.get("owner"):
-            facets["ownership"] = f.ownership_dataset_facet(props["owner"])
-        if props.get("description"):
-            facets["documentation"] = f.documentation_dataset_facet(props["description"])
-        if props.get("pii_data") == "true":
-            columns = [c.strip() for c in props.get("pii_columns", "").split(",") if c.strip()]
-            tags = [
-                {
-                    "key": "pii",
-                    "value": "true",
-                    "source": "TABLE_PROPERTIES",
-                    **({"field": c} if c else {}),
-                }
-                for c in columns or [""]
-            ]
-            facets["tags"] = f.tags_facet(tags)
+        facets.update(f.table_property_facets(properties or {}, "TABLE_PROPERTIES"))
         self._emit(
             DatasetEvent(
                 eventTime=f.now(),
@@ -373,7 +364,7 @@ class SparkTracker:
             run_id = context.run_id or str(generate_new_uuid())
             self._emitted_runs.add(run_id)
             name = context.name or (
-                self._job_name(write) if write else f"{_slug(self._app)}.{_snake(logical)}"
+                self._job_name(write) if write else f"{_slug(self._app)}.{snake_case(logical)}"
             )
             run_facets = {**self._run_facets(), **context.run_facets}
             job_facets = self._job_facets(write.sql if write else None)
@@ -492,7 +483,7 @@ class SparkTracker:
             except Exception:
                 ident = analyzed.name().toString()
             return f"{self._warehouse}" or "spark", str(ident).strip("`"), str(ident)
-        identifier = _identifier_text(table)
+        identifier = identifier_text(table)
         location = self._table_location(table)
         if location is None:
             return None
@@ -535,12 +526,12 @@ class SparkTracker:
                 if kind == "LogicalRelation":
                     table = leaf.catalogTable()
                     if table.isDefined():
-                        identifier = _identifier_text(table.get().identifier())
+                        identifier = identifier_text(table.get().identifier())
                         location = str(table.get().location().toString())
                     else:
                         location = str(leaf.relation().location().rootPaths().apply(0).toString())
                 elif kind == "HiveTableRelation":
-                    identifier = _identifier_text(leaf.tableMeta().identifier())
+                    identifier = identifier_text(leaf.tableMeta().identifier())
                     location = str(leaf.tableMeta().location().toString())
                 elif kind in ("DataSourceV2Relation", "DataSourceV2ScanRelation"):
                     identifier = str(leaf.name()).strip("`")
@@ -634,7 +625,7 @@ class SparkTracker:
         self.emitted += 1
 
     def _job_name(self, write: _Write) -> str:
-        command = "execute_" + _snake(write.command)
+        command = "execute_" + snake_case(write.command)
         target = ""
         if write.output is not None:
             namespace, name, identifier = write.output
@@ -765,7 +756,8 @@ def _output_ids(node: PlanNode) -> tuple[int, ...]:
     return _output_ids(node.children[0]) if node.children else ()
 
 
-def _identifier_text(identifier: Any) -> str:
+def identifier_text(identifier: Any) -> str:
+    """``db.table`` of a Spark ``TableIdentifier`` (py4j object)."""
     database = identifier.database()
     table = str(identifier.table())
     return f"{database.get()}.{table}" if database.isDefined() else table
@@ -859,10 +851,6 @@ def _class_of(java_object: Any) -> str:
         return str(java_object.getClass().getSimpleName())
     except Exception:
         return ""
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def _slug(text: str) -> str:

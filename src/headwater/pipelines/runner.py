@@ -10,7 +10,8 @@ failing step commits nothing; earlier steps' snapshots stay as they are.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ from headwater.capture.quality import emit_check_run
 from headwater.capture.transport import flush
 from headwater.pipelines.checks import CheckResult, column_metrics, run_checks
 from headwater.pipelines.generate import GENERATORS
-from headwater.pipelines.spec import Pipeline, PipelineError, Step
+from headwater.pipelines.spec import Pipeline, PipelineError, Source, Step
 from headwater.sql import DatasetRef, StatementLineage, analyze
 
 Progress = Callable[[str], None]
@@ -134,24 +135,7 @@ class Runner:
         if snapshot is not None:
             facets["version"] = f.version_facet(str(snapshot.snapshot_id))
         props = properties if properties is not None else dict(table.properties)
-        if props.get("owner"):
-            facets["ownership"] = f.ownership_dataset_facet(props["owner"])
-        if props.get("description"):
-            facets["documentation"] = f.documentation_dataset_facet(props["description"])
-        if props.get("pii_data") == "true" and not props.get("upstream_tables"):
-            # declared on a source: its PII columns (or the whole table); derived tables get PII
-            # status from column lineage instead (headwater compliance pii)
-            columns = [c.strip() for c in props.get("pii_columns", "").split(",") if c.strip()]
-            tags = [
-                {
-                    "key": "pii",
-                    "value": "true",
-                    "source": "ICEBERG_PROPERTIES",
-                    **({"field": c} if c else {}),
-                }
-                for c in columns or [""]
-            ]
-            facets["tags"] = f.tags_facet(tags)
+        facets.update(f.table_property_facets(props, "ICEBERG_PROPERTIES"))
         return namespace, name, facets
 
     # -- pipeline ----------------------------------------------------------------------------
@@ -159,82 +143,21 @@ class Runner:
         """Run every source and step in order; raise :class:`StepFailed` on the first failure."""
         result = PipelineResult(pipeline, str(generate_new_uuid()))
         self._tables.clear()  # tables may have changed since the last run
-        environment = str(pipeline.parameters.get("environment", ""))
-        run_facets = {
-            "nominalTime": f.nominal_time_facet(_nominal(pipeline)),
-            "processing_engine": f.processing_engine_facet("duckdb", duckdb.__version__),
-            "headwater_audit": f.audit_facet(environment, pipeline.description),
-        }
-        job_facets = {
-            "jobType": f.job_type_facet(job_type="DAG"),
-            "documentation": f.documentation_job_facet(pipeline.description),
-        }
-        if pipeline.owner:
-            job_facets["ownership"] = f.ownership_job_facet(pipeline.owner)
-        location = f.source_code_location_facet(pipeline.path) if self.client else None
-        if location:
-            job_facets["sourceCodeLocation"] = location
-        self._emit(
-            f.run_event(
-                RunState.START,
-                result.run_id,
-                pipeline.namespace,
-                pipeline.name,
-                run_facets,
-                job_facets,
-            )
-        )
-        try:
+        engine = f.processing_engine_facet("duckdb", duckdb.__version__)
+        with pipeline_run(self.client, pipeline, result.run_id, engine):
             self._load_sources(pipeline, result)
             original: dict[str, set[str]] = {}
             for step in pipeline.steps:
                 result.steps.append(self._run_step(pipeline, step, result.run_id, original))
-        except (StepFailed, PipelineError, CatalogError) as exc:
-            fail = {**run_facets, "errorMessage": f.error_facet(str(exc))}
-            self._emit(
-                f.run_event(
-                    RunState.FAIL,
-                    result.run_id,
-                    pipeline.namespace,
-                    pipeline.name,
-                    fail,
-                    job_facets,
-                )
-            )
-            raise
-        finally:
-            flush(self.client)  # queued events are stored before anyone reads the lineage
-        self._emit(
-            f.run_event(
-                RunState.COMPLETE,
-                result.run_id,
-                pipeline.namespace,
-                pipeline.name,
-                run_facets,
-                job_facets,
-            )
-        )
-        flush(self.client)
         return result
 
     def _load_sources(self, pipeline: Pipeline, result: PipelineResult) -> None:
-        seed = int(
-            str(pipeline.parameters.get("seed", 0) or 0).replace("_", "")
-        )  # validated on load
-        sizes = {s.generator: s.rows for s in pipeline.sources if s.generator}
-        for index, source in enumerate(pipeline.sources):
-            identifier = _identifier(pipeline, source.table)
-            if source.generator is None:
+        for identifier, source, data in generated_sources(pipeline, self.progress):
+            if data is None:
                 if not table_exists(self.catalog, identifier):
                     msg = f"pipeline {pipeline.name}: source table {identifier} does not exist in catalog {self.catalog.name!r}"
                     raise PipelineError(msg)
                 continue
-            generator = GENERATORS.get(source.generator)
-            if generator is None:
-                msg = f"pipeline {pipeline.name}: unknown generator {source.generator!r} (known: {', '.join(GENERATORS)})"
-                raise PipelineError(msg)
-            self.progress(f"generating {source.rows:,} rows of {identifier}")
-            data = generator(source.rows, np.random.default_rng(seed + index), sizes)
             props = {
                 **source.properties,
                 "created_by": f"headwater {__version__}",
@@ -469,6 +392,72 @@ class Runner:
         }
         facet["dataset"] = [remap(i) for i in facet["dataset"]]
         return facet
+
+
+@contextmanager
+def pipeline_run(
+    client: OpenLineageClient | None, pipeline: Pipeline, run_id: str, engine: dict[str, Any]
+) -> Iterator[None]:
+    """The pipeline's own run around its steps: START, then COMPLETE, or FAIL and re-raise.
+
+    Shared by the DuckDB and Spark runners; ``engine`` is the ``processing_engine`` facet. Queued
+    events are stored (flushed) before the outcome is reported and at the end.
+    """
+    environment = str(pipeline.parameters.get("environment", ""))
+    run_facets = {
+        "nominalTime": f.nominal_time_facet(_nominal(pipeline)),
+        "processing_engine": engine,
+        "headwater_audit": f.audit_facet(environment, pipeline.description),
+    }
+    job_facets = {
+        "jobType": f.job_type_facet(job_type="DAG"),
+        "documentation": f.documentation_job_facet(pipeline.description),
+    }
+    if pipeline.owner:
+        job_facets["ownership"] = f.ownership_job_facet(pipeline.owner)
+    location = f.source_code_location_facet(pipeline.path) if client else None
+    if location:
+        job_facets["sourceCodeLocation"] = location
+
+    def emit(state: RunState, facets: dict[str, Any]) -> None:
+        if client is not None:
+            client.emit(
+                f.run_event(state, run_id, pipeline.namespace, pipeline.name, facets, job_facets)
+            )
+
+    emit(RunState.START, run_facets)
+    try:
+        yield
+    except (StepFailed, PipelineError, CatalogError) as exc:
+        emit(RunState.FAIL, {**run_facets, "errorMessage": f.error_facet(str(exc))})
+        raise
+    finally:
+        flush(client)  # queued events are stored before anyone reads the lineage
+    emit(RunState.COMPLETE, run_facets)
+    flush(client)
+
+
+def generated_sources(
+    pipeline: Pipeline, progress: Progress
+) -> Iterator[tuple[str, Source, pa.Table | None]]:
+    """Each source's identifier and its generated rows (None: the table must already exist).
+
+    Raises:
+        PipelineError: an unknown generator.
+    """
+    seed = int(str(pipeline.parameters.get("seed", 0) or 0).replace("_", ""))  # validated on load
+    sizes = {s.generator: s.rows for s in pipeline.sources if s.generator}
+    for index, source in enumerate(pipeline.sources):
+        identifier = _identifier(pipeline, source.table)
+        if source.generator is None:
+            yield identifier, source, None
+            continue
+        generator = GENERATORS.get(source.generator)
+        if generator is None:
+            msg = f"pipeline {pipeline.name}: unknown generator {source.generator!r} (known: {', '.join(GENERATORS)})"
+            raise PipelineError(msg)
+        progress(f"generating {source.rows:,} rows of {identifier}")
+        yield identifier, source, generator(source.rows, np.random.default_rng(seed + index), sizes)
 
 
 def _identifier(pipeline: Pipeline, table: str) -> str:

@@ -17,20 +17,16 @@ import traceback
 from contextlib import nullcontext
 from typing import Any
 
-import numpy as np
 import sqlglot
 from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import RunState
 from openlineage.client.uuid import generate_new_uuid
 
 from headwater import __version__
 from headwater.capture import facets as f
 from headwater.capture.iceberg import Snapshot
 from headwater.capture.quality import emit_check_run
-from headwater.capture.spark import SparkTracker, table_dataset
-from headwater.capture.transport import flush
+from headwater.capture.spark import SparkTracker, identifier_text, table_dataset
 from headwater.pipelines.checks import column_metrics, run_checks
-from headwater.pipelines.generate import GENERATORS
 from headwater.pipelines.runner import (
     PipelineResult,
     Progress,
@@ -38,6 +34,8 @@ from headwater.pipelines.runner import (
     StepResult,
     _identifier,
     _nominal,
+    generated_sources,
+    pipeline_run,
 )
 from headwater.pipelines.spec import Pipeline, PipelineError, Step
 
@@ -88,94 +86,35 @@ class SparkRunner:
         self.progress = progress or (lambda _: None)
         self.spark.conf.set("spark.sql.legacy.notReserveProperties", "true")
 
-    def _emit(self, event: Any) -> None:
-        if self.client is not None:
-            self.client.emit(event)
-
     def run(self, pipeline: Pipeline) -> PipelineResult:
         """Run every source and step in order; raise :class:`StepFailed` on the first failure."""
         result = PipelineResult(pipeline, str(generate_new_uuid()))
-        environment = str(pipeline.parameters.get("environment", ""))
         engine = f.processing_engine_facet("spark", self.spark.version)
-        run_facets = {
-            "nominalTime": f.nominal_time_facet(_nominal(pipeline)),
-            "processing_engine": engine,
-            "headwater_audit": f.audit_facet(environment, pipeline.description),
-        }
-        job_facets: dict[str, Any] = {
-            "jobType": f.job_type_facet(job_type="DAG"),
-            "documentation": f.documentation_job_facet(pipeline.description),
-        }
-        if pipeline.owner:
-            job_facets["ownership"] = f.ownership_job_facet(pipeline.owner)
         tracker = None
         if self.client is not None:
             tracker = SparkTracker(self.spark, self.client, pipeline.namespace).start(
                 application=False
             )
-        self._emit(
-            f.run_event(
-                RunState.START,
-                result.run_id,
-                pipeline.namespace,
-                pipeline.name,
-                run_facets,
-                job_facets,
-            )
-        )
-        try:
-            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(pipeline.database)}")
-            self._load_sources(pipeline, result, tracker)
-            for step in pipeline.steps:
-                result.steps.append(self._run_step(pipeline, step, result.run_id, tracker))
-        except (StepFailed, PipelineError) as exc:
-            failed = {**run_facets, "errorMessage": f.error_facet(str(exc))}
-            self._emit(
-                f.run_event(
-                    RunState.FAIL,
-                    result.run_id,
-                    pipeline.namespace,
-                    pipeline.name,
-                    failed,
-                    job_facets,
-                )
-            )
-            raise
-        finally:
-            if tracker is not None:
-                tracker.close()
-            flush(self.client)
-        self._emit(
-            f.run_event(
-                RunState.COMPLETE,
-                result.run_id,
-                pipeline.namespace,
-                pipeline.name,
-                run_facets,
-                job_facets,
-            )
-        )
-        flush(self.client)
+        with pipeline_run(self.client, pipeline, result.run_id, engine):
+            try:
+                self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(pipeline.database)}")
+                self._load_sources(pipeline, result, tracker)
+                for step in pipeline.steps:
+                    result.steps.append(self._run_step(pipeline, step, result.run_id, tracker))
+            finally:
+                if tracker is not None:
+                    tracker.close()  # the steps' held-back events go before the pipeline's end
         return result
 
     def _load_sources(
         self, pipeline: Pipeline, result: PipelineResult, tracker: SparkTracker | None
     ) -> None:
-        seed = int(str(pipeline.parameters.get("seed", 0) or 0).replace("_", ""))
-        sizes = {s.generator: s.rows for s in pipeline.sources if s.generator}
-        for index, source in enumerate(pipeline.sources):
-            identifier = _identifier(pipeline, source.table)
-            if source.generator is None:
+        for identifier, source, data in generated_sources(pipeline, self.progress):
+            if data is None:
                 if not self.spark.catalog.tableExists(identifier):
                     msg = f"pipeline {pipeline.name}: source table {identifier} does not exist in the Spark catalog"
                     raise PipelineError(msg)
                 continue
-            generator = GENERATORS.get(source.generator)
-            if generator is None:
-                msg = f"pipeline {pipeline.name}: unknown generator {source.generator!r} (known: {', '.join(GENERATORS)})"
-                raise PipelineError(msg)
-            self.progress(f"generating {source.rows:,} rows of {identifier}")
-            data = generator(source.rows, np.random.default_rng(seed + index), sizes)
             props = {
                 **source.properties,
                 "created_by": f"headwater {__version__}",
@@ -329,11 +268,7 @@ def _tables_read(frame: Any) -> set[str]:
         try:
             table = leaf.catalogTable()
             if table.isDefined():
-                ident = table.get().identifier()
-                database = ident.database()
-                found.add(
-                    f"{database.get()}.{ident.table()}" if database.isDefined() else ident.table()
-                )
+                found.add(identifier_text(table.get().identifier()))
         except Exception:
             continue
     return found

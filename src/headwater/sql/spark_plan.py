@@ -474,13 +474,14 @@ def render(expression: PlanNode) -> str:
         name = expression.fields.get("name") or expression.fields.get("udfName") or "udf"
         return f"{name}({', '.join(kids)})"
     if kind in ("ScalarSubquery", "Exists", "ListQuery"):
-        return f"{_snake(kind).upper()}(subquery)"
+        return f"{snake_case(kind).upper()}(subquery)"
     if kind in ("SpecifiedWindowFrame", "UnspecifiedFrame"):
         return ""
-    return f"{_snake(kind)}({', '.join(k for k in kids if k)})"
+    return f"{snake_case(kind)}({', '.join(k for k in kids if k)})"
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
+    """``MergeIntoTable`` -> ``merge_into_table`` (Spark class names in job names and descriptions)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
