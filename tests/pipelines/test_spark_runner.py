@@ -105,15 +105,7 @@ def test_failing_step_on_spark_records_fail(spark, tmp_path):
 
 def test_cli_run_engine_spark(tmp_path):
     db = f"sqlite:///{tmp_path / 'cli.db'}"
-    env = {**os.environ, "SPARK_LOCAL_DIRS": str(tmp_path)}
     args = [
-        sys.executable,
-        "-m",
-        "headwater",
-        "run",
-        str(REFERENCE),
-        "--engine",
-        "spark",
         "--db",
         db,
         "--spark-conf",
@@ -123,7 +115,7 @@ def test_cli_run_engine_spark(tmp_path):
     ]
     for key, value in PARAMS.items():
         args += ["--param", f"{key}={value}"]
-    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    done = _run_on_spark(tmp_path, args, {"SPARK_LOCAL_DIRS": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "completed" in done.stdout
     store = open_store(db)
@@ -142,25 +134,27 @@ def test_missing_pyspark_is_a_clear_error(monkeypatch):
 
 
 def test_missing_java_is_a_clear_cli_error(tmp_path):
-    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-jdk")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "headwater",
-            "run",
-            str(REFERENCE),
-            "--engine",
-            "spark",
-            "--db",
-            f"sqlite:///{tmp_path / 'x.db'}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
+    done = _run_on_spark(
+        tmp_path,
+        ["--db", f"sqlite:///{tmp_path / 'x.db'}"],
+        {"JAVA_HOME": str(tmp_path / "no-jdk")},
         timeout=120,
     )
     assert done.returncode != 0
     assert "Java 17" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def _run_on_spark(
+    tmp_path, args: list[str], env: dict[str, str], timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """``headwater run REFERENCE --engine spark ARGS`` in a subprocess, in ``tmp_path``."""
+    command = [sys.executable, "-m", "headwater", "run", str(REFERENCE), "--engine", "spark"]
+    return subprocess.run(
+        command + args,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        timeout=timeout,
+    )

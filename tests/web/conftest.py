@@ -10,17 +10,11 @@ where they fail.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from headwater.capture.iceberg import open_catalog
@@ -28,6 +22,7 @@ from headwater.capture.transport import make_client
 from headwater.model import JobId
 from headwater.pipelines import REFERENCE, Runner, StepFailed, load_pipeline
 from headwater.store import open_store
+from servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -66,12 +61,6 @@ class Lineage:
         return f"dataset:file:{self.warehouse}/{table}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _fill(directory: Path) -> tuple[str, str]:
     store = open_store(f"sqlite:///{directory / 'headwater.db'}")
     catalog = open_catalog(directory / "catalog")
@@ -86,50 +75,12 @@ def _fill(directory: Path) -> tuple[str, str]:
     return str(directory / "catalog" / "warehouse" / "governance_demo"), failed["id"]
 
 
-@contextmanager
-def _serve(db: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``headwater serve`` over ``db`` until the block ends; yields its base URL."""
-    port = _free_port()
+def _serve(db: Path, env: dict[str, str] | None = None) -> Any:
+    """Run ``headwater serve`` over ``db`` (without this shell's Headwater/OpenLineage settings)."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("HEADWATER_", "OPENLINEAGE_"))
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "headwater",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            f"sqlite:///{db}",
-        ],
-        env={**clean, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"server died: {out}")
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("server did not start in 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return serving(f"sqlite:///{db}", env, base_env=clean)
 
 
 @pytest.fixture(scope="session")
