@@ -470,17 +470,67 @@ def test_ingest_many_is_one_pass_with_per_item_results(store, store_url):
     assert "dataset:warehouse:x" in {n["id"] for n in graph}
 
 
-@pytest.mark.postgres
-def test_ingest_many_reports_an_event_the_database_refuses(fresh_postgres_url):
-    """PostgreSQL cannot store NUL characters: that item fails alone, its neighbours land."""
-    store = open_store(fresh_postgres_url)
-    try:
-        good = [run_event(job=f"ok{i}", outputs=[dataset(f"t{i}")], at=i) for i in range(2)]
-        refused = run_event(job="nul", outputs=[dataset("t\u0000")], at=5)
-        results = store.ingest_many(json.dumps(e).encode() for e in (good[0], refused, good[1]))
-        assert [r.error is None for r in results] == [True, False, True]
-        assert "database refused" in str(results[1].error)
-        assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"ok0", "ok1"}
-        assert len(list(store.export_events())) == 2
-    finally:
-        store.close()
+def test_nul_characters_are_refused_on_every_backend(store):
+    """PostgreSQL cannot store U+0000, so no backend accepts it: the item fails alone, by path."""
+    good = [run_event(job=f"ok{i}", outputs=[dataset(f"t{i}")], at=i) for i in range(2)]
+    refused = run_event(job="nul", outputs=[dataset("t\u0000")], at=5)
+    results = store.ingest_many(json.dumps(e).encode() for e in (good[0], refused, good[1]))
+    assert [r.error is None for r in results] == [True, False, True]
+    assert isinstance(results[1].error, EventValidationError)
+    assert results[1].error.path == "$.outputs[0].name"
+    assert "NUL" in str(results[1].error)
+    assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"ok0", "ok1"}
+    assert len(list(store.export_events())) == 2
+
+
+def test_ingest_appends_and_reads_project_what_was_accepted(store):
+    """Ingest only appends to the log; the first read projects everything accepted before it."""
+    run_id = str(uuid.uuid4())
+    store.ingest(run_event("START", "deferred", run_id, [dataset("a")], [], at=0))
+    store.ingest(run_event("COMPLETE", "deferred", run_id, [], [dataset("b")], at=1))
+    assert store.pending() == 2
+    run = store.get_run(run_id)  # a read catches up first
+    assert run["state"] == "COMPLETED"
+    assert store.pending() == 0
+    assert store.catch_up() == 0
+    graph = lineage(store, parse_node_id("dataset:warehouse:b"), 5, "upstream")["graph"]
+    assert "dataset:warehouse:a" in {n["id"] for n in graph}
+
+
+def test_projection_in_small_batches_equals_one_pass(store):
+    """The projector's batch size does not change the result (state carried across batches)."""
+    run_id = str(uuid.uuid4())
+    events = [
+        run_event("START", "batched", run_id, [dataset("x", fields=["k"])], [], at=0),
+        run_event("RUNNING", "batched", run_id, [], [], at=1),
+        run_event("COMPLETE", "batched", run_id, [], [dataset("y", fields=["k"])], at=2),
+        run_event("START", "batched", run_id, [], [], at=0),  # late START: state stays COMPLETED
+    ]
+    for e in events:
+        store.ingest(e)
+    assert store.catch_up(batch=1) == 4
+    run = store.get_run(run_id)
+    assert run["state"] == "COMPLETED"
+    assert [d["datasetVersionId"]["name"] for d in run["inputDatasetVersions"]] == ["x"]
+    assert [d["datasetVersionId"]["name"] for d in run["outputDatasetVersions"]] == ["y"]
+    assert run["startedAt"] == run["createdAt"]  # the late START moved nothing
+
+
+def test_an_event_that_cannot_be_projected_is_recorded_and_skipped(store):
+    """A log row the projector cannot apply (here: its body was corrupted) is set aside in
+    ``projection_errors``; the events around it are projected."""
+    from sqlalchemy import select, update
+
+    from headwater.store import schema as t
+
+    first = store.ingest(run_event(job="before", outputs=[dataset("p")], at=0)).event_id
+    bad = store.ingest(run_event(job="broken", outputs=[dataset("q")], at=1)).event_id
+    store.ingest(run_event(job="after", outputs=[dataset("r")], at=2))
+    with store.engine.begin() as conn:
+        conn.execute(update(t.events).where(t.events.c.id == bad).values(raw=b"{not json"))
+    assert store.catch_up() == 3
+    assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before", "after"}
+    with store.engine.connect() as conn:
+        errors = conn.execute(select(t.projection_errors)).all()
+    assert [e.event_id for e in errors] == [bad] and "JSONDecodeError" in errors[0].error
+    assert first is not None

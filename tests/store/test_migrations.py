@@ -3,7 +3,7 @@
 from sqlalchemy import inspect, text
 
 from factories import dataset, run_event
-from headwater.model import DatasetId
+from headwater.model import DatasetId, JobId
 from headwater.store import open_store
 from headwater.store.migrate import current_revision, head_revision
 from headwater.store.sql import SqlStore
@@ -14,19 +14,26 @@ def test_upgrade_from_0001_keeps_data(store_url):
     old.upgrade()
     old.ingest(run_event(outputs=[dataset("kept", fields=["a"])]))
     # make it look like a database created by the 0001 release
+    old.ingest(run_event(job="second", outputs=[dataset("kept2", fields=["b"])]))
+    assert old.catch_up() == 2
     with old.engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_jobs_current_version"))
+        conn.execute(text("DROP TABLE projection_errors"))
+        conn.execute(text("DROP TABLE projection"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     assert current_revision(old.engine) == "0001"
     old.close()
 
     store = open_store(store_url)
     assert isinstance(store, SqlStore)
-    assert current_revision(store.engine) == head_revision() == "0002"
+    assert current_revision(store.engine) == head_revision() == "0003"
     indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("jobs")}
     assert "ix_jobs_current_version" in indexes
+    # 0003: the events an older release projected on ingest are not projected again
+    assert store.pending() == 0
+    assert len(store.list_runs(JobId("pipelines", "second"))[0]) == 1
     assert store.get_dataset(DatasetId("warehouse", "kept"))["fields"][0]["name"] == "a"
-    assert store.list_events()[1] == 1
+    assert store.list_events()[1] == 2
     store.close()
 
 

@@ -9,6 +9,8 @@ keeps those encoded through routing so a name never splits a path.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -22,6 +24,7 @@ from headwater.analysis.trace import DataReader
 from headwater.api import analysis, errors, ingest, reads
 from headwater.api.auth import ApiKeys, load_keys
 from headwater.store import LineageStore, open_store
+from headwater.store.projector import BackgroundProjector
 
 
 class EncodedSlashes:
@@ -63,12 +66,24 @@ def create_app(
     Returns:
         The FastAPI app (an ASGI app).
     """
+    lineage_store = store if store is not None else open_store(db_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        projector = BackgroundProjector(lineage_store)
+        projector.start()
+        try:
+            yield
+        finally:
+            projector.stop()
+
     app = FastAPI(
         title="Headwater",
         version=headwater.__version__,
         description="OpenLineage ingest, Marquez-compatible lineage reads and a web UI at /.",
+        lifespan=lifespan,
     )
-    app.state.store = store if store is not None else open_store(db_url)
+    app.state.store = lineage_store
     app.state.api_keys = api_keys if api_keys is not None else load_keys()
     app.state.reader = reader if reader is not None else _reader_from_env()
     errors.install(app)

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from headwater.cli.common import DbOption, console, err_console, fail, friendly_errors
-from headwater.model.events import EventParseError, EventValidationError
+from headwater.model.events import EventParseError
 from headwater.store import open_store
 
 
@@ -71,28 +71,37 @@ def ingest(
 ) -> None:
     """Load OpenLineage events from files into the store (idempotent)."""
     store = open_store(db)
-    items = [item for f in _files(paths) for item in read_events(f)]
-    stored = duplicate = 0
+    items: list[tuple[str, bytes]] = []
     rejected: list[str] = []
+    for where, payload in (item for f in _files(paths) for item in read_events(f)):
+        if isinstance(payload, EventParseError):
+            rejected.append(f"{where}: {payload}")
+        else:
+            items.append((where, payload))
+    stored = duplicate = 0
     with Progress(
-        TextColumn("ingesting"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("ingest", total=len(items))
-        for where, payload in items:
-            try:
-                if isinstance(payload, EventParseError):
-                    raise payload
-                result = store.ingest(payload)
-                duplicate += result.duplicate
-                stored += not result.duplicate
-            except (EventParseError, EventValidationError) as exc:
-                rejected.append(f"{where}: {exc}")
-            progress.advance(task)
+        task = progress.add_task("ingesting", total=len(items))
+        for start in range(0, len(items), 500):  # one transaction per 500 events
+            chunk = items[start : start + 500]
+            for result in store.ingest_many(payload for _, payload in chunk):
+                where = chunk[result.index][0]
+                if result.error is not None:
+                    rejected.append(f"{where}: {result.error}")
+                elif result.result is not None:
+                    duplicate += result.result.duplicate
+                    stored += not result.result.duplicate
+            progress.advance(task, len(chunk))
+        # project what was appended now, so the next read has nothing left to do
+        projecting = progress.add_task("projecting", total=store.pending())
+        while done := store.catch_up(limit=500):
+            progress.advance(projecting, done)
     console.print(f"stored {stored}, duplicate {duplicate}, rejected {len(rejected)}")
     for line in rejected:
         err_console.print(f"  [red]rejected[/] {line}", highlight=False, soft_wrap=True)

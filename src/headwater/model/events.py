@@ -183,6 +183,25 @@ def decode(payload: bytes | str | Mapping[str, Any]) -> tuple[bytes, Any]:
         raise EventParseError(msg) from None
 
 
+def _nul_path(value: Any, path: str) -> str | None:
+    """The JSON path of the first string (or key) holding U+0000, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return path
+            found = _nul_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def validate(raw: bytes, data: Any) -> ValidatedEvent:
     """Validate decoded JSON as an OpenLineage event.
 
@@ -197,6 +216,12 @@ def validate(raw: bytes, data: Any) -> ValidatedEvent:
         EventValidationError: naming the JSON path that fails.
     """
     obj = _require_object(data, "$")
+    if b"\\u0000" in raw:  # JSON must escape NUL, so this finds every candidate cheaply
+        nul = _nul_path(obj, "$")
+        if nul is not None:
+            raise EventValidationError(
+                nul, "contains a NUL character (U+0000); it cannot be stored"
+            )
     warnings: list[str] = []
     event_time = parse_time(obj.get("eventTime"), "$.eventTime", warnings)
     _require_str(obj, "producer", "$")

@@ -10,7 +10,7 @@ stay thin. SQLite and PostgreSQL share one SQLAlchemy implementation
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -91,9 +91,15 @@ class LineageStore(abc.ABC):
         """Release connections."""
 
     # -- writes ------------------------------------------------------------------------------
+    #: Called after each append commits (a background projector sets it to wake up).
+    on_append: Callable[[], None] | None = None
+
     @abc.abstractmethod
     def ingest(self, payload: Payload) -> IngestResult:
-        """Validate and store one event in one transaction; idempotent.
+        """Validate and append one event to the log in one transaction; idempotent.
+
+        The event is durable and in the hash chain when this returns; the lineage tables
+        reflect it after :meth:`catch_up`, which every read runs first.
 
         Raises:
             headwater.model.EventParseError: not JSON (nothing stored).
@@ -103,6 +109,19 @@ class LineageStore(abc.ABC):
     @abc.abstractmethod
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Ingest each item in its own transaction; a bad item does not stop the others."""
+
+    @abc.abstractmethod
+    def catch_up(self, limit: int | None = None, batch: int = 500) -> int:
+        """Project accepted events into the lineage tables, in log order; returns how many.
+
+        Args:
+            limit: stop after about this many events (None: until none is left).
+            batch: events per transaction.
+        """
+
+    @abc.abstractmethod
+    def pending(self) -> int:
+        """How many accepted events the lineage tables do not reflect yet."""
 
     @abc.abstractmethod
     def prune_events(self, older_than: datetime) -> int:

@@ -1,10 +1,14 @@
-"""The write path: project one validated event into the normalized tables.
+"""The write path: append validated events to the log, then project them into the tables.
 
-Everything here runs inside the caller's transaction (one per event), so an
-event is either fully applied or not at all. The rules:
+Ingestion is two steps, each inside the caller's transaction. :func:`append` adds
+accepted events to the ``events`` log (the source of truth) in one short
+transaction: that is all a producer waits for. :class:`Ingestor` later projects
+logged events, in log order and in batches, into the normalized tables (the
+store's projector, run by a background thread in the server and by every read
+before it reads, so reads always see every accepted event). The rules:
 
-* idempotent: the raw event is inserted first, keyed by its canonical content
-  hash; a duplicate stops here and changes nothing;
+* idempotent: events are keyed by their canonical content hash; a duplicate is
+  not appended again and changes nothing;
 * order-tolerant: run state is decided by event semantics, not arrival order (a
   terminal state is never reopened by a late START/RUNNING; among terminal
   events the latest ``eventTime`` wins); run facets are kept per event and
@@ -21,16 +25,18 @@ event is either fully applied or not at all. The rules:
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+import orjson
+from sqlalchemy import Connection, Row, and_, bindparam, select, update
 
 from headwater.model.events import ValidatedEvent, parse_time
-from headwater.model.nodes import DatasetId
+from headwater.model.nodes import DatasetId, JobId
 from headwater.sql.spark_plan import with_plan_lineage
 from headwater.store import schema as t
 
@@ -91,8 +97,11 @@ class Statements:
         self.insert = insert
 
     @cached_property
-    def event_by_hash(self) -> Any:
-        return select(t.events.c.id).where(t.events.c.content_hash == bindparam("h"))
+    def events_by_hash(self) -> Any:
+        c = t.events.c
+        return select(c.content_hash, c.id).where(
+            c.content_hash.in_(bindparam("h", expanding=True))
+        )
 
     @cached_property
     def chain_head(self) -> Any:
@@ -100,7 +109,7 @@ class Statements:
 
     @cached_property
     def insert_event(self) -> Any:
-        return t.events.insert().returning(t.events.c.id)
+        return t.events.insert().returning(t.events.c.id, sort_by_parameter_order=True)
 
     @cached_property
     def insert_namespace(self) -> Any:
@@ -297,44 +306,14 @@ class Ingestor:
         return self.known.datasets.get(key) or self.learned.datasets.get(key)
 
     # -- entry point -------------------------------------------------------------------------
-    def apply(self, event: ValidatedEvent, received_at: datetime) -> int | None:
-        """Store the raw event and project it. Returns the event id, or None for a duplicate."""
-        event_id = self._insert_event(event, received_at)
-        if event_id is None:
-            return None
+    def project(self, event: ValidatedEvent, event_id: int) -> None:
+        """Apply one logged event (``event_id`` is its row in ``events``) to the tables."""
         if event.kind == "run":
             self._apply_run_event(event, event_id)
         elif event.kind == "dataset":
             self._apply_dataset_event(event, event_id)
         else:
             self._apply_job_event(event)
-        return event_id
-
-    # -- raw log -----------------------------------------------------------------------------
-    def _insert_event(self, event: ValidatedEvent, received_at: datetime) -> int | None:
-        exists = self.conn.execute(self.q.event_by_hash, {"h": event.content_hash}).first()
-        if exists is not None:
-            return None
-        prev = self.conn.execute(self.q.chain_head).scalar()
-        prev_hash = prev or GENESIS
-        row = self.conn.execute(
-            self.q.insert_event,
-            {
-                "content_hash": event.content_hash,
-                "prev_hash": prev_hash,
-                "chain_hash": chain(prev_hash, event.content_hash),
-                "kind": event.kind,
-                "event_type": event.event_type,
-                "event_time": event.event_time,
-                "received_at": received_at,
-                "run_id": event.run_id,
-                "job_namespace": event.job.namespace if event.job else None,
-                "job_name": event.job.name if event.job else None,
-                "producer": event.data.get("producer"),
-                "raw": event.raw,
-            },
-        ).scalar_one()
-        return int(row)
 
     # -- namespaces, datasets, jobs ----------------------------------------------------------
     def _namespace(self, name: str, when: datetime) -> None:
@@ -777,6 +756,77 @@ class Ingestor:
                 {"b_id": job_id, "current_version_id": jv_id, "current_version_time": when},
             )
         self._column_edges(jv_id, event.outputs)
+
+
+def append(
+    conn: Connection, q: Statements, events: list[ValidatedEvent], received_at: datetime
+) -> list[tuple[int, bool]]:
+    """Append ``events`` to the log in order, skipping duplicates; the caller holds the chain lock.
+
+    One look-up of the content hashes already logged, one read of the chain head, and one
+    multi-row insert, whatever the number of events.
+
+    Returns:
+        ``(event id, duplicate)`` per event, in order; a duplicate has the id of the logged event.
+    """
+    known: dict[str, int] = {}
+    hashes = sorted({e.content_hash for e in events})
+    for i in range(0, len(hashes), 500):
+        for content_hash, event_id in conn.execute(q.events_by_hash, {"h": hashes[i : i + 500]}):
+            known[content_hash] = int(event_id)
+    prev = conn.execute(q.chain_head).scalar() or GENESIS
+    rows: list[dict[str, Any]] = []
+    fresh: list[str] = []
+    for event in events:
+        if event.content_hash in known or event.content_hash in fresh:
+            continue
+        link = chain(prev, event.content_hash)
+        rows.append(
+            {
+                "content_hash": event.content_hash,
+                "prev_hash": prev,
+                "chain_hash": link,
+                "kind": event.kind,
+                "event_type": event.event_type,
+                "event_time": event.event_time,
+                "received_at": received_at,
+                "run_id": event.run_id,
+                "job_namespace": event.job.namespace if event.job else None,
+                "job_name": event.job.name if event.job else None,
+                "producer": event.data.get("producer"),
+                "raw": event.raw,
+            }
+        )
+        fresh.append(event.content_hash)
+        prev = link
+    if rows:
+        ids = conn.execute(q.insert_event, rows).scalars().all()
+        known.update(zip(fresh, (int(i) for i in ids), strict=True))
+    results: list[tuple[int, bool]] = []
+    seen: set[str] = set()
+    for event in events:
+        h = event.content_hash
+        results.append((known[h], h not in fresh or h in seen))
+        seen.add(h)
+    return results
+
+
+def stored_event(row: Row[Any]) -> ValidatedEvent:
+    """Rebuild the validated event from its ``events`` row (validated when it was appended)."""
+    try:
+        data = orjson.loads(row.raw)
+    except orjson.JSONDecodeError:  # NaN and integers beyond 64 bits, which json accepts
+        data = json.loads(row.raw)
+    return ValidatedEvent(
+        kind=row.kind,
+        raw=row.raw,
+        data=data,
+        event_time=_aware(row.event_time),
+        event_type=row.event_type,
+        run_id=row.run_id,
+        job=JobId(row.job_namespace, row.job_name) if row.job_name is not None else None,
+        content_hash=row.content_hash,
+    )
 
 
 def _state_wins(old: str, old_time: datetime | None, new: str, when: datetime) -> bool:

@@ -241,3 +241,23 @@ quality_assertions = Table(
     Column("event_time", Time, nullable=False),
     Index("ix_quality_dataset", "dataset_id", "event_time"),
 )
+
+# The projection watermark: events up to ``event_id`` are projected into the tables above.
+# Ingestion appends to ``events`` only; the projector applies accepted events in id order
+# (see ``headwater.store.sql.SqlStore.catch_up``).
+projection = Table(
+    "projection",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("event_id", BigInteger, nullable=False),
+)
+
+# Accepted events the projector could not apply (the database refused a value); they stay in
+# the log (export, audit) and are skipped by the tables.
+projection_errors = Table(
+    "projection_errors",
+    metadata,
+    Column("event_id", Id, ForeignKey("events.id"), primary_key=True),
+    Column("error", Text, nullable=False),
+    Column("at", Time, nullable=False),
+)

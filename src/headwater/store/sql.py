@@ -10,15 +10,18 @@ server workers). Every query is built with SQLAlchemy Core: parameterized.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     and_,
     create_engine,
@@ -54,9 +57,14 @@ from headwater.store.base import (
     StoreError,
     TableEdges,
 )
-from headwater.store.ingest import IdCache, Ingestor
+from headwater.store.ingest import IdCache, Ingestor, append, statements, stored_event
 
 CHAIN_LOCK_KEY = 0x48_57_4C_4E  # "HWLN": the advisory lock guarding the event hash chain
+PROJECT_LOCK_KEY = 0x48_57_50_52  # "HWPR": serializes projectors across processes
+_PROJECTION = "graph"  # the watermark's row in ``projection``
+_PROJECT_BATCH = 500  # events per projection transaction
+_T = TypeVar("_T")
+log = logging.getLogger(__name__)
 _CHUNK = 500  # bound on IN-list sizes per query
 
 
@@ -164,6 +172,8 @@ class SqlStore(LineageStore):
         self.dialect = self.engine.dialect.name
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         self._ids = IdCache()
+        # Called after each append commits (the server wakes its background projector here).
+        self.on_append: Callable[[], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -182,18 +192,17 @@ class SqlStore(LineageStore):
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
 
     def ingest(self, payload: Payload) -> IngestResult:
-        """Validate and store one event in one transaction (see :class:`LineageStore`)."""
+        """Validate and append one event to the log in one transaction (see :class:`LineageStore`)."""
         event = parse_event(payload)
         return self._store([event])[0]
 
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
-        """Validate every item, then store the valid ones; errors are returned per index.
+        """Validate every item, then append the valid ones; errors are returned per index.
 
-        The valid events are applied in order in one transaction (one commit, one chain lock),
-        which keeps each event atomic because nothing is written before all of them are applied.
-        Should the database refuse one of them, that transaction is rolled back and the events
-        are stored one transaction each, so the others still land and the refused one is
-        reported at its index.
+        The valid events are appended in order in one transaction (one commit, one chain lock,
+        one multi-row insert). Should the database refuse one of them, that transaction is
+        rolled back and the events are appended one transaction each, so the others still land
+        and the refused one is reported at its index.
         """
         results: dict[int, BatchItemResult] = {}
         valid: list[tuple[int, ValidatedEvent]] = []
@@ -218,35 +227,135 @@ class SqlStore(LineageStore):
         return [results[i] for i in sorted(results)]
 
     def _store(self, events: list[ValidatedEvent]) -> list[IngestResult]:
-        """Apply ``events`` in order in one transaction (retried while SQLite is locked)."""
+        """Append ``events`` to the log in one transaction; the projector applies them later."""
         received = datetime.now(UTC)
+
+        def write(conn: Connection) -> list[tuple[int, bool]]:
+            self._lock_chain(conn)
+            return append(conn, statements(self._insert), events, received)
+
+        logged = self._write(write)
+        if self.on_append is not None:
+            self.on_append()
+        return [
+            IngestResult(event_id, duplicate, event.warnings)
+            for (event_id, duplicate), event in zip(logged, events, strict=True)
+        ]
+
+    def _write(self, fn: Callable[[Connection], _T]) -> _T:
+        """Run ``fn`` in one write transaction, retried while SQLite reports the file locked."""
         for attempt in range(5):
             try:
-                results: list[IngestResult] = []
                 with self.engine.begin() as conn:
-                    self._lock_chain(conn)
-                    ingestor = Ingestor(conn, self._insert, self._ids)
-                    for event in events:
-                        event_id = ingestor.apply(event, received)
-                        if event_id is None:
-                            existing = conn.execute(
-                                select(t.events.c.id).where(
-                                    t.events.c.content_hash == event.content_hash
-                                )
-                            ).scalar()
-                            results.append(IngestResult(existing, True, event.warnings))
-                        else:
-                            results.append(IngestResult(event_id, False, event.warnings))
-                self._ids.merge(ingestor.learned)  # committed: its ids are now stable
-                return results
+                    return fn(conn)
             except OperationalError as exc:  # SQLite: a writer held the lock past busy_timeout
                 if "locked" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    # -- projection --------------------------------------------------------------------------
+    def _watermark(self, conn: Connection) -> int:
+        mark = conn.execute(
+            select(t.projection.c.event_id).where(t.projection.c.name == _PROJECTION)
+        ).scalar()
+        return int(mark or 0)
+
+    def pending(self) -> int:
+        """How many accepted events the tables do not reflect yet (0 when caught up)."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(t.events.c.id))).scalar() or 0
+            mark = self._watermark(conn)
+            if newest <= mark:
+                return 0
+            count = select(func.count()).where(t.events.c.id > mark)
+            return int(conn.execute(count).scalar() or 0)
+
+    def catch_up(self, limit: int | None = None, batch: int = _PROJECT_BATCH) -> int:
+        """Project accepted events into the tables, in log order; returns how many.
+
+        Every read calls this first, so reads see every accepted event. Projection runs in
+        transactions of up to ``batch`` events, serialized across processes (PostgreSQL: an
+        advisory lock; SQLite: the write lock). An event the database refuses is recorded in
+        ``projection_errors`` and skipped; the others still land.
+
+        Args:
+            limit: stop after about this many events (None: until caught up).
+            batch: events per transaction.
+        """
+        done = 0
+        while (limit is None or done < limit) and self._behind():
+            n, learned = self._write(lambda conn: self._project_batch(conn, batch))
+            self._ids.merge(learned)  # committed: its ids are now stable
+            if n == 0:
+                break
+            done += n
+        return done
+
+    def _behind(self) -> bool:
+        """Whether the log holds events past the watermark (one cheap query)."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(t.events.c.id))).scalar() or 0
+            return int(newest) > self._watermark(conn)
+
+    def _project_batch(self, conn: Connection, batch: int) -> tuple[int, IdCache]:
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROJECT_LOCK_KEY})
+        mark = self._watermark(conn)
+        rows = conn.execute(
+            select(t.events).where(t.events.c.id > mark).order_by(t.events.c.id).limit(batch)
+        ).all()
+        if not rows:
+            return 0, IdCache()
+        ingestor = Ingestor(conn, self._insert, self._ids)
+        savepoint = conn.begin_nested()
+        try:
+            for row in rows:
+                if row.raw:  # a pruned body cannot be projected (retention catches up first)
+                    ingestor.project(stored_event(row), int(row.id))
+            savepoint.commit()
+        except Exception:
+            savepoint.rollback()
+            ingestor = Ingestor(conn, self._insert, self._ids)
+            for row in rows:  # one savepoint each: only the refused events are skipped
+                self._project_one(conn, ingestor, row)
+        self._set_watermark(conn, int(rows[-1].id))
+        return len(rows), ingestor.learned
+
+    def _project_one(self, conn: Connection, ingestor: Ingestor, row: Any) -> None:
+        savepoint = conn.begin_nested()
+        try:
+            if row.raw:
+                ingestor.project(stored_event(row), int(row.id))
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            reason = (
+                str(exc.orig) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
+            )
+            log.warning("event %s could not be projected: %s", row.id, reason)
+            conn.execute(
+                self._insert(t.projection_errors)
+                .values(event_id=row.id, error=reason, at=datetime.now(UTC))
+                .on_conflict_do_nothing()
+            )
+
+    def _set_watermark(self, conn: Connection, event_id: int) -> None:
+        stmt = self._insert(t.projection).values(name=_PROJECTION, event_id=event_id)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["name"], set_={"event_id": event_id})
+        )
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for reading, after every accepted event has been projected."""
+        self.catch_up()
+        with self.engine.connect() as conn:
+            yield conn
+
     def prune_events(self, older_than: datetime) -> int:
         """Drop the bodies of events older than ``older_than``; hashes and lineage stay."""
+        self.catch_up()  # a body is needed until its event is projected
         with self.engine.begin() as conn:
             self._lock_chain(conn)
             result = conn.execute(
@@ -261,6 +370,7 @@ class SqlStore(LineageStore):
     ) -> Json:
         """Tag a dataset or one of its fields (idempotent)."""
         now = datetime.now(UTC)
+        self.catch_up()
         with self.engine.begin() as conn:
             ds_id = self._dataset_pk(conn, dataset)
             if field:
@@ -484,14 +594,14 @@ class SqlStore(LineageStore):
 
     # -- entity reads ------------------------------------------------------------------------
     def list_namespaces(self, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows, total = self._page(
                 conn, t.namespaces, true(), [t.namespaces.c.name], limit, offset
             )
             return [views.namespace(r) for r in rows], total
 
     def get_namespace(self, name: str) -> Json:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(t.namespaces).where(t.namespaces.c.name == name)).first()
         if row is None:
             msg = f"namespace {name!r} not found"
@@ -502,7 +612,7 @@ class SqlStore(LineageStore):
         self, namespace: str, limit: int = 100, offset: int = 0
     ) -> tuple[list[Json], int]:
         self.get_namespace(namespace)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             where = t.datasets.c.namespace == namespace
             rows, total = self._page(conn, t.datasets, where, [t.datasets.c.name], limit, offset)
             return self._datasets_json(conn, rows), total
@@ -517,7 +627,7 @@ class SqlStore(LineageStore):
     def list_dataset_versions(
         self, dataset: DatasetId, limit: int = 100, offset: int = 0
     ) -> tuple[list[Json], int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             pk = self._dataset_pk(conn, dataset)
             dv = t.dataset_versions
             order = [dv.c.created_at.desc(), dv.c.id.desc()]
@@ -526,7 +636,7 @@ class SqlStore(LineageStore):
             return [views.dataset_version(r, dataset, tags) for r in rows], total
 
     def get_dataset_version(self, dataset: DatasetId, version: str) -> Json:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             pk = self._dataset_pk(conn, dataset)
             row = conn.execute(
                 select(t.dataset_versions).where(
@@ -546,20 +656,20 @@ class SqlStore(LineageStore):
     ) -> tuple[list[Json], int]:
         if namespace is not None:
             self.get_namespace(namespace)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             where = t.jobs.c.namespace == namespace if namespace is not None else true()
             order = [t.jobs.c.namespace, t.jobs.c.name]
             rows, total = self._page(conn, t.jobs, where, order, limit, offset)
             return self._jobs_json(conn, rows), total
 
     def get_job(self, job: JobId) -> Json:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return self._jobs_json(conn, [self._job_row(conn, job)])[0]
 
     def list_job_versions(
         self, job: JobId, limit: int = 100, offset: int = 0
     ) -> tuple[list[Json], int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = self._job_row(conn, job)
             jv = t.job_versions
             order = [jv.c.created_at.desc(), jv.c.id.desc()]
@@ -570,7 +680,7 @@ class SqlStore(LineageStore):
             ], total
 
     def get_job_version(self, job: JobId, version: str) -> Json:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = self._job_row(conn, job)
             v = conn.execute(
                 select(t.job_versions).where(
@@ -584,14 +694,14 @@ class SqlStore(LineageStore):
             return views.job_version(v, job, *io.get(v.id, ([], [])), None)
 
     def list_runs(self, job: JobId, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = self._job_row(conn, job)
             order = [t.runs.c.created_at.desc()]
             rows, total = self._page(conn, t.runs, t.runs.c.job_id == row.id, order, limit, offset)
             return self._runs_json(conn, rows), total
 
     def get_run(self, run_id: str) -> Json:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
             if row is None:
                 msg = f"run {run_id!r} not found"
@@ -600,7 +710,7 @@ class SqlStore(LineageStore):
 
     def get_run_facets(self, run_id: str, kind: Literal["run", "job"] = "run") -> Json:
         self.get_run(run_id)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             merged = self._merged_facets(
                 conn, [run_id], "run_facets" if kind == "run" else "job_facets"
             )
@@ -625,7 +735,7 @@ class SqlStore(LineageStore):
             if descending
             else (t.events.c.event_time, t.events.c.id)
         )
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             total = conn.execute(
                 select(func.count()).select_from(t.events).where(where)
             ).scalar_one()
@@ -635,7 +745,7 @@ class SqlStore(LineageStore):
             return [json.loads(r.raw) for r in rows], total
 
     def export_events(self) -> Iterator[bytes]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             result = conn.execution_options(yield_per=1000).execute(
                 select(t.events.c.raw)
                 .where(func.length(t.events.c.raw) > 0)
@@ -675,7 +785,7 @@ class SqlStore(LineageStore):
             if sort == "UPDATE_AT"
             else (union.c.name, union.c.namespace)
         )
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             total = conn.execute(select(func.count()).select_from(union)).scalar_one()
             rows = conn.execute(select(union).order_by(*order).limit(limit)).all()
         results = [
@@ -691,14 +801,14 @@ class SqlStore(LineageStore):
         return {"totalCount": total, "results": results}
 
     def list_tags(self) -> list[Json]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(t.tags).order_by(t.tags.c.name))
             return [{"name": r.name, "description": r.description} for r in rows]
 
     def quality_results(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
         qa, ev = t.quality_assertions, t.events
         out: dict[DatasetId, list[Json]] = {}
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             for chunk in _chunks(list(dict.fromkeys(datasets))):
                 rows = conn.execute(
                     select(
@@ -740,7 +850,7 @@ class SqlStore(LineageStore):
     # -- graph primitives --------------------------------------------------------------------
     def node_exists(self, node: DatasetId | JobId) -> bool:
         table = t.datasets if isinstance(node, DatasetId) else t.jobs
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return (
                 conn.execute(
                     select(table.c.id).where(
@@ -780,7 +890,7 @@ class SqlStore(LineageStore):
         found: dict[DatasetId | JobId, Json] = {}
         datasets = [n for n in nodes if isinstance(n, DatasetId)]
         jobs = [n for n in nodes if isinstance(n, JobId)]
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             for table, ids, kind in ((t.datasets, datasets, DatasetId), (t.jobs, jobs, JobId)):
                 # with keys, the database extracts just those facets (no full JSON decode)
                 columns = (
@@ -808,7 +918,7 @@ class SqlStore(LineageStore):
     ) -> tuple[list[TableEdges], list[ColumnEdge], dict[JobId, str | None]]:
         source, version = self._job_versions(as_of)
         out_ds, in_ds = t.datasets.alias("out_ds"), t.datasets.alias("in_ds")
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(
                     t.jobs.c.id,
@@ -852,7 +962,7 @@ class SqlStore(LineageStore):
             .join(sub, sub.c.dataset_id == t.datasets.c.id)
             .where(sub.c.rn == 1)
         )
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return {
                 DatasetId(r.namespace, r.name): [f["name"] for f in r.fields or []]
                 for r in conn.execute(q)
@@ -878,7 +988,7 @@ class SqlStore(LineageStore):
         if not datasets:
             return []
         source, version = self._job_versions(as_of)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             job_rows: dict[int, Any] = {}
             for chunk in _chunks(list(datasets)):
                 q = (
@@ -910,7 +1020,7 @@ class SqlStore(LineageStore):
         if not jobs:
             return []
         source, version = self._job_versions(as_of)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows: list[Any] = []
             for chunk in _chunks(list(jobs)):
                 where = keys_in(
@@ -937,7 +1047,7 @@ class SqlStore(LineageStore):
         out_ds, in_ds = t.datasets.alias("out_ds"), t.datasets.alias("in_ds")
         anchor_ds = out_ds if direction == "upstream" else in_ds
         result: list[ColumnEdge] = []
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             # Select by dataset (one IN list: a statement shape the compiled cache reuses) and keep
             # the wanted fields in Python; '*' wants every field of its dataset.
             wanted: dict[DatasetId, set[str]] = defaultdict(set)
@@ -986,14 +1096,14 @@ class SqlStore(LineageStore):
         return self._rows_by_key(conn, t.datasets, datasets)
 
     def dataset_fields(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, list[Json]]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return {
                 DatasetId(r.namespace, r.name): list(r.fields or [])
                 for r in self._dataset_rows(conn, datasets)
             }
 
     def datasets_by_id(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, Json]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = self._dataset_rows(conn, datasets)
             return {
                 DatasetId(r.namespace, r.name): d
@@ -1001,7 +1111,7 @@ class SqlStore(LineageStore):
             }
 
     def jobs_by_id(self, jobs: Sequence[JobId]) -> dict[JobId, Json]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = self._rows_by_key(conn, t.jobs, jobs)
             return {
                 JobId(r.namespace, r.name): j
@@ -1009,7 +1119,7 @@ class SqlStore(LineageStore):
             }
 
     def run_inputs_upstream(self, run_id: str) -> list[Json]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             run = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
             if run is None:
                 msg = f"run {run_id!r} not found"
