@@ -1,7 +1,7 @@
 """Table definitions (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
 The raw event log (``events``) is the source of truth; every other table is a
-normalized projection of it that ingestion maintains in the same transaction.
+normalized projection of it, maintained by the projector behind a watermark.
 JSON columns are JSONB on PostgreSQL (``with_variant``) and JSON text on SQLite.
 Times are stored as timezone-aware UTC datetimes.
 """

@@ -57,7 +57,8 @@ from headwater.store.base import (
     StoreError,
     TableEdges,
 )
-from headwater.store.ingest import IdCache, Ingestor, append, statements, stored_event
+from headwater.store.ingest import append, stored_event
+from headwater.store.projection import project
 
 CHAIN_LOCK_KEY = 0x48_57_4C_4E  # "HWLN": the advisory lock guarding the event hash chain
 PROJECT_LOCK_KEY = 0x48_57_50_52  # "HWPR": serializes projectors across processes
@@ -171,7 +172,6 @@ class SqlStore(LineageStore):
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        self._ids = IdCache()
         # Called after each append commits (the server wakes its background projector here).
         self.on_append: Callable[[], None] | None = None
 
@@ -232,7 +232,7 @@ class SqlStore(LineageStore):
 
         def write(conn: Connection) -> list[tuple[int, bool]]:
             self._lock_chain(conn)
-            return append(conn, statements(self._insert), events, received)
+            return append(conn, events, received)
 
         logged = self._write(write)
         if self.on_append is not None:
@@ -285,8 +285,7 @@ class SqlStore(LineageStore):
         """
         done = 0
         while (limit is None or done < limit) and self._behind():
-            n, learned = self._write(lambda conn: self._project_batch(conn, batch))
-            self._ids.merge(learned)  # committed: its ids are now stable
+            n = self._write(lambda conn: self._project_batch(conn, batch))
             if n == 0:
                 break
             done += n
@@ -298,7 +297,7 @@ class SqlStore(LineageStore):
             newest = conn.execute(select(func.max(t.events.c.id))).scalar() or 0
             return int(newest) > self._watermark(conn)
 
-    def _project_batch(self, conn: Connection, batch: int) -> tuple[int, IdCache]:
+    def _project_batch(self, conn: Connection, batch: int) -> int:
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROJECT_LOCK_KEY})
         mark = self._watermark(conn)
@@ -306,27 +305,24 @@ class SqlStore(LineageStore):
             select(t.events).where(t.events.c.id > mark).order_by(t.events.c.id).limit(batch)
         ).all()
         if not rows:
-            return 0, IdCache()
-        ingestor = Ingestor(conn, self._insert, self._ids)
+            return 0
         savepoint = conn.begin_nested()
         try:
-            for row in rows:
-                if row.raw:  # a pruned body cannot be projected (retention catches up first)
-                    ingestor.project(stored_event(row), int(row.id))
+            # a pruned body cannot be projected (retention catches up first)
+            project(conn, self._insert, [(int(r.id), stored_event(r)) for r in rows if r.raw])
             savepoint.commit()
         except Exception:
             savepoint.rollback()
-            ingestor = Ingestor(conn, self._insert, self._ids)
             for row in rows:  # one savepoint each: only the refused events are skipped
-                self._project_one(conn, ingestor, row)
+                self._project_one(conn, row)
         self._set_watermark(conn, int(rows[-1].id))
-        return len(rows), ingestor.learned
+        return len(rows)
 
-    def _project_one(self, conn: Connection, ingestor: Ingestor, row: Any) -> None:
+    def _project_one(self, conn: Connection, row: Any) -> None:
         savepoint = conn.begin_nested()
         try:
             if row.raw:
-                ingestor.project(stored_event(row), int(row.id))
+                project(conn, self._insert, [(int(row.id), stored_event(row))])
             savepoint.commit()
         except Exception as exc:
             savepoint.rollback()
