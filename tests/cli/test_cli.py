@@ -159,3 +159,20 @@ def test_reads_over_http(server_factory_url):
     assert out.exit_code == 0 and len(json.loads(out.stdout)) == db_events
     bad = runner.invoke(app, ["jobs", "--url", "http://127.0.0.1:9"])
     assert bad.exit_code == 1 and "cannot reach" in bad.output
+
+
+def test_db_project_applies_the_backlog(tmp_path: Path):
+    """Events appended but not yet projected: `headwater db project` applies them and says so."""
+    from headwater.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'backlog.db'}"
+    store = open_store(url)
+    for i in range(3):
+        store.ingest(run_event(job=f"j{i}", outputs=[dataset(f"t{i}")], at=i))
+    assert store.pending() == 3
+    out = runner.invoke(app, ["db", "project", "--db", url])
+    assert out.exit_code == 0 and "projected 3 events; 0 pending" in out.stdout
+    assert store.pending() == 0
+    again = runner.invoke(app, ["db", "project", "--db", url])
+    assert "projected 0 events; 0 pending" in again.stdout
+    store.close()

@@ -190,3 +190,38 @@ def test_two_workers_on_postgres(server_factory, fresh_postgres_url):
     ).json()
     assert {r["id"] for r in runs["runs"]} == set(run_ids)
     assert all(r["state"] == "COMPLETED" for r in runs["runs"])
+
+
+def test_serve_projects_in_a_process_of_its_own(tmp_path):
+    """`headwater serve` starts a projector process: accepted events reach the lineage tables
+    without any read asking for them, and the process ends with the server."""
+    import subprocess
+    import time
+
+    from headwater.store import open_store
+    from servers import serving
+
+    db_url = f"sqlite:///{tmp_path / 'projected.db'}"
+
+    def followers() -> list[str]:
+        pattern = f"db project --follow --quiet --db {db_url}"
+        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        return found.stdout.split()
+
+    with serving(db_url) as url:
+        client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=url)))
+        for event in _events(str(uuid.uuid4())):
+            client.emit(event)
+        store = open_store(db_url)
+        try:
+            deadline = time.time() + 10
+            while store.pending() and time.time() < deadline:
+                time.sleep(0.05)
+            assert store.pending() == 0  # reads the watermark; it projects nothing itself
+        finally:
+            store.close()
+        assert len(followers()) == 1
+    deadline = time.time() + 10
+    while followers() and time.time() < deadline:
+        time.sleep(0.1)
+    assert followers() == []

@@ -12,10 +12,10 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import headwater
@@ -46,12 +46,36 @@ class EncodedSlashes:
         await self.app(scope, receive, send)
 
 
+class RequireApiKey:
+    """ASGI middleware: refuse ``/api`` requests without a valid key (when keys are set).
+
+    A plain ASGI middleware rather than ``@app.middleware("http")``, whose per-request task and
+    streams cost more than storing an event does.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/api/") and path != "/api/v1/health":
+            keys: ApiKeys = scope["app"].state.api_keys
+            if keys.enabled:
+                write = scope["method"] in ("POST", "PUT", "DELETE", "PATCH")
+                denied = keys.check(Headers(scope=scope).get("authorization"), write)
+                if denied:
+                    await errors.error(denied[0], denied[1])(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     store: LineageStore | None = None,
     *,
     api_keys: ApiKeys | None = None,
     db_url: str | None = None,
     reader: DataReader | None = None,
+    projector: bool | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -62,20 +86,29 @@ def create_app(
         reader: where row-level traces read data; when None, the Iceberg SQL catalog in
             ``HEADWATER_CATALOG_DIR`` if set (``headwater serve --catalog-dir``), else none
             (``/api/v1/headwater/trace`` then answers 409).
+        projector: run a background projector thread (see :mod:`headwater.store.projector`);
+            when None, unless ``HEADWATER_PROJECTOR=external`` (``headwater serve`` runs the
+            projector in a process of its own and sets it).
 
     Returns:
         The FastAPI app (an ASGI app).
     """
     lineage_store = store if store is not None else open_store(db_url)
 
+    if projector is None:
+        projector = os.environ.get("HEADWATER_PROJECTOR", "thread") != "external"
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        projector = BackgroundProjector(lineage_store)
-        projector.start()
+        if not projector:
+            yield
+            return
+        background = BackgroundProjector(lineage_store)
+        background.start()
         try:
             yield
         finally:
-            projector.stop()
+            background.stop()
 
     app = FastAPI(
         title="Headwater",
@@ -88,19 +121,11 @@ def create_app(
     app.state.reader = reader if reader is not None else _reader_from_env()
     errors.install(app)
 
-    @app.middleware("http")
-    async def _auth(request: Request, call_next: Any) -> Any:
-        if request.url.path.startswith("/api/") and request.url.path != "/api/v1/health":
-            write = request.method in ("POST", "PUT", "DELETE", "PATCH")
-            denied = request.app.state.api_keys.check(request.headers.get("authorization"), write)
-            if denied:
-                return errors.error(denied[0], denied[1])
-        return await call_next(request)
-
     app.include_router(ingest.router)
     app.include_router(reads.router)
     app.include_router(analysis.router)
     web.install(app)  # last: its catch-all serves the UI's pages
+    app.add_middleware(RequireApiKey)
     app.add_middleware(EncodedSlashes)
     return app
 

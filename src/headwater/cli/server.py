@@ -1,7 +1,9 @@
-"""``headwater serve`` and ``headwater db upgrade``."""
+"""``headwater serve``, ``headwater db upgrade`` and ``headwater db project``."""
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -30,13 +32,15 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the OpenLineage ingest API, the Marquez-compatible read API and the web UI."""
-    import os
+    import subprocess
+    import sys
 
     import uvicorn
 
     url = resolve_url(db)
     open_store(url).close()  # migrate once, before workers start
     os.environ["HEADWATER_DB_URL"] = url
+    os.environ["HEADWATER_PROJECTOR"] = "external"  # the process started below projects
     if catalog_dir is not None:
         if not (catalog_dir / "catalog.db").exists():
             raise fail(
@@ -44,14 +48,25 @@ def serve(
             )
         os.environ["HEADWATER_CATALOG_DIR"] = str(catalog_dir.resolve())
     console.print(f"Headwater on http://{host}:{port}  store: {url}")
-    uvicorn.run(
-        "headwater.api.server:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
+    # One projector for all workers, in a process of its own (another core, not the GIL).
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "headwater", "db", "project", "--follow", "--quiet", "--db", url]
     )
+    try:
+        uvicorn.run(
+            "headwater.api.server:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        projector.terminate()
+        try:
+            projector.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            projector.kill()
 
 
 @db_app.command("upgrade")
@@ -70,6 +85,67 @@ def upgrade(db: DbOption = None) -> None:
         f"{url}: schema at revision {after}"
         + ("" if before == after else f" (was {before or 'empty'})")
     )
+
+
+@db_app.command("project")
+@friendly_errors
+def project(
+    db: DbOption = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep projecting new events until interrupted.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.01, help="With --follow: seconds between polls.")
+    ] = 0.25,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing.")] = False,
+) -> None:
+    """Project appended events into the lineage tables (reads do this too, on demand).
+
+    Without --follow: project the backlog with a progress bar, then exit. With --follow: keep
+    the projection close behind the log (what `headwater serve` runs beside its workers).
+    """
+    import signal
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from headwater.cli.common import err_console
+    from headwater.store.projector import follow as follow_log
+
+    store = open_store(resolve_url(db))
+    try:
+        if follow:
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            threading.Thread(target=_stop_with_parent, args=(stop,), daemon=True).start()
+            done = follow_log(store, stop, interval=interval)
+        else:
+            with Progress(
+                TextColumn("projecting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=err_console,
+                transient=True,
+                disable=quiet,
+            ) as progress:
+                task = progress.add_task("project", total=store.pending())
+                done = 0
+                while step := store.catch_up(limit=500):
+                    done += step
+                    progress.advance(task, step)
+        left = store.pending()
+    finally:
+        store.close()
+    if not quiet:
+        console.print(f"projected {done} events; {left} pending")
+
+
+def _stop_with_parent(stop: threading.Event) -> None:
+    """Set ``stop`` when the process that started this one is gone (even if it was killed)."""
+    parent = os.getppid()
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()
 
 
 def register(app: typer.Typer) -> None:

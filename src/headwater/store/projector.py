@@ -1,16 +1,22 @@
-"""A background thread that projects accepted events soon after they are appended.
+"""Keep the projection close behind the log: a background thread, or a process of its own.
 
 Ingestion only appends to the event log (:meth:`LineageStore.ingest`); reads catch up
-before they read, so they are never stale. This thread keeps the backlog short in a
-long-running process (``headwater serve``), so a read rarely has anything left to project:
-it wakes when its store appends and, to pick up what other processes append, every
-``poll`` seconds.
+before they read, so they are never stale. A projector keeps the backlog short so that a
+read rarely has anything left to project:
+
+* :class:`BackgroundProjector`, a thread in the process that appends (the default of
+  :func:`headwater.api.create_app`): it wakes when its store appends and, to pick up what
+  other processes append, every ``poll`` seconds;
+* :func:`follow`, a loop for a process of its own (``headwater db project --follow``, which
+  ``headwater serve`` starts): projection then runs beside the server on another core
+  instead of taking turns with request handling for the interpreter lock.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from headwater.store.base import LineageStore
 
@@ -28,7 +34,7 @@ class BackgroundProjector:
     """
 
     def __init__(
-        self, store: LineageStore, gather: float = 0.05, poll: float = 1.0, batch: int = 200
+        self, store: LineageStore, gather: float = 0.5, poll: float = 1.0, batch: int = 500
     ) -> None:
         self.store = store
         self.gather = gather
@@ -62,3 +68,40 @@ class BackgroundProjector:
                 self.store.catch_up(batch=self.batch)
             except Exception:  # a database hiccup must not end the thread; reads catch up anyway
                 log.exception("background projection failed; retrying")
+
+
+def follow(
+    store: LineageStore,
+    stop: threading.Event,
+    interval: float = 0.25,
+    batch: int = 500,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Project whatever was appended, every ``interval`` seconds, until ``stop`` is set.
+
+    Polling costs one cheap query when nothing is pending; the events that arrive during an
+    interval are projected together, in transactions of up to ``batch`` events.
+
+    Args:
+        store: the store to follow.
+        stop: set it to end the loop (after the batch in flight).
+        interval: seconds between polls.
+        batch: events per projection transaction.
+        on_batch: called with the number of events after each catch-up that projected some.
+
+    Returns:
+        How many events it projected.
+    """
+    total = 0
+    while not stop.is_set():
+        try:
+            done = store.catch_up(batch=batch)
+        except Exception:  # a database hiccup must not end the loop; reads catch up anyway
+            log.exception("projection failed; retrying")
+            done = 0
+        if done:
+            total += done
+            if on_batch is not None:
+                on_batch(done)
+        stop.wait(interval)
+    return total
