@@ -81,7 +81,7 @@ class LogStatements:
 
     @cached_property
     def insert_event(self) -> Any:
-        return t.events.insert().returning(t.events.c.id, sort_by_parameter_order=True)
+        return t.events.insert()
 
 
 LOG = LogStatements()
@@ -129,8 +129,12 @@ def append(
         fresh.append(event.content_hash)
         prev = link
     if rows:
-        ids = conn.execute(LOG.insert_event, rows).scalars().all()
-        known.update(zip(fresh, (int(i) for i in ids), strict=True))
+        conn.execute(LOG.insert_event, rows)
+        for i in range(0, len(fresh), 500):  # ids by content hash (unique, indexed)
+            for content_hash, event_id in conn.execute(
+                LOG.events_by_hash, {"h": fresh[i : i + 500]}
+            ):
+                known[content_hash] = int(event_id)
     results: list[tuple[int, bool]] = []
     seen: set[str] = set()
     for event in events:

@@ -163,7 +163,7 @@ class Writes:
 
     @cached_property
     def insert_job_versions(self) -> Any:
-        return t.job_versions.insert().returning(t.job_versions.c.id, sort_by_parameter_order=True)
+        return t.job_versions.insert()
 
     @cached_property
     def insert_job_version_io(self) -> Any:
@@ -933,8 +933,16 @@ class _Batch:
         ids: dict[JvKey, int] = {}
         if not self.job_versions:
             return ids
+        self._job_version_ids(list(self.job_versions), ids)
+        new = [k for k in self.job_versions if k not in ids]
+        if new:
+            self.conn.execute(self.w.insert_job_versions, [self.job_versions[k] for k in new])
+            self._job_version_ids(new, ids)
+        return ids
+
+    def _job_version_ids(self, keys: list[JvKey], into: dict[JvKey, int]) -> None:
         jv = t.job_versions
-        keys = list(self.job_versions)
+        wanted = set(keys)
         for chunk in _chunks(keys):
             q = select(jv.c.id, jv.c.job_id, jv.c.version).where(
                 and_(
@@ -943,15 +951,8 @@ class _Batch:
                 )
             )
             for row_id, job_id, version in self.conn.execute(q):
-                if (job_id, version) in self.job_versions:
-                    ids[(job_id, version)] = int(row_id)
-        new = [k for k in self.job_versions if k not in ids]
-        if new:
-            result = self.conn.execute(
-                self.w.insert_job_versions, [self.job_versions[k] for k in new]
-            )
-            ids.update(zip(new, (int(i) for i in result.scalars().all()), strict=True))
-        return ids
+                if (job_id, version) in wanted:
+                    into[(job_id, version)] = int(row_id)
 
 
 def _item(event_id: int, event: ValidatedEvent) -> _Item:
