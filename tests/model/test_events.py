@@ -6,9 +6,16 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factories import run_event
-from headwater.model.events import EventParseError, EventValidationError, parse_event
+from headwater.model.events import (
+    EventParseError,
+    EventValidationError,
+    canonical_json,
+    parse_event,
+)
 
 
 def test_valid_run_event_fields():
@@ -125,3 +132,65 @@ def test_real_integration_events_accepted(shared_dir: Path):
     assert len(files) >= 70
     for path in files:
         parse_event(path.read_bytes())
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_values)
+def test_canonical_json_is_the_standard_librarys_bytes(value):
+    """The fast canonical form equals json.dumps(sort_keys, compact), the hashes' definition."""
+    data = {"v": value}
+    raw = json.dumps(data).encode()
+    expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(json.loads(raw), raw) == expected.encode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1e-5,
+        9.9999e-5,
+        1e-7,
+        1.234e-9,
+        1.5e-10,
+        5e-324,
+        1e16,
+        1e-4,
+        2**70,
+        float("nan"),
+        float("inf"),
+        "v1e-7 0.00001",
+        "\x00\x1f\u2028",
+    ],
+)
+def test_canonical_json_edge_values(value):
+    data = {"v": value}
+    raw = json.dumps(data).encode()
+    expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(data, raw) == expected.encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_unpaired_surrogates_are_refused_by_path(as_text):
+    """A lone \\uD800 cannot be stored as UTF-8: 422 naming the path, not a server error."""
+    event = run_event(job="x")
+    payload = json.dumps(event).replace('"x"', '"\\ud800"') if as_text else copy.deepcopy(event)
+    if not as_text:
+        payload["job"]["name"] = "\ud800"
+    with pytest.raises(EventValidationError) as err:
+        parse_event(payload)
+    assert err.value.path == "$.job.name" and "surrogate" in str(err.value)
+    paired = json.dumps(event).replace('"x"', '"\\ud83d\\ude00"')  # an emoji, escaped
+    assert parse_event(paired).job.name == "\U0001f600"

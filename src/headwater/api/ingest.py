@@ -8,7 +8,6 @@ the producer sent. ``Content-Encoding: gzip`` is accepted.
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from headwater.api.errors import error
-from headwater.model.events import EventParseError, EventValidationError
+from headwater.model.events import EventParseError, EventValidationError, decode_batch
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_BODY = 64 * 1024 * 1024
@@ -61,19 +60,15 @@ async def post_batch(request: Request) -> Response:
     """Store each event in its own transaction; answer ``{received, successful, failed, failedEvents}``."""
     body = await _body(request)
     try:
-        items = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EventParseError(f"malformed JSON: {exc}") from None
-    if not isinstance(items, list):
-        return error(
-            422, "$: a batch must be a JSON array of events", path="$", reason="must be an array"
-        )
+        items = await run_in_threadpool(decode_batch, body)
+    except EventValidationError as exc:
+        return error(422, f"{exc.path}: {exc.reason}", path=exc.path, reason="must be an array")
     failed: list[dict[str, Any]] = [
         {"index": i, "path": f"$[{i}]", "reason": "an event must be a JSON object"}
         for i, item in enumerate(items)
-        if not isinstance(item, dict)
+        if not isinstance(item, dict | bytes)
     ]
-    indices = [i for i, item in enumerate(items) if isinstance(item, dict)]
+    indices = [i for i, item in enumerate(items) if isinstance(item, dict | bytes)]
     results = await run_in_threadpool(
         request.app.state.store.ingest_many, [items[i] for i in indices]
     )

@@ -63,7 +63,7 @@ def verify_chain(store: LineageStore) -> ChainReport:
                 pruned += 1
             else:
                 try:
-                    content = canonical_hash(json.loads(row.raw))
+                    content = canonical_hash(json.loads(row.raw), bytes(row.raw))
                 except ValueError:
                     return ChainReport(False, checked, row.id, "stored bytes are not JSON any more")
                 if content != row.content_hash:
