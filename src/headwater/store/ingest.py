@@ -83,6 +83,19 @@ class LogStatements:
     def insert_event(self) -> Any:
         return t.events.insert()
 
+    @cached_property
+    def head_and_hash(self) -> Any:
+        """The chain head and the id of the event with content hash ``h``, in one round trip."""
+        c = t.events.c
+        return select(
+            select(c.chain_hash).order_by(c.id.desc()).limit(1).scalar_subquery(),
+            select(c.id).where(c.content_hash == bindparam("h")).scalar_subquery(),
+        )
+
+    @cached_property
+    def insert_one_event(self) -> Any:
+        return t.events.insert().returning(t.events.c.id)
+
 
 LOG = LogStatements()
 
@@ -92,12 +105,20 @@ def append(
 ) -> list[tuple[int, bool]]:
     """Append ``events`` to the log in order, skipping duplicates; the caller holds the chain lock.
 
-    One look-up of the content hashes already logged, one read of the chain head, and one
-    multi-row insert, whatever the number of events.
+    One look-up of the content hashes already logged, one read of the chain head, one
+    multi-row insert and one read of the new ids, whatever the number of events; a single event
+    takes two statements (head and look-up together, then an insert returning its id).
 
     Returns:
         ``(event id, duplicate)`` per event, in order; a duplicate has the id of the logged event.
     """
+    if len(events) == 1:  # the common single-event request: two statements
+        event = events[0]
+        head, existing = conn.execute(LOG.head_and_hash, {"h": event.content_hash}).one()
+        if existing is not None:
+            return [(int(existing), True)]
+        row = _log_row(event, head or GENESIS, received_at)
+        return [(int(conn.execute(LOG.insert_one_event, row).scalar_one()), False)]
     known: dict[str, int] = {}
     hashes = sorted({e.content_hash for e in events})
     for i in range(0, len(hashes), 500):
@@ -109,25 +130,9 @@ def append(
     for event in events:
         if event.content_hash in known or event.content_hash in fresh:
             continue
-        link = chain(prev, event.content_hash)
-        rows.append(
-            {
-                "content_hash": event.content_hash,
-                "prev_hash": prev,
-                "chain_hash": link,
-                "kind": event.kind,
-                "event_type": event.event_type,
-                "event_time": event.event_time,
-                "received_at": received_at,
-                "run_id": event.run_id,
-                "job_namespace": event.job.namespace if event.job else None,
-                "job_name": event.job.name if event.job else None,
-                "producer": event.data.get("producer"),
-                "raw": event.raw,
-            }
-        )
+        rows.append(_log_row(event, prev, received_at))
         fresh.append(event.content_hash)
-        prev = link
+        prev = rows[-1]["chain_hash"]
     if rows:
         conn.execute(LOG.insert_event, rows)
         for i in range(0, len(fresh), 500):  # ids by content hash (unique, indexed)
@@ -142,6 +147,24 @@ def append(
         results.append((known[h], h not in fresh or h in seen))
         seen.add(h)
     return results
+
+
+def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[str, Any]:
+    """The ``events`` row of ``event``, linked after the chain hash ``prev``."""
+    return {
+        "content_hash": event.content_hash,
+        "prev_hash": prev,
+        "chain_hash": chain(prev, event.content_hash),
+        "kind": event.kind,
+        "event_type": event.event_type,
+        "event_time": event.event_time,
+        "received_at": received_at,
+        "run_id": event.run_id,
+        "job_namespace": event.job.namespace if event.job else None,
+        "job_name": event.job.name if event.job else None,
+        "producer": event.data.get("producer"),
+        "raw": event.raw,
+    }
 
 
 def stored_event(row: Row[Any]) -> ValidatedEvent:
