@@ -136,6 +136,68 @@ def test_fuzz_never_500_never_partial(client, mutation, value, raw):
     assert r.status_code in (201, 400, 422)
 
 
+@pytest.fixture
+def fuzz_store(make_client, tmp_path):
+    from headwater.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'fuzz.db'}")
+    return store, make_client(store=store)
+
+
+# Any code point, lone surrogates included (JSON can carry them escaped), and any float.
+any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=8)
+deep_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | any_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(any_text, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+deep_places = st.sampled_from(
+    [
+        ("job", "name"),
+        ("job", "namespace"),
+        ("job", "facets", "sql"),
+        ("run", "facets", "custom"),
+        ("outputs", 0, "name"),
+        ("outputs", 0, "facets", "schema", "fields"),
+        ("outputs", 0, "facets", "columnLineage"),
+        ("outputs", 0, "facets", "version", "datasetVersion"),
+    ]
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(place=deep_places, value=deep_values, as_batch=st.booleans())
+def test_fuzz_nested_values_never_500(fuzz_store, place, value, as_batch):
+    """Values deep inside an event (names, facets, lineage), with any code point or float, sent
+    as ASCII-escaped JSON alone or in a batch: a 2xx or a 4xx, a refused event stores nothing,
+    and an accepted one projects (nothing lands in ``projection_errors``)."""
+    from sqlalchemy import func, select
+
+    from headwater.store import schema as t
+
+    store, client = fuzz_store
+    before = client.get("/api/v1/events/lineage").json()["totalCount"]
+    event = run_event(outputs=[dataset("fuzz", fields=["a"])])
+    target = event
+    for key in place[:-1]:
+        target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
+    target[place[-1]] = value
+    body = json.dumps([event] if as_batch else event)  # ASCII: surrogates travel escaped
+    path = "/api/v1/lineage/batch" if as_batch else "/api/v1/lineage"
+    r = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code in (200, 201, 207, 400, 422), r.text
+    stored = r.status_code in (200, 201) and not r.json().get("duplicate", False)
+    after = client.get("/api/v1/events/lineage").json()["totalCount"]
+    assert after - before in ((0, 1) if stored else (0,))
+    assert client.get("/api/v1/namespaces").status_code == 200  # reads project first
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.projection_errors)).scalar() == 0
+
+
 @pytest.mark.parametrize("path", ["/api/v1/lineage", "/api/v1/lineage/batch"])
 def test_unsupported_encoding(client, path):
     r = client.post(path, content=b"{}", headers={"Content-Encoding": "br"})

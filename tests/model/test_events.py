@@ -194,3 +194,53 @@ def test_unpaired_surrogates_are_refused_by_path(as_text):
     assert err.value.path == "$.job.name" and "surrogate" in str(err.value)
     paired = json.dumps(event).replace('"x"', '"\\ud83d\\ude00"')  # an emoji, escaped
     assert parse_event(paired).job.name == "\U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("place", "value", "path"),
+    [
+        (("job", "facets", "sql"), {"query": 7}, "$.job.facets.sql.query"),
+        (
+            ("run", "facets", "parent"),
+            {"run": {"runId": {"x": 1}}},
+            "$.run.facets.parent.run.runId",
+        ),
+        (
+            ("outputs", 0, "facets", "columnLineage"),
+            {"fields": {"a": {"inputFields": [{"namespace": 1}]}}},
+            "$.outputs[0].facets.columnLineage.fields.a.inputFields[0].namespace",
+        ),
+        (
+            ("outputs", 0, "facets", "schema"),
+            {"fields": [{"name": "a", "fields": [{"name": ["nested"]}]}]},
+            "$.outputs[0].facets.schema.fields[0].fields[0].name",
+        ),
+        (
+            ("outputs", 0, "facets", "version"),
+            {"datasetVersion": True},
+            "$.outputs[0].facets.version.datasetVersion",
+        ),
+    ],
+)
+def test_standard_facets_of_the_wrong_shape_are_refused_by_path(place, value, path):
+    """Headwater reads these facets; a wrong type is a 422 at its path, not a projection failure."""
+    event = run_event(outputs=[{"namespace": "w", "name": "t", "facets": {}}])
+    target = event
+    for key in place[:-1]:
+        target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
+    target[place[-1]] = {"_producer": "p", "_schemaURL": "s", **value}
+    with pytest.raises(EventValidationError) as err:
+        parse_event(event)
+    assert err.value.path == path
+
+
+def test_unknown_facets_and_extra_keys_pass_as_they_are():
+    facets = {"custom": {"_producer": "p", "_schemaURL": "s", "anything": [1, {"a": None}]}}
+    event = run_event(outputs=[{"namespace": "w", "name": "t", "facets": facets}])
+    event["job"]["facets"]["sql"] = {
+        "_producer": "p",
+        "_schemaURL": "s",
+        "query": "x",
+        "dialect": 3,
+    }
+    assert parse_event(event).outputs[0]["facets"] == facets

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import orjson
 
+from headwater.model import facets as facet_shapes
 from headwater.model.nodes import DatasetId, JobId
 
 EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
@@ -156,7 +157,9 @@ def _require_object(value: Any, path: str) -> dict[str, Any]:
     return value
 
 
-def _check_facets(holder: Mapping[str, Any], key: str, path: str) -> None:
+def _check_facets(
+    holder: Mapping[str, Any], key: str, path: str, known: Mapping[str, facet_shapes.Check]
+) -> None:
     facets = holder.get(key)
     if facets is None:
         return
@@ -164,20 +167,24 @@ def _check_facets(holder: Mapping[str, Any], key: str, path: str) -> None:
     for name, facet in facets.items():
         if not isinstance(facet, dict):
             raise EventValidationError(f"{path}.{key}.{name}", "a facet must be an object")
+    try:
+        facet_shapes.check_facets(facets, known, f"{path}.{key}")
+    except facet_shapes.FacetShapeError as exc:
+        raise EventValidationError(exc.path, exc.reason) from None
 
 
 def _check_dataset(obj: Any, path: str, facet_keys: tuple[str, ...]) -> DatasetId:
     dataset = _require_object(obj, path)
     ds = DatasetId(_require_str(dataset, "namespace", path), _require_str(dataset, "name", path))
     for key in ("facets", *facet_keys):
-        _check_facets(dataset, key, path)
+        _check_facets(dataset, key, path, facet_shapes.DATASET_FACETS)
     return ds
 
 
 def _check_job(obj: Any, path: str) -> JobId:
     job = _require_object(obj, path)
     job_id = JobId(_require_str(job, "namespace", path), _require_str(job, "name", path))
-    _check_facets(job, "facets", path)
+    _check_facets(job, "facets", path, facet_shapes.JOB_FACETS)
     return job_id
 
 
@@ -327,7 +334,7 @@ def validate(raw: bytes, data: Any) -> ValidatedEvent:
             uuid.UUID(run_id)
         except ValueError:
             warnings.append(f"$.run.runId: {run_id!r} is not a UUID; stored as given")
-        _check_facets(run, "facets", "$.run")
+        _check_facets(run, "facets", "$.run", facet_shapes.RUN_FACETS)
         if "job" not in obj:
             raise EventValidationError("$.job", "is required in a RunEvent")
         job = _check_job(obj["job"], "$.job")
