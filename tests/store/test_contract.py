@@ -612,3 +612,26 @@ def test_batch_projection_equals_one_event_at_a_time(store_url, twin_store_url, 
     assert one_by_one["runs"] and one_by_one["column_edges"] and one_by_one["dataset_versions"]
     for table in one_by_one:
         assert batched[table] == one_by_one[table], table
+
+
+@pytest.mark.postgres
+def test_writes_survive_connections_the_server_dropped(fresh_postgres_url):
+    """PostgreSQL restarted or killed our sessions: the next write reconnects and lands."""
+    import psycopg
+
+    from databases import PG_ADMIN_URL
+
+    store = open_store(fresh_postgres_url)
+    try:
+        store.ingest(run_event(job="before", outputs=[dataset("a")], at=0))
+        database = fresh_postgres_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                (database,),
+            ).fetchone()
+        assert killed and killed[0] >= 1
+        store.ingest(run_event(job="after", outputs=[dataset("b")], at=1))
+        assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before", "after"}
+    finally:
+        store.close()

@@ -49,8 +49,11 @@ def serve(
         os.environ["HEADWATER_CATALOG_DIR"] = str(catalog_dir.resolve())
     console.print(f"Headwater on http://{host}:{port}  store: {url}")
     # One projector for all workers, in a process of its own (another core, not the GIL).
+    # Below the workers' priority: answering producers comes first, and reads never wait for it
+    # (they project what is left themselves).
     projector = subprocess.Popen(
-        [sys.executable, "-m", "headwater", "db", "project", "--follow", "--quiet", "--db", url]
+        [sys.executable, "-m", "headwater", "db", "project", "--follow", "--quiet", "--db", url],
+        preexec_fn=lambda: os.nice(10),
     )
     try:
         uvicorn.run(
