@@ -167,6 +167,15 @@ def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[st
     }
 
 
+def json_dumps(value: Any) -> str:
+    """JSON text for the store's JSON columns (orjson; the standard library for what it refuses,
+    such as integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def stored_event(row: Row[Any]) -> ValidatedEvent:
     """Rebuild the validated event from its ``events`` row (validated when it was appended)."""
     try:

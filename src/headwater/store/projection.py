@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import JSON, Connection, and_, bindparam, func, select, update
 
 from headwater.model.events import ValidatedEvent
 from headwater.sql.spark_plan import with_plan_lineage
@@ -40,6 +40,7 @@ from headwater.store.ingest import (
     aware,
     dataset_columns,
     job_columns,
+    json_dumps,
     opt_aware,
     opt_time,
     schema_fields,
@@ -162,18 +163,8 @@ class Writes:
         )
 
     @cached_property
-    def insert_job_versions(self) -> Any:
-        return t.job_versions.insert()
-
-    @cached_property
     def insert_job_version_io(self) -> Any:
         return self.insert(t.job_version_io).on_conflict_do_nothing()
-
-    @cached_property
-    def insert_dataset_versions(self) -> Any:
-        return self.insert(t.dataset_versions).on_conflict_do_nothing(
-            index_elements=["dataset_id", "version"]
-        )
 
     @cached_property
     def update_dataset_versions(self) -> Any:
@@ -189,20 +180,12 @@ class Writes:
         )
 
     @cached_property
-    def insert_runs(self) -> Any:
-        return t.runs.insert()
-
-    @cached_property
     def update_runs(self) -> Any:
         return (
             update(t.runs)
             .where(t.runs.c.run_id == bindparam("b_run_id"))
             .values({c: bindparam(f"b_{c}") for c in _RUN_COLUMNS if c != "run_id"})
         )
-
-    @cached_property
-    def insert_run_facets(self) -> Any:
-        return t.run_facets.insert()
 
     @cached_property
     def upsert_run_io(self) -> Any:
@@ -226,10 +209,6 @@ class Writes:
                 "in_field",
             ]
         )
-
-    @cached_property
-    def insert_assertions(self) -> Any:
-        return t.quality_assertions.insert()
 
 
 @lru_cache(maxsize=4)
@@ -830,25 +809,24 @@ class _Batch:
 
     # -- 4. write what changed -----------------------------------------------------------------
     def _write(self) -> None:
-        ids = self._write_job_versions()
+        ids, created = self._write_job_versions()
 
         def jv_id(ref: JvRef) -> int | None:
             return ids[ref] if isinstance(ref, tuple) else ref
 
         w, conn = self.w, self.conn
-        if self.job_version_io:
-            conn.execute(
-                w.insert_job_version_io,
-                [
-                    {"job_version_id": ids[k], "dataset_id": d, "direction": r}
-                    for k, d, r in self.job_version_io
-                ],
+        io_rows: dict[bool, list[Row]] = {True: [], False: []}  # by: is the job version new?
+        for k, d, r in self.job_version_io:
+            io_rows[k in created].append(
+                {"job_version_id": ids[k], "dataset_id": d, "direction": r}
             )
-        if self.new_dataset_versions:
-            conn.execute(
-                w.insert_dataset_versions,
-                [self.dataset_versions[k] for k in self.new_dataset_versions],
-            )
+        self._insert_new(t.job_version_io, io_rows[True])
+        if io_rows[False]:
+            conn.execute(w.insert_job_version_io, io_rows[False])
+        # absent when loaded, and this transaction holds the projection lock: new for sure
+        self._insert_new(
+            t.dataset_versions, [self.dataset_versions[k] for k in self.new_dataset_versions]
+        )
         changed_versions = self.dirty_dataset_versions.difference(self.new_dataset_versions)
         if changed_versions:
             conn.execute(
@@ -865,11 +843,9 @@ class _Batch:
                 ],
             )
         new_runs = [self.runs[r] for r in self.runs if r in self.new_runs]
-        if new_runs:
-            conn.execute(
-                w.insert_runs,
-                [{**r, "job_version_id": jv_id(r["job_version_id"])} for r in new_runs],
-            )
+        self._insert_new(
+            t.runs, [{**r, "job_version_id": jv_id(r["job_version_id"])} for r in new_runs]
+        )
         changed_runs = sorted(self.dirty_runs - self.new_runs)
         if changed_runs:
             conn.execute(
@@ -887,8 +863,7 @@ class _Batch:
                     for r in changed_runs
                 ],
             )
-        if self.run_facets:
-            conn.execute(w.insert_run_facets, self.run_facets)
+        self._insert_new(t.run_facets, self.run_facets)
         if self.dirty_run_io:
             conn.execute(
                 w.upsert_run_io,
@@ -897,13 +872,13 @@ class _Batch:
                     for r, d, io in self.dirty_run_io
                 ],
             )
-        if self.column_edges:
-            conn.execute(
-                w.insert_column_edges,
-                [{**row, "job_version_id": jv_id(k[0])} for k, row in self.column_edges.items()],
-            )
-        if self.assertions:
-            conn.execute(w.insert_assertions, self.assertions)
+        edge_rows: dict[bool, list[Row]] = {True: [], False: []}
+        for edge, row in self.column_edges.items():
+            edge_rows[edge[0] in created].append({**row, "job_version_id": jv_id(edge[0])})
+        self._insert_new(t.column_edges, edge_rows[True])
+        if edge_rows[False]:  # an existing version may hold the edge already
+            conn.execute(w.insert_column_edges, edge_rows[False])
+        self._insert_new(t.quality_assertions, self.assertions)
         if self.dirty_datasets:
             conn.execute(
                 w.update_datasets,
@@ -928,17 +903,48 @@ class _Batch:
                 ],
             )
 
-    def _write_job_versions(self) -> dict[JvKey, int]:
-        """Insert the job versions not stored yet (in creation order); every key's id."""
+    def _insert_new(self, table: Any, rows: list[Row]) -> None:
+        """Insert rows known not to exist: ``COPY`` on PostgreSQL, ``executemany`` on SQLite.
+
+        ``COPY`` streams the rows in one command, without a statement and parameter set per row;
+        it runs on the transaction's own connection, so it commits or rolls back with the rest.
+        """
+        if not rows:
+            return
+        if self.conn.dialect.name != "postgresql":
+            self.conn.execute(table.insert(), rows)
+            return
+        from psycopg import sql
+        from psycopg.types.json import Jsonb
+
+        columns = list(rows[0])
+        json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        command = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(command) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        Jsonb(row[c], dumps=json_dumps) if c in json_columns else row[c]
+                        for c in columns
+                    ]
+                )
+
+    def _write_job_versions(self) -> tuple[dict[JvKey, int], set[JvKey]]:
+        """Insert the job versions not stored yet (in creation order); every key's id, and the
+        keys created here (which, being new, have no inputs, outputs or column edges yet)."""
         ids: dict[JvKey, int] = {}
         if not self.job_versions:
-            return ids
+            return ids, set()
         self._job_version_ids(list(self.job_versions), ids)
         new = [k for k in self.job_versions if k not in ids]
         if new:
-            self.conn.execute(self.w.insert_job_versions, [self.job_versions[k] for k in new])
+            self._insert_new(t.job_versions, [self.job_versions[k] for k in new])
             self._job_version_ids(new, ids)
-        return ids
+        return ids, set(new)
 
     def _job_version_ids(self, keys: list[JvKey], into: dict[JvKey, int]) -> None:
         jv = t.job_versions

@@ -57,7 +57,7 @@ from headwater.store.base import (
     StoreError,
     TableEdges,
 )
-from headwater.store.ingest import append, stored_event
+from headwater.store.ingest import append, json_dumps, stored_event
 from headwater.store.projection import project
 
 CHAIN_LOCK_KEY = 0x48_57_4C_4E  # "HWLN": the advisory lock guarding the event hash chain
@@ -81,15 +81,6 @@ def normalize_url(url: str) -> str:
         return url
     msg = f"unsupported store URL {url!r}: use sqlite:///path/to/file.db or postgresql://user@host:port/db"
     raise StoreError(msg)
-
-
-def json_dumps(value: Any) -> str:
-    """JSON text for the store's JSON columns (orjson; the standard library for what it refuses,
-    such as integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value)
 
 
 def create_engine_for(url: str) -> Engine:
