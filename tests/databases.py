@@ -11,11 +11,11 @@ PG_ADMIN_URL = os.environ.get("HEADWATER_TEST_PG", "postgresql://postgres@127.0.
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database(prefix: str = "headwater_t") -> Iterator[str]:
     """Create a PostgreSQL database of its own; drop it on exit."""
     import psycopg
 
-    name = f"headwater_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # name is generated here, never user input
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
