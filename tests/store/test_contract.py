@@ -680,7 +680,7 @@ def test_child_runs(store):
 
 
 def test_quality_history_keeps_every_result(store):
-    def checked(results, at):
+    def checked(results, at, event_type="COMPLETE", run_id=None):
         facet = {
             "_producer": "p",
             "_schemaURL": "s",
@@ -688,10 +688,13 @@ def test_quality_history_keeps_every_result(store):
         }
         ds = dataset("orders")
         ds["inputFacets"] = {"dataQualityAssertions": facet}
-        return run_event(job="checks", inputs=[ds], at=at)
+        return run_event(event_type, job="checks", run_id=run_id, inputs=[ds], at=at)
 
     store.ingest(checked([("not_null", True), ("unique", True)], 0))
-    store.ingest(checked([("not_null", False)], 10))
+    # one run that reports on START and again on COMPLETE counts once, with its latest report
+    second = str(uuid.uuid4())
+    store.ingest(checked([("not_null", True)], 10, "START", second))
+    store.ingest(checked([("not_null", False)], 12, "COMPLETE", second))
     orders = DatasetId("warehouse", "orders")
     history, total = store.quality_history(orders)
     assert total == 3

@@ -265,7 +265,10 @@ class LineageStore(abc.ABC):
     def quality_history(
         self, dataset: DatasetId, limit: int = 100, offset: int = 0
     ) -> tuple[list[Json], int]:
-        """Every recorded data-quality assertion result on a dataset, newest first, and the total count.
+        """Every data-quality assertion result on a dataset, newest first, and the total count.
+
+        One result per check run and assertion: a run that reports an assertion on several events
+        (START and COMPLETE) counts once, with its latest report.
 
         Each item: ``{"assertion", "column", "success", "severity", "eventTime", "runId", "job"}``
         (``job`` is ``{"namespace", "name"}`` of the run that checked, or None). Raises NotFound.

@@ -1027,20 +1027,36 @@ class SqlStore(LineageStore):
         self, dataset: DatasetId, limit: int = 100, offset: int = 0
     ) -> tuple[list[Json], int]:
         qa, ev = t.quality_assertions, t.events
+        run = func.coalesce(qa.c.run_id, ev.c.run_id)
+        order = (qa.c.event_time.desc(), qa.c.id.desc())
         with self._read() as conn:
             pk = self._dataset_pk(conn, dataset)
-            where = qa.c.dataset_id == pk
-            total = conn.execute(select(func.count()).select_from(qa).where(where)).scalar_one()
-            rows = conn.execute(
+            # a check run may report the same assertion on several events (START, COMPLETE):
+            # keep its latest report once
+            ranked = (
                 select(
-                    qa,
-                    ev.c.run_id.label("event_run"),
+                    qa.c.assertion,
+                    qa.c.column_name,
+                    qa.c.success,
+                    qa.c.severity,
+                    qa.c.event_time,
+                    qa.c.id,
+                    run.label("run_id"),
                     ev.c.job_namespace,
                     ev.c.job_name,
+                    func.row_number()
+                    .over(partition_by=(run, qa.c.assertion, qa.c.column_name), order_by=order)
+                    .label("rn"),
                 )
                 .join(ev, ev.c.id == qa.c.event_id)
-                .where(where)
-                .order_by(qa.c.event_time.desc(), qa.c.id.desc())
+                .where(qa.c.dataset_id == pk)
+                .subquery("ranked")
+            )
+            latest = select(ranked).where(ranked.c.rn == 1).subquery("latest")
+            total = conn.execute(select(func.count()).select_from(latest)).scalar_one()
+            rows = conn.execute(
+                select(latest)
+                .order_by(latest.c.event_time.desc(), latest.c.id.desc())
                 .limit(limit)
                 .offset(offset)
             ).all()
@@ -1051,7 +1067,7 @@ class SqlStore(LineageStore):
                 "success": bool(r.success),
                 "severity": r.severity,
                 "eventTime": views.iso(r.event_time),
-                "runId": r.run_id or r.event_run,
+                "runId": r.run_id,
                 "job": {"namespace": r.job_namespace, "name": r.job_name} if r.job_name else None,
             }
             for r in rows
