@@ -42,6 +42,8 @@ function settings(query) {
     indirect: query.get("indirect") === "1",
     all: query.get("all") === "1",
     asOf: query.get("asOf") || "",
+    pathFrom: query.get("pathFrom") || "",
+    pathTo: query.get("pathTo") || "",
   };
 }
 
@@ -51,6 +53,10 @@ function urlFor(s) {
   if (s.mode === "column" && s.indirect) q.indirect = "1";
   if (s.mode === "table" && s.all) q.all = "1";
   if (s.asOf) q.asOf = s.asOf;
+  if (s.mode === "table" && s.pathFrom && s.pathTo) {
+    q.pathFrom = s.pathFrom;
+    q.pathTo = s.pathTo;
+  }
   return `/lineage?${new URLSearchParams(q)}`;
 }
 
@@ -78,7 +84,7 @@ function timeTravel(asOf, change) {
 }
 
 function toolbar(s, fit) {
-  const go = (change) => navigate(urlFor({ ...s, ...change }));
+  const go = (change) => navigate(urlFor({ ...s, pathFrom: "", pathTo: "", ...change }));
   return h(
     "div.toolbar",
     { role: "toolbar" },
@@ -160,7 +166,8 @@ export async function lineageView({ query, root }) {
             panel,
             fit,
             setStatus: (...children) => fill(status, ...children),
-            lineageUrl: (node) => urlFor({ ...s, node, all: false }),
+            lineageUrl: (node) => urlFor({ ...s, node, all: false, pathFrom: "", pathTo: "" }),
+            setPath: (pathFrom, pathTo) => history.replaceState(null, "", urlFor({ ...s, pathFrom, pathTo })),
             drawAllUrl: urlFor({ ...s, all: true }),
           });
     cy = drawn.cy;

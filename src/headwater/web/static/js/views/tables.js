@@ -151,9 +151,9 @@ function nodePanel(n, hidden, expand, collapse, lineageUrl, pathFromFocus, check
 
 /**
  * Draw the table-level graph.
- * @param {Object} s the view settings (node, depth, direction, all)
+ * @param {Object} s the view settings (node, depth, direction, all, pathFrom, pathTo)
  * @param {{canvas: HTMLElement, panel: HTMLElement, setStatus: Function, lineageUrl: Function,
- *   drawAllUrl: string, fit: Function}} ui
+ *   drawAllUrl: string, fit: Function, setPath: (from: string, to: string) => void}} ui
  */
 export async function tableGraph(s, cytoscape, ui) {
   const answer = await api.lineage(s.node, s.depth, s.direction, s.asOf);
@@ -270,43 +270,83 @@ export async function tableGraph(s, cytoscape, ui) {
     redraw(id);
   }
 
-  function pathBlock(id) {
-    if (id === s.node) return null;
-    const out = h("div.path-result");
-    const label = (x) => api.shortName(byId.get(x).data.name);
-    const button = h(
-      "button.path",
-      {
-        type: "button",
-        onclick: () => {
-          const path = highlightPath(cy, s.node, id);
-          fill(
-            out,
-            path.length
-              ? h("ol.path-list", null, path.map((x) => h("li", null, label(x))))
-              : h("p.muted", null, `No directed path between ${label(s.node)} and ${label(id)}.`),
-          );
-        },
-      },
-      `Highlight the path to ${label(s.node)}`,
+  const label = (x) => api.shortName(byId.get(x).data.name);
+  // a path between two nodes the user picks: "Start a path here" on one, then tap the other
+  let pathStart = null;
+
+  function markStart(id) {
+    cy.nodes(".path-start").removeClass("path-start");
+    pathStart = id;
+    if (id) cy.getElementById(id).addClass("path-start");
+  }
+
+  /** Highlight the path between a and b, list it in `out`, and keep it in the URL. */
+  function showPath(a, b, out) {
+    const path = highlightPath(cy, a, b);
+    ui.setPath(a, b);
+    fill(
+      out,
+      path.length
+        ? [
+            h("p.muted.path-ends", null, `Path between ${label(a)} and ${label(b)}:`),
+            h("ol.path-list", null, path.map((x) => h("li", { dataset: { node: x } }, label(x)))),
+          ]
+        : h("p.muted.no-path", null, `No directed path between ${label(a)} and ${label(b)}.`),
     );
-    return h("div", null, button, out);
+    return path;
+  }
+
+  function clearPath() {
+    cy.elements().removeClass("path faded");
+    markStart(null);
+    ui.setPath("", "");
+  }
+
+  function pathBlock(id, out) {
+    const focusButton =
+      id === s.node ? null : h("button.path", { type: "button", onclick: () => showPath(s.node, id, out) }, `Highlight the path to ${label(s.node)}`);
+    const startButton =
+      pathStart === id
+        ? h("p.muted.path-hint", null, "Path start: now click the node at the other end.")
+        : h("button.path-from", { type: "button", onclick: () => { markStart(id); show(id); } }, "Start a path here");
+    const clear = pathStart || cy.elements(".path").length ? h("button.path-clear", { type: "button", onclick: () => { clearPath(); show(id); } }, "Clear the path") : null;
+    return h("div.path-block", null, focusButton, " ", startButton, " ", clear, out);
   }
 
   function show(id) {
     const collapsible = (expanded.get(id) || []).some((x) => kept.has(x));
+    const out = h("div.path-result");
     fill(
       ui.panel,
-      nodePanel(byId.get(id), hidden(id), () => expand(id), collapsible ? () => collapse(id) : null, ui.lineageUrl, pathBlock(id), checks.get(id) || []),
+      nodePanel(byId.get(id), hidden(id), () => expand(id), collapsible ? () => collapse(id) : null, ui.lineageUrl, pathBlock(id, out), checks.get(id) || []),
     );
+    return out;
   }
 
-  cy.on("tap", "node", (evt) => show(evt.target.id()));
+  // cytoscape reports two quick taps as a double tap even on two different nodes: center only
+  // when both taps hit the same node
+  let taps = [null, null];
   cy.on("tap", (evt) => {
-    if (evt.target === cy) cy.elements().removeClass("path faded");
+    taps = [taps[1], evt.target === cy ? null : evt.target.id()];
   });
-  cy.on("dbltap", "node", (evt) => navigate(ui.lineageUrl(evt.target.id())));
-  show(s.node);
+  cy.on("tap", "node", (evt) => {
+    const id = evt.target.id();
+    const out = show(id);
+    if (pathStart && pathStart !== id) showPath(pathStart, id, out);
+  });
+  cy.on("tap", (evt) => {
+    if (evt.target === cy) clearPath();
+  });
+  cy.on("dbltap", "node", (evt) => {
+    if (taps[0] === evt.target.id()) navigate(ui.lineageUrl(evt.target.id()));
+  });
+  // a shared link with a path: draw it again
+  if (s.pathFrom && s.pathTo && kept.has(s.pathFrom) && kept.has(s.pathTo)) {
+    markStart(s.pathFrom);
+    showPath(s.pathFrom, s.pathTo, show(s.pathTo));
+  } else {
+    show(s.node);
+  }
   report();
   // Check jobs of upstream datasets are siblings of the focus's branch, outside a directed graph:
   // ask for each upstream dataset's consumers (depth 1 downstream) and mark failing checks when they answer.
