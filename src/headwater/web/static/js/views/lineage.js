@@ -21,13 +21,22 @@ export function graphLibrary() {
   return window.cytoscape;
 }
 
+/** Past this many nodes, fit to the nodes' boxes only (measuring every label and edge costs a second). */
+const CHEAP_FIT = 500;
+
 /** Fit the graph, but do not blow a small graph up beyond 1.2x. */
-export function fitGraph(cy) {
-  cy.fit(undefined, 30);
-  if (cy.zoom() > 1.2) {
-    cy.zoom(1.2);
-    cy.center();
+export function fitGraph(cy, padding = 30) {
+  if (cy.nodes().length <= CHEAP_FIT) {
+    cy.fit(undefined, padding);
+    if (cy.zoom() > 1.2) {
+      cy.zoom(1.2);
+      cy.center();
+    }
+    return;
   }
+  const bb = cy.nodes().boundingBox({ includeLabels: false, includeOverlays: false });
+  const zoom = Math.max(cy.minZoom(), Math.min(1.2, (cy.width() - 2 * padding) / (bb.w || 1), (cy.height() - 2 * padding) / (bb.h || 1)));
+  cy.viewport({ zoom, pan: { x: cy.width() / 2 - zoom * (bb.x1 + bb.w / 2), y: cy.height() / 2 - zoom * (bb.y1 + bb.h / 2) } });
 }
 
 /** The view's settings from the URL, with defaults. */
@@ -174,6 +183,9 @@ export async function lineageView({ query, root }) {
     fitGraph(cy);
     minimap(cy, canvas);
     window.headwaterGraph = cy; // for tests and the browser console
+    // ms since the page started loading, once the graph is built, fitted and its minimap drawn
+    if (drawn.timing) drawn.timing.readyMs = Math.round(performance.now());
+    window.headwaterGraphTiming = drawn.timing;
     if (drawn.summary) fill(status, h("p.muted", null, drawn.summary));
   } catch (err) {
     canvas.remove();

@@ -3,11 +3,30 @@
 // shows "+N" and can be expanded in place, or everything drawn at once.
 import * as api from "../api.js";
 import { fill, h, link, stateBadge } from "../dom.js";
-import { tableStyle } from "../graphstyle.js";
+import { tableStyle, tableStyleLarge } from "../graphstyle.js";
+import { layeredLayout } from "../layered.js";
 import { navigate } from "../router.js";
 
 export const NODE_BUDGET = 300;
+/** Up to this many drawn nodes dagre lays the graph out; past it, layered.js (dagre's cost explodes). */
+export const DAGRE_MAX = 500;
+/** Past this many drawn nodes, cheaper styles (straight edges, labels hidden sooner when zoomed out). */
+export const LARGE_GRAPH = 500;
 const LAYOUT = { name: "dagre", rankDir: "LR", nodeSep: 24, rankSep: 50, fit: false };
+
+/**
+ * Lay out cytoscape element definitions in place: dagre for small graphs (cytoscape runs it),
+ * layered.js positions (a preset layout) for large ones. Returns the layout options to run.
+ */
+function layOut(elements) {
+  const nodes = elements.filter((e) => e.group === "nodes");
+  if (nodes.length <= DAGRE_MAX) return LAYOUT;
+  const widths = new Map(nodes.map((e) => [e.data.id, e.data.w]));
+  const edges = elements.filter((e) => e.group === "edges").map((e) => [e.data.source, e.data.target]);
+  const positions = layeredLayout([...widths.keys()], edges, { width: (id) => widths.get(id), nodeSep: 14, rankSep: 60 });
+  for (const e of nodes) e.position = positions.get(e.data.id);
+  return { name: "preset", fit: false };
+}
 
 /** The `budget` nodes nearest `focus`, walking edges both ways (breadth first). */
 export function nearest(adjacency, focus, budget) {
@@ -156,7 +175,9 @@ function nodePanel(n, hidden, expand, collapse, lineageUrl, pathFromFocus, check
  *   drawAllUrl: string, fit: Function, setPath: (from: string, to: string) => void}} ui
  */
 export async function tableGraph(s, cytoscape, ui) {
+  const asked = performance.now();
   const answer = await api.lineage(s.node, s.depth, s.direction, s.asOf);
+  const fetched = performance.now();
   const nodes = answer.graph;
   const byId = new Map(nodes.map((n) => [n.id, n]));
   if (!byId.has(s.node)) throw Object.assign(new Error(`${s.node} is not in the graph`), { status: 404 });
@@ -222,11 +243,14 @@ export async function tableGraph(s, cytoscape, ui) {
   }
 
   const big = kept.size > NODE_BUDGET;
+  const started = performance.now();
+  const initial = elements();
+  const layout = layOut(initial);
   const cy = cytoscape({
     container: ui.canvas,
-    elements: elements(),
-    style: tableStyle,
-    layout: LAYOUT,
+    elements: initial,
+    style: kept.size > LARGE_GRAPH ? tableStyleLarge : tableStyle,
+    layout,
     minZoom: 0.02,
     maxZoom: 3,
     // cytoscape's performance switches for big graphs: draw a snapshot while panning and zooming
@@ -240,8 +264,11 @@ export async function tableGraph(s, cytoscape, ui) {
 
   function redraw(id) {
     cy.elements().remove();
-    cy.add(elements());
-    cy.layout(LAYOUT).run();
+    const next = elements();
+    const again = layOut(next);
+    cy.style(kept.size > LARGE_GRAPH ? tableStyleLarge : tableStyle);
+    cy.add(next);
+    cy.layout(again).run();
     ui.fit();
     report();
     show(id);
@@ -359,5 +386,7 @@ export async function tableGraph(s, cytoscape, ui) {
       cy.getElementById(id).data("checkFailed", true);
     }),
   );
-  return { cy, count: nodes.length, settled };
+  // what drawing cost, for tests and the console (window.headwaterGraphTiming)
+  const timing = { nodes: kept.size, layout: layout.name, fetchMs: Math.round(fetched - asked), drawMs: Math.round(performance.now() - started) };
+  return { cy, count: nodes.length, settled, timing };
 }
