@@ -303,7 +303,7 @@ def test_dataset_page_quality_history_properties_and_version_sizes(
     assert {r[3] for r in rows[2:]} == {"passed"}
     assert {r[4] for r in rows} == {"customer_orders_etl.quality_checks"}
     assert "1 failed" in page.inner_text(".quality-history")
-    page.click("table.quality tbody tr:first-child td:last-child a")
+    page.click("table.quality tbody tr:first-child td:nth-child(6) a")
     page.wait_for_selector("header.page-header")
     assert urlparse(page.url).path.startswith("/runs/")
     page.go_back()
@@ -365,3 +365,39 @@ def test_audit_shows_a_broken_hash_chain(tampered_server, page, screenshot):
     assert page.locator(".chain-status.ok").count() == 0
     page.wait_for_selector("table.pii-flow")
     screenshot(page, "audit-chain")
+
+
+@pytest.fixture(scope="module")
+def failing_check_server(
+    lineage_db: tuple[Path, str, str], serve: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CatalogServer]:
+    """A copy of the reference store where a SQL check on the summary failed, served with the
+    reference catalog (so traces read rows)."""
+    db, warehouse, _ = lineage_db
+    copy = tmp_path_factory.mktemp("failing") / "headwater.db"
+    shutil.copy(db, copy)
+    store = open_store(f"sqlite:///{copy}")
+    try:
+        emit_check_run(
+            make_client(store=store),
+            "headwater",
+            "adhoc_checks.customer_revenue_summary",
+            ("file", f"{warehouse}/customer_revenue_summary", {}),
+            [_Failed("total_profit >= 0", False, None), _Failed("unique(customer_id)", True, None)],
+        )
+    finally:
+        store.close()
+    with serve(copy, {"HEADWATER_CATALOG_DIR": str(db.parent / "catalog")}) as url:
+        yield CatalogServer(url, warehouse)
+
+
+def test_trace_from_a_failing_check(failing_check_server, page):
+    name = quote(f"{failing_check_server.warehouse}/customer_revenue_summary", safe="")
+    page.goto(f"{failing_check_server.url}/datasets/file/{name}")
+    page.wait_for_selector("table.quality")
+    # only the failing check whose rows can be told (a SQL condition) offers a trace
+    assert page.locator("table.quality a.trace-check").count() == 1
+    page.click("table.quality a.trace-check")
+    page.wait_for_selector(".root-cause")
+    assert _query(page)["where"] == ["NOT (total_profit >= 0)"]
+    assert "root cause: products_source rows where cost > price" in page.inner_text(".root-causes")

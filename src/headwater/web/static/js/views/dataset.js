@@ -56,8 +56,26 @@ async function writeStats(ns, name, versions) {
   return stats;
 }
 
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const quoteIdent = (name) => (IDENT.test(name) ? name : `"${name.replaceAll('"', '""')}"`);
+
+/**
+ * The rows a failed check complains about, as a SQL condition for the root-cause view, when the
+ * assertion says: `not_null(col)` (rows where col is null), or a SQL condition over the dataset's
+ * columns (Headwater's `sql` checks, named by their condition: rows where it does not hold).
+ * Null when it cannot be told (unique, row counts, another tool's named expectations).
+ */
+export function badRowsWhere(assertion, fields) {
+  const columns = new Set(fields.map((f) => f.name));
+  const notNull = /^not_null\((.+)\)$/.exec(assertion);
+  if (notNull) return columns.has(notNull[1]) ? `${quoteIdent(notNull[1])} IS NULL` : null;
+  const words = assertion.match(/[A-Za-z_][A-Za-z0-9_]*/g) || [];
+  const comparison = /(<|>|=|\bLIKE\b|\bIN\b|\bBETWEEN\b|\bIS\b)/i.test(assertion);
+  return comparison && words.some((w) => columns.has(w)) ? `NOT (${assertion})` : null;
+}
+
 /** Every quality-check result recorded on the dataset, newest first. */
-function qualityHistory(answer) {
+function qualityHistory(answer, id, fields) {
   if (answer.status === "rejected") return errorBox(answer.reason, "Could not load the quality checks");
   const { results, totalCount } = answer.value;
   if (!results.length) return h("p.muted", null, "No quality checks recorded.");
@@ -67,7 +85,7 @@ function qualityHistory(answer) {
     null,
     h("p.muted", null, `${totalCount} result${totalCount === 1 ? "" : "s"}${failed ? `, ${failed} failed in the latest ${results.length}` : ""}`),
     table(
-      ["Checked", "Assertion", "Column", "Result", "Check job", "Run"],
+      ["Checked", "Assertion", "Column", "Result", "Check job", "Run", ""],
       results.map((r) => [
         time(r.eventTime),
         h("code", null, r.assertion),
@@ -75,6 +93,9 @@ function qualityHistory(answer) {
         r.success ? h("span.badge.state-completed", null, "passed") : h("span.badge.state-failed", null, "failed"),
         r.job ? jobLink(r.job) : "—",
         r.runId ? link(api.runUrl(r.runId), h("code", null, r.runId)) : "—",
+        !r.success && badRowsWhere(r.assertion, fields)
+          ? h("a.trace-check", { href: api.traceUrl(id, badRowsWhere(r.assertion, fields)), "data-link": true }, "Trace bad rows")
+          : "",
       ]),
       { class: "quality" },
     ),
@@ -204,7 +225,7 @@ export async function datasetView({ params: [ns, name], root }) {
             { class: "versions" },
           ),
     ),
-    h("section.card.quality-history", null, h("h2", null, "Quality checks"), qualityHistory(quality)),
+    h("section.card.quality-history", null, h("h2", null, "Quality checks"), qualityHistory(quality, id, ds.fields || [])),
     h("section.card.table-properties", null, h("h2", null, "Table properties"), properties(ds)),
     h(
       "section.card",
