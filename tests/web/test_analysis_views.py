@@ -325,6 +325,9 @@ def test_dataset_page_quality_history_properties_and_version_sizes(
     # the snapshot, rows, size and files of each write (the writing run's outputStatistics)
     assert versions[0][2] == snapshot
     assert versions[0][3] == "200" and versions[0][4].endswith("kB") and versions[0][5] == "1"
+    page.evaluate(
+        "() => document.querySelector('table.versions').closest('section').scrollIntoView()"
+    )
     screenshot(page, "dataset-quality")
     name = quote(f"{checked_server.warehouse}/customers_source", safe="")
     page.goto(f"{checked_server.url}/datasets/file/{name}")

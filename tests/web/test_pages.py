@@ -122,7 +122,7 @@ def history(serve, tmp_path_factory) -> Iterator[History]:
         yield History(url, parent, runs)
 
 
-def test_job_page_run_timeline_opens_runs(history, page, screenshot):
+def test_job_page_run_timeline_opens_runs(history, page):
     page.goto(f"{history.url}/jobs/shop/nightly_load")
     page.wait_for_selector(".run-timeline .tl-row")
     rows = page.eval_on_selector_all(
@@ -150,14 +150,13 @@ def test_job_page_run_timeline_opens_runs(history, page, screenshot):
         ".run-timeline a.tl-bar", "bars => bars.map(b => getComputedStyle(b).backgroundColor)"
     )
     assert colours[1] == "rgb(220, 38, 38)" and colours[2] == "rgb(22, 163, 74)"
-    screenshot(page, "job-history")
     page.click(f".tl-row[data-run-id='{history.runs['failed']}'] a.tl-bar")
     page.wait_for_selector(".card.failure")
     assert urlparse(page.url).path == f"/runs/{history.runs['failed']}"
     assert "column b.iban does not exist" in page.inner_text(".card.failure")
 
 
-def test_job_versions_diff_between_any_two(history, page):
+def test_job_versions_diff_between_any_two(history, page, screenshot):
     page.goto(f"{history.url}/jobs/shop/nightly_load")
     page.wait_for_selector(".job-versions .version-diff")
     versions = page.eval_on_selector_all(
@@ -176,6 +175,8 @@ def test_job_versions_diff_between_any_two(history, page):
     assert page.inner_text(".version-diff .inputs ul.added") == "banks"
     assert page.locator(".version-diff .outputs").count() == 0  # the same outputs
     assert _query(page) == {"from": [oldest], "to": [newest]}
+    page.evaluate("() => document.querySelector('.run-timeline').scrollIntoView()")
+    screenshot(page, "job-history")  # the timeline, the runs, the versions and their diff
     # the other way round: the join is removed, banks is no longer an input
     page.check(f"input[name=version-from][value='{newest}']")
     page.check(f"input[name=version-to][value='{oldest}']")

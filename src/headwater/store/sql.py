@@ -2,9 +2,10 @@
 
 Backend differences are confined to :func:`create_engine_for` (SQLite: WAL,
 ``busy_timeout``, foreign keys, ``BEGIN IMMEDIATE`` so concurrent writers queue
-instead of failing on lock upgrade) and :meth:`SqlStore._lock_chain`
+instead of failing on lock upgrade), :meth:`SqlStore._lock_chain`
 (PostgreSQL: a transaction-scoped advisory lock serializes the hash chain across
-server workers). Every query is built with SQLAlchemy Core: parameterized.
+server workers) and :meth:`SqlStore._json_objects` (search expands a stored JSON
+array with ``json_each`` or ``jsonb_array_elements``). Every query is built with SQLAlchemy Core: parameterized.
 """
 
 from __future__ import annotations
