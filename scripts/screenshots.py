@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
-    """Run the browser tests (tests/web/test_browser.py, test_analysis_views.py, test_large_graph.py) with ``UI_SCREENSHOTS=docs/screenshots``."""
+    """Run the browser tests (tests/web/test_browser.py, test_pages.py, test_analysis_views.py, test_large_graph.py) with ``UI_SCREENSHOTS=docs/screenshots``."""
     target = ROOT / "docs" / "screenshots"
     env = {**os.environ, "UI_SCREENSHOTS": str(target)}
     cmd = [
@@ -27,6 +27,7 @@ def main() -> int:
         "-p",
         "no:cacheprovider",
         "tests/web/test_browser.py",
+        "tests/web/test_pages.py",
         "tests/web/test_analysis_views.py",
         "tests/web/test_large_graph.py",
     ]

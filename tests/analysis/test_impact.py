@@ -82,6 +82,35 @@ def test_drop_cost_breaks_profit_with_chain(demo):
     }
 
 
+def test_impact_edges_draw_the_affected_graph(demo):
+    store, _ = demo
+
+    def short(node_id):
+        return node_id.rsplit("/", 1)[-1]
+
+    quantity = impact(store, resolve_node(store, "orders_source.quantity")).to_json()
+    edges = {(short(e["source"]), short(e["target"]), e["kind"]) for e in quantity["edges"]}
+    assert ("orders_source:quantity", "customer_orders_staging:quantity", "DIRECT") in edges
+    assert (
+        "customer_orders_staging:quantity",
+        "customer_revenue_summary:total_profit",
+        "DIRECT",
+    ) in edges
+    # every edge joins the changed column and affected columns only
+    ends = {e["source"] for e in quantity["edges"]} | {e["target"] for e in quantity["edges"]}
+    affected = {
+        f"datasetField:{a['namespace']}:{a['dataset']}:{a['field']}" for a in quantity["affected"]
+    }
+    assert ends == affected | {quantity["node"]}
+    key = impact(store, resolve_node(store, "products_source.product_id")).to_json()
+    assert key["edges"] and {e["kind"] for e in key["edges"]} == {"INDIRECT"}
+    tables = impact(store, resolve_node(store, "customers_source")).to_json()
+    assert sorted((short(e["source"]), short(e["target"])) for e in tables["edges"]) == [
+        ("customer_orders_staging", "customer_revenue_summary"),
+        ("customers_source", "customer_orders_staging"),
+    ]
+
+
 def test_type_change_of_a_join_key_only_affects_indirectly(demo):
     store, _ = demo
     report = impact(store, resolve_node(store, "products_source.product_id"), change="type")

@@ -635,3 +635,177 @@ def test_writes_survive_connections_the_server_dropped(fresh_postgres_url):
         assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before", "after"}
     finally:
         store.close()
+
+
+def _described(store):
+    """Datasets and jobs with owners, tags (stored and in the tags facet) and SQL, for search."""
+    owners = {
+        "_producer": "p",
+        "_schemaURL": "s",
+        "owners": [{"name": "team-finance", "type": "TEAM"}],
+    }
+    tags = {
+        "_producer": "p",
+        "_schemaURL": "s",
+        "tags": [
+            {"key": "pii", "value": "true", "source": "CATALOG", "field": "email"},
+            {"key": "gold", "value": "true", "source": "CATALOG"},
+        ],
+    }
+    store.ingest(
+        run_event(
+            job="load_accounts",
+            sql="SELECT id, email, iban_code FROM raw_accounts WHERE deleted = false",
+            inputs=[dataset("raw_accounts", fields=["id", "email", "iban_code"], tags=tags)],
+            outputs=[dataset("accounts", fields=["id", "email", "iban_code"], ownership=owners)],
+        )
+    )
+    # a tags facet that is not a list must not break search on either backend
+    odd = {"_producer": "p", "_schemaURL": "s", "tags": {"key": "pii"}}
+    store.ingest(run_event(job="other", outputs=[dataset("odd", fields=["x"], tags=odd)], at=1))
+    store.tag("pii", DatasetId("warehouse", "accounts"), "iban_code")
+    store.tag("finance", DatasetId("warehouse", "accounts"))
+
+
+def test_search_without_match_is_marquez_search(store):
+    _described(store)
+    found = store.search("accounts")
+    assert [r["nodeId"] for r in found["results"]] == [
+        "dataset:warehouse:accounts",
+        "job:pipelines:load_accounts",
+        "dataset:warehouse:raw_accounts",
+    ]
+    assert set(found["results"][0]) == {"type", "name", "updatedAt", "namespace", "nodeId"}
+    assert store.search("email")["totalCount"] == 0  # a column: not a name
+
+
+def test_search_by_column_tag_owner_sql_and_namespace(store):
+    _described(store)
+
+    def hits(q, *match, **kw):
+        found = store.search(q, match=match, limit=50, **kw)
+        assert found["totalCount"] == len(found["results"])
+        return [(r["type"], r["nodeId"], r["matched"], r["detail"]) for r in found["results"]]
+
+    assert hits("IBAN", "column") == [
+        ("FIELD", "datasetField:warehouse:accounts:iban_code", "column", "string"),
+        ("FIELD", "datasetField:warehouse:raw_accounts:iban_code", "column", "string"),
+    ]
+    field = store.search("iban", match=["column"])["results"][0]
+    assert (field["dataset"], field["field"], field["name"]) == (
+        "accounts",
+        "iban_code",
+        "iban_code",
+    )
+    # tags: stored on a field or a dataset, and the OpenLineage tags facet (per field or dataset)
+    assert hits("pii", "tag") == [
+        ("FIELD", "datasetField:warehouse:accounts:iban_code", "tag", "pii"),
+        ("FIELD", "datasetField:warehouse:raw_accounts:email", "tag", "pii=true"),
+    ]
+    assert hits("gold", "tag") == [
+        ("DATASET", "dataset:warehouse:raw_accounts", "tag", "gold=true")
+    ]
+    assert hits("finance", "tag") == [("DATASET", "dataset:warehouse:accounts", "tag", "finance")]
+    assert hits("pii", "tag", kind="DATASET") == []
+    assert hits("FINANCE", "owner") == [
+        ("DATASET", "dataset:warehouse:accounts", "owner", "team-finance")
+    ]
+    # SQL: the job's current SQL, with the line that matched
+    assert hits("deleted = false", "sql") == [
+        (
+            "JOB",
+            "job:pipelines:load_accounts",
+            "sql",
+            "SELECT id, email, iban_code FROM raw_accounts WHERE deleted = false",
+        )
+    ]
+    assert {r[1] for r in hits("pipel", "namespace")} == {
+        "job:pipelines:load_accounts",
+        "job:pipelines:other",
+    }
+
+
+def test_search_keeps_one_result_per_entity_ranked_by_what_matched(store):
+    _described(store)
+    # "finance" is the accounts dataset's tag and its owner: one result, matched by tag
+    found = store.search("finance", match=["tag", "owner"])
+    assert [(r["nodeId"], r["matched"]) for r in found["results"]] == [
+        ("dataset:warehouse:accounts", "tag")
+    ]
+    everything = ["name", "namespace", "column", "tag", "owner", "sql"]
+    ranked = store.search("raw_acc", match=everything, sort="RELEVANCE", limit=50)["results"]
+    assert [(r["nodeId"], r["matched"]) for r in ranked] == [
+        ("dataset:warehouse:raw_accounts", "name"),
+        ("job:pipelines:load_accounts", "sql"),  # it reads raw_accounts: found by its SQL
+    ]
+    by_name = store.search("accounts", match=everything, sort="NAME", limit=50)["results"]
+    assert [r["matched"] for r in by_name] == ["name", "name", "name"]  # once each
+    only_fields = store.search("e", kind="FIELD", match=everything, limit=50)["results"]
+    assert only_fields and {r["type"] for r in only_fields} == {"FIELD"}
+    limited = store.search("a", match=everything, limit=2)
+    assert len(limited["results"]) == 2 and limited["totalCount"] > 2
+    assert store.search("%", match=everything)["totalCount"] == 0  # wildcards are literal
+    assert store.search("accounts", match=["name"], namespace="elsewhere")["totalCount"] == 0
+
+
+def test_child_runs(store):
+    parent = str(uuid.uuid4())
+    children = [str(uuid.uuid4()) for _ in range(3)]
+    facet = {
+        "parent": {
+            "_producer": "p",
+            "_schemaURL": "s",
+            "run": {"runId": parent},
+            "job": {"namespace": "pipelines", "name": "nightly"},
+        }
+    }
+    store.ingest(run_event("START", job="nightly", run_id=parent, at=0))
+    for i, child in enumerate(children):
+        state = "FAIL" if i == 2 else "COMPLETE"
+        store.ingest(run_event(state, job=f"nightly.step{i}", run_id=child, run_facets=facet, at=i))
+    store.ingest(run_event(job="unrelated", at=5))
+    runs, total = store.child_runs(parent)
+    assert total == 3 and [r["id"] for r in runs] == children
+    assert [r["jobVersion"]["name"] for r in runs] == [
+        "nightly.step0",
+        "nightly.step1",
+        "nightly.step2",
+    ]
+    assert [r["state"] for r in runs] == ["COMPLETED", "COMPLETED", "FAILED"]
+    assert all(r["parentRunId"] == parent for r in runs)
+    page, total = store.child_runs(parent, limit=1, offset=1)
+    assert total == 3 and [r["id"] for r in page] == children[1:2]
+    assert store.child_runs(children[0]) == ([], 0)
+    with pytest.raises(NotFound):
+        store.child_runs("no-such-run")
+
+
+def test_quality_history_keeps_every_result(store):
+    def checked(results, at, event_type="COMPLETE", run_id=None):
+        facet = {
+            "_producer": "p",
+            "_schemaURL": "s",
+            "assertions": [{"assertion": a, "column": "id", "success": ok} for a, ok in results],
+        }
+        ds = dataset("orders")
+        ds["inputFacets"] = {"dataQualityAssertions": facet}
+        return run_event(event_type, job="checks", run_id=run_id, inputs=[ds], at=at)
+
+    store.ingest(checked([("not_null", True), ("unique", True)], 0))
+    # one run that reports on START and again on COMPLETE counts once, with its latest report
+    second = str(uuid.uuid4())
+    store.ingest(checked([("not_null", True)], 10, "START", second))
+    store.ingest(checked([("not_null", False)], 12, "COMPLETE", second))
+    orders = DatasetId("warehouse", "orders")
+    history, total = store.quality_history(orders)
+    assert total == 3
+    assert [(h["assertion"], h["success"]) for h in history][0] == ("not_null", False)
+    assert {(h["assertion"], h["success"]) for h in history[1:]} == {
+        ("not_null", True),
+        ("unique", True),
+    }
+    assert history[0]["job"] == {"namespace": "pipelines", "name": "checks"}
+    assert history[0]["eventTime"] > history[1]["eventTime"] and history[0]["runId"]
+    assert len(store.quality_history(orders, limit=1)[0]) == 1
+    with pytest.raises(NotFound):
+        store.quality_history(DatasetId("warehouse", "nothing"))

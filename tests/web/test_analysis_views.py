@@ -282,3 +282,125 @@ def test_graph_colours_pii_and_failing_checks(checked_server, page, screenshot):
         ), table
     page.evaluate("(id) => { window.headwaterGraph.getElementById(id).emit('tap'); }", staging)
     assert "customer_orders_etl.quality_checks" in page.inner_text(".graph-panel")
+
+
+def test_dataset_page_quality_history_properties_and_version_sizes(
+    checked_server, page, screenshot
+):
+    name = quote(f"{checked_server.warehouse}/customer_orders_staging", safe="")
+    page.goto(f"{checked_server.url}/datasets/file/{name}")
+    page.wait_for_selector("table.quality")
+    rows = page.eval_on_selector_all(
+        "table.quality tbody tr",
+        "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText))",
+    )
+    # newest first: the failing check emitted on the copy, then the pipeline's own three checks
+    assert len(rows) == 5
+    assert {(r[1], r[3]) for r in rows[:2]} == {
+        ("row_count >= 1000", "failed"),
+        ("not_null(order_id)", "passed"),
+    }
+    assert {r[3] for r in rows[2:]} == {"passed"}
+    assert {r[4] for r in rows} == {"customer_orders_etl.quality_checks"}
+    assert "1 failed" in page.inner_text(".quality-history")
+    page.click("table.quality tbody tr:first-child td:nth-child(6) a")
+    page.wait_for_selector("header.page-header")
+    assert urlparse(page.url).path.startswith("/runs/")
+    page.go_back()
+    page.wait_for_selector("table.properties")
+    props = dict(
+        page.eval_on_selector_all(
+            "table.properties tbody tr",
+            "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText))",
+        )
+    )
+    assert props["Storage"] == "iceberg://headwater"
+    assert props["TABLE in iceberg://headwater"] == "governance_demo.customer_orders_staging"
+    assert props["Owner"] == "data-engineering-team (TEAM)"
+    snapshot = props["Current snapshot"]
+    versions = page.eval_on_selector_all(
+        "table.versions tbody tr",
+        "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText))",
+    )
+    # the snapshot, rows, size and files of each write (the writing run's outputStatistics)
+    assert versions[0][2] == snapshot
+    assert versions[0][3] == "200" and versions[0][4].endswith("kB") and versions[0][5] == "1"
+    page.evaluate(
+        "() => document.querySelector('table.versions').closest('section').scrollIntoView()"
+    )
+    screenshot(page, "dataset-quality")
+    name = quote(f"{checked_server.warehouse}/customers_source", safe="")
+    page.goto(f"{checked_server.url}/datasets/file/{name}")
+    page.wait_for_selector("table.properties")
+    props = page.inner_text("table.properties")
+    assert "Tag on email" in props and "pii=true" in props and "ICEBERG_PROPERTIES" in props
+    assert "No quality checks recorded." in page.inner_text(".quality-history")
+
+
+@pytest.fixture(scope="module")
+def tampered_server(
+    lineage_db: tuple[Path, str, str], serve: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A copy of the reference store with one event's stored bytes edited after the fact."""
+    import sqlalchemy
+
+    db, _, _ = lineage_db
+    copy = tmp_path_factory.mktemp("tampered") / "headwater.db"
+    shutil.copy(db, copy)
+    engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text(
+                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'customer', 'kustomer')"
+                " AS BLOB) WHERE id = 5"
+            )
+        )
+    engine.dispose()
+    with serve(copy) as url:
+        yield url
+
+
+def test_audit_shows_a_broken_hash_chain(tampered_server, page, screenshot):
+    page.goto(tampered_server + "/audit")
+    page.wait_for_selector(".chain-status.broken")
+    text = page.inner_text(".chain-status")
+    assert "Hash chain broken at event 5" in text and "altered" in text
+    assert page.locator(".chain-status.ok").count() == 0
+    page.wait_for_selector("table.pii-flow")
+    screenshot(page, "audit-chain")
+
+
+@pytest.fixture(scope="module")
+def failing_check_server(
+    lineage_db: tuple[Path, str, str], serve: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CatalogServer]:
+    """A copy of the reference store where a SQL check on the summary failed, served with the
+    reference catalog (so traces read rows)."""
+    db, warehouse, _ = lineage_db
+    copy = tmp_path_factory.mktemp("failing") / "headwater.db"
+    shutil.copy(db, copy)
+    store = open_store(f"sqlite:///{copy}")
+    try:
+        emit_check_run(
+            make_client(store=store),
+            "headwater",
+            "adhoc_checks.customer_revenue_summary",
+            ("file", f"{warehouse}/customer_revenue_summary", {}),
+            [_Failed("total_profit >= 0", False, None), _Failed("unique(customer_id)", True, None)],
+        )
+    finally:
+        store.close()
+    with serve(copy, {"HEADWATER_CATALOG_DIR": str(db.parent / "catalog")}) as url:
+        yield CatalogServer(url, warehouse)
+
+
+def test_trace_from_a_failing_check(failing_check_server, page):
+    name = quote(f"{failing_check_server.warehouse}/customer_revenue_summary", safe="")
+    page.goto(f"{failing_check_server.url}/datasets/file/{name}")
+    page.wait_for_selector("table.quality")
+    # only the failing check whose rows can be told (a SQL condition) offers a trace
+    assert page.locator("table.quality a.trace-check").count() == 1
+    page.click("table.quality a.trace-check")
+    page.wait_for_selector(".root-cause")
+    assert _query(page)["where"] == ["NOT (total_profit >= 0)"]
+    assert "root cause: products_source rows where cost > price" in page.inner_text(".root-causes")

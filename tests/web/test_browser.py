@@ -185,6 +185,9 @@ def test_impact_query(lineage_server, page, screenshot):
     assert sorted(fields) == ["profit_margin_pct", "total_cost", "total_profit"]
     assert "analytics-team" in page.inner_text("table.owners")
     assert "node=products_source.cost" in page.url and "change=drop" in page.url
+    page.wait_for_function(
+        "() => window.headwaterImpactGraph && window.headwaterImpactGraph.nodes().length === 4"
+    )
     screenshot(page, "impact")
     with page.expect_download() as download:
         page.click("a.csv")

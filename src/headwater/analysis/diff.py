@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from headwater.model.nodes import DatasetId, JobId
-from headwater.store.base import LineageStore
+from headwater.store.base import LineageStore, NotFound
 
 
 def _short(ds: DatasetId) -> str:
@@ -96,3 +96,63 @@ def diff(store: LineageStore, start: datetime | None, end: datetime | None = Non
         if (added or removed) and old:
             result.schema_changes[_short(ds)] = {"added": added, "removed": removed}
     return result
+
+
+def _refs(items: list[dict[str, Any]]) -> set[str]:
+    return {f"{d['namespace']}:{d['name']}" for d in items}
+
+
+def job_version_diff(
+    store: LineageStore, job: JobId, old: str | None = None, new: str | None = None
+) -> dict[str, Any]:
+    """What changed between two versions of a job: its SQL as a unified diff, inputs and outputs.
+
+    Args:
+        store: the lineage store.
+        job: the job.
+        old: the earlier version (None: the one before ``new``).
+        new: the later version (None: the job's current version).
+
+    Returns:
+        ``{"job", "from", "to", "sql", "inputsAdded", "inputsRemoved", "outputsAdded",
+        "outputsRemoved"}``; ``from``/``to`` are ``{"version", "createdAt"}`` (``from`` is None
+        when ``new`` is the first version), ``sql`` the unified diff ("" when equal).
+
+    Raises:
+        NotFound: unknown job or version.
+    """
+    if new is None:
+        new = store.get_job(job)["currentVersion"]
+        if new is None:
+            msg = f"job {job.namespace}:{job.name} has no version yet"
+            raise NotFound(msg)
+    after = store.get_job_version(job, new)
+    if old is None:
+        versions, _ = store.list_job_versions(job, limit=100_000)
+        ids = [v["version"] for v in versions]  # newest first
+        at = ids.index(new)
+        old = ids[at + 1] if at + 1 < len(ids) else None
+    before = store.get_job_version(job, old) if old is not None else None
+
+    def sql(v: dict[str, Any] | None) -> str:
+        return ((v or {}).get("facets", {}).get("sql") or {}).get("query") or ""
+
+    lines = difflib.unified_diff(
+        sql(before).splitlines(),
+        sql(after).splitlines(),
+        f"{job.name}@{old[:8] if old else 'none'}",
+        f"{job.name}@{new[:8]}",
+        lineterm="",
+    )
+    ins0, ins1 = _refs(before["inputs"]) if before else set(), _refs(after["inputs"])
+    outs0, outs1 = _refs(before["outputs"]) if before else set(), _refs(after["outputs"])
+    return {
+        "job": {"namespace": job.namespace, "name": job.name},
+        "from": {"version": old, "createdAt": before["createdAt"]} if before else None,
+        "to": {"version": new, "createdAt": after["createdAt"]},
+        "sql": "\n".join(lines),
+        "inputsAdded": sorted(ins1 - ins0),
+        "inputsRemoved": sorted(ins0 - ins1),
+        "outputsAdded": sorted(outs1 - outs0),
+        "outputsRemoved": sorted(outs0 - outs1),
+    }

@@ -50,6 +50,20 @@ class Affected:
 
 
 @dataclass(frozen=True)
+class ImpactEdge:
+    """A hop of the impact graph: ``source`` feeds ``target`` through ``job`` (node ids)."""
+
+    source: str
+    target: str
+    job: str
+    kind: Literal["DIRECT", "INDIRECT"]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"source": self.source, "target": self.target, "job": self.job, "kind": self.kind}
+
+
+@dataclass(frozen=True)
 class ImpactReport:
     """Everything downstream of a node, and the verdict for a change."""
 
@@ -59,6 +73,7 @@ class ImpactReport:
     affected: tuple[Affected, ...]
     jobs: tuple[str, ...]
     owners: dict[str, list[str]] = field(default_factory=dict)
+    edges: tuple[ImpactEdge, ...] = ()
 
     @property
     def breaking(self) -> tuple[Affected, ...]:
@@ -99,6 +114,7 @@ class ImpactReport:
             "breaking": [a.to_json() for a in self.breaking] if self.change else [],
             "jobs": list(self.jobs),
             "owners": self.owners,
+            "edges": [e.to_json() for e in self.edges],
         }
 
 
@@ -108,13 +124,14 @@ def _short(dataset: DatasetId) -> str:
 
 def _column_impact(
     store: LineageStore, start: FieldId, depth: int, as_of: datetime | None = None
-) -> tuple[list[Affected], set[str]]:
+) -> tuple[list[Affected], set[str], list[ImpactEdge]]:
     origin: Field = (start.dataset, start.field)
     seen: dict[Field, Affected] = {}
     chains: dict[Field, str] = {origin: f"{_short(start.dataset)}.{start.field}"}
     kinds: dict[Field, Literal["DIRECT", "INDIRECT"]] = {origin: "DIRECT"}
     jobs_of: dict[Field, set[str]] = defaultdict(set)
     all_jobs: set[str] = set()
+    edges: dict[tuple[str, str, str], ImpactEdge] = {}
     frontier = [origin]
     for level in range(1, depth + 1):
         if not frontier:
@@ -132,6 +149,11 @@ def _column_impact(
             job = f"{edge.job.namespace}:{edge.job.name}"
             all_jobs.add(job)
             jobs_of[dst].add(job)
+            hop_ids = (FieldId(*src).node_id(), FieldId(*dst).node_id(), job)
+            if hop_ids not in edges or direct is not None:
+                edges[hop_ids] = ImpactEdge(
+                    *hop_ids, "DIRECT" if direct is not None else "INDIRECT"
+                )
             if dst in chains and (kinds[dst] == "DIRECT" or kind == "INDIRECT"):
                 continue
             desc = (direct or (edge.transformations[0] if edge.transformations else {})).get(
@@ -158,12 +180,13 @@ def _column_impact(
         )
         for a in seen.values()
     ]
-    return sorted(affected, key=lambda a: (a.depth, a.dataset, a.field or "")), all_jobs
+    ordered = sorted(affected, key=lambda a: (a.depth, a.dataset, a.field or ""))
+    return ordered, all_jobs, list(edges.values())
 
 
 def _dataset_impact(
     store: LineageStore, start: DatasetId, depth: int, as_of: datetime | None = None
-) -> tuple[list[Affected], set[str]]:
+) -> tuple[list[Affected], set[str], list[ImpactEdge]]:
     graph = {n["id"]: n for n in lineage(store, start, depth, "downstream", as_of)["graph"]}
     depth_of = {start.node_id(): 0}
     chain = {start.node_id(): _short(start)}
@@ -196,7 +219,16 @@ def _dataset_impact(
                     )
                 nxt.append(dest)
         frontier = nxt
-    return sorted(affected, key=lambda a: (a.depth, a.dataset)), jobs
+    edges = [
+        ImpactEdge(e_in["origin"], e_out["destination"], node_id.split(":", 1)[1], "DIRECT")
+        for node_id in depth_of
+        if graph[node_id]["type"] == "JOB"
+        for e_in in graph[node_id]["inEdges"]
+        if e_in["origin"] in depth_of
+        for e_out in graph[node_id]["outEdges"]
+        if e_out["destination"] in depth_of
+    ]
+    return sorted(affected, key=lambda a: (a.depth, a.dataset)), jobs, edges
 
 
 def _owners(store: LineageStore, datasets: set[DatasetId], jobs: set[str]) -> dict[str, list[str]]:
@@ -241,9 +273,11 @@ def impact(
         if fields and node.field not in {f["name"] for f in fields}:
             msg = f"{node.dataset.name} has no column {node.field!r}"
             raise NotFound(msg)
-        affected, jobs = _column_impact(store, node, depth, as_of)
+        affected, jobs, edges = _column_impact(store, node, depth, as_of)
     else:
-        affected, jobs = _dataset_impact(store, node, depth, as_of)
+        affected, jobs, edges = _dataset_impact(store, node, depth, as_of)
     owners = _owners(store, {a.dataset for a in affected}, jobs)
     label = f"{_short(node.dataset)}.{node.field}" if isinstance(node, FieldId) else _short(node)
-    return ImpactReport(node.node_id(), label, change, tuple(affected), tuple(sorted(jobs)), owners)
+    return ImpactReport(
+        node.node_id(), label, change, tuple(affected), tuple(sorted(jobs)), owners, tuple(edges)
+    )

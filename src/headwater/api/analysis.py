@@ -8,7 +8,11 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from headwater.analysis import impact, resolve_node
-from headwater.api.reads import query_time
+from headwater.api.errors import BadParameter
+from headwater.api.reads import Limit, Offset, name, query_time
+from headwater.store.base import NotFound
+
+Json = dict[str, Any]
 
 router = APIRouter(prefix="/api/v1/headwater", tags=["analysis"])
 
@@ -100,3 +104,87 @@ async def get_diff(
     return (
         await run_in_threadpool(diff, store, query_time(start, "from"), query_time(end, "to"))
     ).to_json()
+
+
+@router.get("/audit/verify", summary="Verify the event log's hash chain")
+async def get_audit_verify(request: Request) -> dict[str, Any]:
+    """Recompute every event's content and chain hash: ``{"ok", "checked", "firstBadId", "reason", "pruned"}``."""
+    from headwater.store.audit import verify_chain
+
+    report = await run_in_threadpool(verify_chain, request.app.state.store)
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "firstBadId": report.first_bad_id,
+        "reason": report.reason,
+        "pruned": report.pruned,
+    }
+
+
+@router.get("/pii", summary="Where personal data flows")
+async def get_pii(
+    request: Request, depth: Annotated[int, Query(ge=1, le=100)] = 20
+) -> dict[str, Any]:
+    """Columns holding PII (tagged, or derived from tagged columns by DIRECT lineage) and where masking stopped it."""
+    from headwater.analysis.compliance import pii_flow
+
+    columns, stops = await run_in_threadpool(pii_flow, request.app.state.store, depth)
+    return {"columns": [c.to_json() for c in columns], "stops": stops, "totalCount": len(columns)}
+
+
+@router.get("/runs/{run_id}/children", summary="Runs whose parent run is this one")
+async def get_child_runs(
+    request: Request, run_id: str, limit: Limit = 100, offset: Offset = 0
+) -> Json:
+    """Child runs (their ``parent`` run facet names ``run_id``), oldest first, as run summaries."""
+    store = request.app.state.store
+    runs, total = await run_in_threadpool(store.child_runs, run_id, limit, offset)
+    return {"runs": runs, "totalCount": total}
+
+
+@router.get(
+    "/datasets/{namespace}/{dataset}/quality", summary="Every data-quality result on a dataset"
+)
+async def get_quality_history(
+    request: Request, namespace: str, dataset: str, limit: Limit = 100, offset: Offset = 0
+) -> Json:
+    """Assertion results (from ``dataQualityAssertions`` facets), newest first."""
+    from headwater.model.nodes import DatasetId
+
+    store = request.app.state.store
+    ds = DatasetId(name(namespace), name(dataset))
+    results, total = await run_in_threadpool(store.quality_history, ds, limit, offset)
+    return {"results": results, "totalCount": total}
+
+
+@router.get(
+    "/jobs/{namespace}/{job}/versions/diff", summary="What changed between two job versions"
+)
+async def get_job_version_diff(
+    request: Request,
+    namespace: str,
+    job: str,
+    old: str | None = Query(default=None, alias="from"),
+    new: str | None = Query(default=None, alias="to"),
+) -> Json:
+    """The SQL as a unified diff and the inputs and outputs added and removed from ``from`` to ``to``.
+
+    ``to`` defaults to the current version, ``from`` to the version before ``to``.
+    """
+    from headwater.analysis.diff import job_version_diff
+    from headwater.model.nodes import JobId
+
+    store = request.app.state.store
+    target = JobId(name(namespace), name(job))
+
+    def run() -> Json:
+        store.get_job(target)  # an unknown job is a plain 404
+        for param, version in (("from", old), ("to", new)):
+            if version is not None:
+                try:
+                    store.get_job_version(target, version)
+                except NotFound as exc:
+                    raise BadParameter(param, str(exc), 404) from None
+        return job_version_diff(store, target, old, new)
+
+    return await run_in_threadpool(run)

@@ -11,6 +11,15 @@ from headwater.model.nodes import InvalidNodeId
 from headwater.store.base import NotFound
 
 
+class BadParameter(ValueError):
+    """A query or path parameter the API cannot use: a 400 (or ``status``) naming it."""
+
+    def __init__(self, param: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.param = param
+        self.status = status
+
+
 def error(status: int, message: str, **extra: object) -> JSONResponse:
     """A JSON error body in Marquez's shape (``code``, ``message``) plus details."""
     return JSONResponse({"code": status, "message": message, **extra}, status_code=status)
@@ -22,6 +31,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return error(404, str(exc))
+
+    @app.exception_handler(BadParameter)
+    async def _bad_param(_: Request, exc: BadParameter) -> JSONResponse:
+        return error(exc.status, str(exc), param=exc.param)
 
     @app.exception_handler(InvalidNodeId)
     async def _bad_node(_: Request, exc: InvalidNodeId) -> JSONResponse:
@@ -45,4 +58,9 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         first = problems[0] if problems else {"param": "?", "reason": "invalid"}
-        return error(400, f"invalid parameter {first['param']}: {first['reason']}", errors=problems)
+        return error(
+            400,
+            f"invalid parameter {first['param']}: {first['reason']}",
+            param=first["param"],
+            errors=problems,
+        )

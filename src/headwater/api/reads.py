@@ -14,10 +14,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from headwater.api.errors import BadParameter
 from headwater.graph import column_lineage, lineage, upstream_runs
 from headwater.model.events import parse_time
 from headwater.model.nodes import DatasetId, JobId, parse_node_id
-from headwater.store.base import LineageStore
+from headwater.store.base import SEARCH_MATCHES, LineageStore, SearchMatch
 
 router = APIRouter(prefix="/api/v1", tags=["read"])
 Json = dict[str, Any]
@@ -226,17 +227,44 @@ async def events(
     return {"events": items, "totalCount": total}
 
 
+def search_places(value: str | None) -> list[SearchMatch] | None:
+    """The ``match`` parameter of search: comma-separated places (or ``all``); a bad one is a 400."""
+    if value is None:
+        return None
+    wanted = [w.strip().lower() for w in value.split(",") if w.strip()]
+    if wanted == ["all"]:
+        return list(SEARCH_MATCHES)
+    unknown = [w for w in wanted if w not in SEARCH_MATCHES]
+    if unknown or not wanted:
+        msg = (
+            f"invalid parameter match: {', '.join(map(repr, unknown)) or 'nothing given'}; "
+            f"use all or a comma-separated list of {', '.join(SEARCH_MATCHES)}"
+        )
+        raise BadParameter("match", msg)
+    return [m for m in SEARCH_MATCHES if m in wanted]
+
+
 @router.get("/search")
 async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1)],
-    filter: Literal["DATASET", "JOB", "dataset", "job"] | None = None,
-    sort: Literal["NAME", "UPDATE_AT", "name", "update_at"] = "NAME",
+    filter: Literal["DATASET", "JOB", "FIELD", "dataset", "job", "field"] | None = None,
+    sort: Literal["NAME", "UPDATE_AT", "RELEVANCE", "name", "update_at", "relevance"] = "NAME",
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     namespace: str | None = None,
+    match: str | None = None,
 ) -> Json:
+    """Marquez's search by name; ``match`` (extension) also looks in columns, tags, owners, SQL.
+
+    ``match`` is ``all`` or a comma-separated list of ``name``, ``namespace``, ``column``, ``tag``,
+    ``owner``, ``sql``; with it, results carry ``matched`` and ``detail`` (and FIELD results
+    ``dataset`` and ``field``). ``filter=FIELD`` and ``sort=RELEVANCE`` are extensions too.
+    """
     kind = filter.upper() if filter else None
-    return await _call(request, "search", q, kind, sort.upper(), limit, namespace)
+    places = search_places(match)
+    if kind == "FIELD" and places is None:
+        places = ["column", "tag"]
+    return await _call(request, "search", q, kind, sort.upper(), limit, namespace, places)
 
 
 @router.get("/tags")

@@ -20,6 +20,11 @@ from headwater.model.nodes import DatasetId, JobId
 Json = dict[str, Any]
 Direction = Literal["upstream", "downstream", "both"]
 Payload = bytes | str | Mapping[str, Any]
+SearchKind = Literal["DATASET", "JOB", "FIELD"]
+SearchSort = Literal["NAME", "UPDATE_AT", "RELEVANCE"]
+SearchMatch = Literal["name", "namespace", "column", "tag", "owner", "sql"]
+#: What :meth:`LineageStore.search` can look in, in the order ``matched`` prefers.
+SEARCH_MATCHES: tuple[SearchMatch, ...] = ("name", "namespace", "column", "tag", "owner", "sql")
 
 
 class StoreError(Exception):
@@ -218,12 +223,56 @@ class LineageStore(abc.ABC):
     def search(
         self,
         q: str,
-        kind: Literal["DATASET", "JOB"] | None = None,
-        sort: Literal["NAME", "UPDATE_AT"] = "NAME",
+        kind: SearchKind | None = None,
+        sort: SearchSort = "NAME",
         limit: int = 10,
         namespace: str | None = None,
+        match: Sequence[SearchMatch] | None = None,
     ) -> Json:
-        """``{"totalCount", "results": [{"type","name","updatedAt","namespace","nodeId"}]}``, sorted as asked."""
+        """Find datasets, jobs and columns whose name or metadata contains ``q`` (case-insensitive).
+
+        Without ``match``, Marquez's search: datasets and jobs by name, each result
+        ``{"type","name","updatedAt","namespace","nodeId"}``. With ``match`` (see :data:`SEARCH_MATCHES`),
+        also what else to look in; each result then adds ``matched`` (the first of ``match``'s kinds
+        that matched, in :data:`SEARCH_MATCHES` order) and ``detail`` (the column type, the tag, the
+        owner or the line of SQL that matched), and ``FIELD`` results add ``dataset`` and ``field``.
+        An entity appears once, however many ways it matched.
+
+        Args:
+            q: the text to find; ``%`` and ``_`` are matched literally.
+            kind: only results of this type (``DATASET``, ``JOB`` or ``FIELD``).
+            sort: ``NAME`` (name, then field and namespace), ``UPDATE_AT`` (newest first) or
+                ``RELEVANCE`` (by what matched, then name).
+            limit: at most this many results; ``totalCount`` counts all.
+            namespace: only this namespace.
+            match: where to look: ``name``, ``namespace``, ``column`` (field names), ``tag`` (tags of
+                datasets and fields, and ``tags`` facet keys), ``owner`` (``ownership`` facets),
+                ``sql`` (each job's current SQL).
+
+        Returns:
+            ``{"totalCount", "results"}``.
+        """
+
+    @abc.abstractmethod
+    def child_runs(self, run_id: str, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
+        """Runs whose ``parent`` run facet names ``run_id``, oldest first, and their total count.
+
+        Each is a Marquez ``Run`` summary (no facets or dataset versions; ``get_run`` has those).
+        Raises NotFound when the store holds no run ``run_id`` and no run names it as parent.
+        """
+
+    @abc.abstractmethod
+    def quality_history(
+        self, dataset: DatasetId, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        """Every data-quality assertion result on a dataset, newest first, and the total count.
+
+        One result per check run and assertion: a run that reports an assertion on several events
+        (START and COMPLETE) counts once, with its latest report.
+
+        Each item: ``{"assertion", "column", "success", "severity", "eventTime", "runId", "job"}``
+        (``job`` is ``{"namespace", "name"}`` of the run that checked, or None). Raises NotFound.
+        """
 
     @abc.abstractmethod
     def list_tags(self) -> list[Json]:

@@ -2,9 +2,10 @@
 
 Backend differences are confined to :func:`create_engine_for` (SQLite: WAL,
 ``busy_timeout``, foreign keys, ``BEGIN IMMEDIATE`` so concurrent writers queue
-instead of failing on lock upgrade) and :meth:`SqlStore._lock_chain`
+instead of failing on lock upgrade), :meth:`SqlStore._lock_chain`
 (PostgreSQL: a transaction-scoped advisory lock serializes the hash chain across
-server workers). Every query is built with SQLAlchemy Core: parameterized.
+server workers) and :meth:`SqlStore._json_objects` (search expands a stored JSON
+array with ``json_each`` or ``jsonb_array_elements``). Every query is built with SQLAlchemy Core: parameterized.
 """
 
 from __future__ import annotations
@@ -23,15 +24,20 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Text,
     and_,
+    case,
+    cast,
     create_engine,
     event,
     func,
     literal,
+    null,
     or_,
     select,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,6 +53,7 @@ from headwater.model.nodes import DatasetId, JobId
 from headwater.store import schema as t
 from headwater.store import views
 from headwater.store.base import (
+    SEARCH_MATCHES,
     BatchItemResult,
     ColumnEdge,
     IngestResult,
@@ -54,6 +61,9 @@ from headwater.store.base import (
     LineageStore,
     NotFound,
     Payload,
+    SearchKind,
+    SearchMatch,
+    SearchSort,
     StoreError,
     TableEdges,
 )
@@ -163,6 +173,40 @@ def _column_edge_select(source: Any, version: Any, out_ds: Any, in_ds: Any) -> A
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
+
+
+def _search_result(r: Any, q: str, extended: bool) -> Json:
+    """One search result; the extension keys only when the caller asked where to look."""
+    prefix = {"DATASET": "dataset", "JOB": "job", "FIELD": "datasetField"}[r.kind]
+    node = f"{prefix}:{r.namespace}:{r.name}" + (f":{r.field}" if r.kind == "FIELD" else "")
+    result: Json = {
+        "type": r.kind,
+        "name": r.field if r.kind == "FIELD" else r.name,
+        "updatedAt": views.iso(r.updated_at),
+        "namespace": r.namespace,
+        "nodeId": node,
+    }
+    if not extended:
+        return result
+    if r.kind == "FIELD":
+        result["dataset"] = r.name
+        result["field"] = r.field
+    result["matched"] = r.matched
+    result["detail"] = _snippet(r.detail, q) if r.matched == "sql" else r.detail
+    return result
+
+
+def _snippet(text: str | None, q: str, width: int = 120) -> str | None:
+    """The line of ``text`` holding ``q`` (case-insensitive), shortened around it to ``width``."""
+    if not text:
+        return text
+    needle = q.lower()
+    line = next((ln.strip() for ln in text.splitlines() if needle in ln.lower()), text.strip())
+    if len(line) <= width:
+        return line
+    at = max(0, line.lower().find(needle) - width // 3)
+    cut = line[at : at + width]
+    return ("…" if at else "") + cut + ("…" if at + width < len(line) else "")
 
 
 class SqlStore(LineageStore):
@@ -715,6 +759,19 @@ class SqlStore(LineageStore):
                 raise NotFound(msg)
             return self._runs_json(conn, [row])[0]
 
+    def child_runs(self, run_id: str, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
+        r = t.runs
+        with self._read() as conn:
+            order = [r.c.created_at, r.c.run_id]
+            rows, total = self._page(conn, r, r.c.parent_run_id == run_id, order, limit, offset)
+            if (
+                not total
+                and conn.execute(select(r.c.run_id).where(r.c.run_id == run_id)).first() is None
+            ):
+                msg = f"run {run_id!r} not found"
+                raise NotFound(msg)
+            return self._runs_json(conn, rows, summary=True), total
+
     def get_run_facets(self, run_id: str, kind: Literal["run", "job"] = "run") -> Json:
         self.get_run(run_id)
         with self._read() as conn:
@@ -761,51 +818,171 @@ class SqlStore(LineageStore):
             for row in result:
                 yield bytes(row.raw)
 
+    def _json_objects(
+        self, column: Any, *path: str
+    ) -> tuple[Any, Callable[[str], ColumnElement[Any]], ColumnElement[bool]]:
+        """The objects of the JSON array at ``path`` in a JSON ``column``, one row each.
+
+        The one backend difference of search: SQLite expands arrays with ``json_each``, PostgreSQL
+        with ``jsonb_array_elements`` (guarded: it refuses anything but an array). Returns the
+        from-clause to join ``ON true``, an accessor of an object member as text, and the condition
+        that keeps objects only (a missing path or a non-object element gives no row).
+        """
+        if self.dialect == "postgresql":
+            array = column
+            for key in path:
+                array = array[key]
+            guarded = case(
+                (func.jsonb_typeof(array) == "array", array),
+                else_=cast(literal("[]"), postgresql.JSONB),
+            )
+            pg_items = func.jsonb_array_elements(guarded).table_valued("value").alias()
+            return (
+                pg_items,
+                lambda key: pg_items.c.value.op("->>")(literal(key)),
+                func.jsonb_typeof(pg_items.c.value) == "object",
+            )
+        args = (column, "$." + ".".join(path)) if path else (column,)
+        items = func.json_each(*args).table_valued("value", "type").alias()
+        return (
+            items,
+            lambda key: func.json_extract(items.c.value, f"$.{key}"),
+            items.c.type == "object",
+        )
+
+    def _search_parts(self, q: str, kinds: set[str], match: Sequence[str]) -> list[Any]:
+        """One SELECT per (kind of result, place to look), all with the same columns.
+
+        Columns: ``kind``, ``namespace``, ``name``, ``field`` ('' unless FIELD), ``updated_at``,
+        ``rank`` (the place's position in :data:`SEARCH_MATCHES`), ``matched``, ``detail``.
+        """
+        needle = q.lower()
+
+        def has(expr: Any) -> ColumnElement[bool]:
+            # autoescape: a '%' or '_' typed by the user is matched literally
+            return func.lower(expr).contains(needle, autoescape=True)
+
+        def row(kind: str, table: Any, where: str, field: Any, detail: Any) -> Any:
+            return (
+                literal(kind).label("kind"),
+                table.c.namespace.label("namespace"),
+                table.c.name.label("name"),
+                (literal("") if field is None else field).label("field"),
+                table.c.updated_at.label("updated_at"),
+                literal(SEARCH_MATCHES.index(where)).label("rank"),
+                literal(where).label("matched"),
+                (null() if detail is None else cast(detail, Text)).label("detail"),
+            )
+
+        ds, jobs = t.datasets, t.jobs
+        entities = [(k, table) for k, table in (("DATASET", ds), ("JOB", jobs)) if k in kinds]
+        parts: list[Any] = []
+        for where in match:
+            if where in ("name", "namespace"):
+                for kind, table in entities:
+                    parts.append(
+                        select(*row(kind, table, where, None, None)).where(has(table.c[where]))
+                    )
+            elif where == "column" and "FIELD" in kinds:
+                items, member, is_object = self._json_objects(ds.c.fields)
+                parts.append(
+                    select(*row("FIELD", ds, where, member("name"), member("type")))
+                    .select_from(ds)
+                    .join(items, true())
+                    .where(and_(is_object, has(member("name"))))
+                )
+            elif where == "tag":
+                tags = t.dataset_tags
+                for kind, level in (("DATASET", tags.c.field == ""), ("FIELD", tags.c.field != "")):
+                    if kind in kinds:
+                        field = None if kind == "DATASET" else tags.c.field
+                        parts.append(
+                            select(*row(kind, ds, where, field, tags.c.tag))
+                            .select_from(ds)
+                            .join(tags, tags.c.dataset_id == ds.c.id)
+                            .where(and_(level, has(tags.c.tag)))
+                        )
+                # the OpenLineage tags facet: [{"key", "value", "field"?}] on datasets and jobs
+                for kind, table in (("DATASET", ds), ("FIELD", ds), ("JOB", jobs)):
+                    if kind not in kinds:
+                        continue
+                    items, member, is_object = self._json_objects(table.c.facets, "tags", "tags")
+                    on_field = func.coalesce(member("field"), "")
+                    parts.append(
+                        select(
+                            *row(
+                                kind,
+                                table,
+                                where,
+                                on_field if kind == "FIELD" else None,
+                                member("key") + literal("=") + func.coalesce(member("value"), ""),
+                            )
+                        )
+                        .select_from(table)
+                        .join(items, true())
+                        .where(
+                            and_(
+                                is_object,
+                                has(member("key")),
+                                on_field != "" if kind == "FIELD" else on_field == "",
+                            )
+                        )
+                    )
+            elif where == "owner":
+                for kind, table in entities:
+                    items, member, is_object = self._json_objects(
+                        table.c.facets, "ownership", "owners"
+                    )
+                    parts.append(
+                        select(*row(kind, table, where, None, member("name")))
+                        .select_from(table)
+                        .join(items, true())
+                        .where(and_(is_object, has(member("name"))))
+                    )
+            elif where == "sql" and "JOB" in kinds:
+                jv = t.job_versions
+                parts.append(
+                    select(*row("JOB", jobs, where, None, jv.c.sql))
+                    .select_from(jobs)
+                    .join(jv, jv.c.id == jobs.c.current_version_id)
+                    .where(has(jv.c.sql))
+                )
+        return parts
+
     def search(
         self,
         q: str,
-        kind: Literal["DATASET", "JOB"] | None = None,
-        sort: Literal["NAME", "UPDATE_AT"] = "NAME",
+        kind: SearchKind | None = None,
+        sort: SearchSort = "NAME",
         limit: int = 10,
         namespace: str | None = None,
+        match: Sequence[SearchMatch] | None = None,
     ) -> Json:
-        parts = []
-        for label, table in (("DATASET", t.datasets), ("JOB", t.jobs)):
-            if kind not in (None, label):
-                continue
-            # autoescape: a '%' or '_' typed by the user is matched literally
-            where: ColumnElement[bool] = func.lower(table.c.name).contains(
-                q.lower(), autoescape=True
-            )
-            if namespace:
-                where = and_(where, table.c.namespace == namespace)
-            columns = (
-                literal(label).label("kind"),
-                table.c.name,
-                table.c.namespace,
-                table.c.updated_at,
-            )
-            parts.append(select(*columns).where(where))
-        union = parts[0].union_all(*parts[1:]).subquery() if len(parts) > 1 else parts[0].subquery()
-        order = (
-            (union.c.updated_at.desc(), union.c.name)
-            if sort == "UPDATE_AT"
-            else (union.c.name, union.c.namespace)
+        extended = match is not None
+        places = [m for m in SEARCH_MATCHES if m in (match or ("name",))]
+        kinds: set[str] = (
+            {kind} if kind else ({"DATASET", "JOB", "FIELD"} if extended else {"DATASET", "JOB"})
         )
+        parts = self._search_parts(q, kinds, places)
+        if not parts:
+            return {"totalCount": 0, "results": []}
+        union = union_all(*parts).subquery("found")
+        if namespace:
+            union = select(union).where(union.c.namespace == namespace).subquery("in_namespace")
+        # one result per entity: the best-ranked way it matched
+        entity = (union.c.kind, union.c.namespace, union.c.name, union.c.field)
+        best = func.row_number().over(partition_by=entity, order_by=union.c.rank)
+        ranked = select(union, best.label("rn")).subquery("ranked")
+        found = select(ranked).where(ranked.c.rn == 1).subquery("best")
+        by_name = (found.c.name, found.c.field, found.c.namespace, found.c.kind)
+        order = {
+            "UPDATE_AT": (found.c.updated_at.desc(), *by_name),
+            "RELEVANCE": (found.c.rank, *by_name),
+        }.get(sort, by_name)
         with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(union)).scalar_one()
-            rows = conn.execute(select(union).order_by(*order).limit(limit)).all()
-        results = [
-            {
-                "type": r.kind,
-                "name": r.name,
-                "updatedAt": views.iso(r.updated_at),
-                "namespace": r.namespace,
-                "nodeId": f"{'dataset' if r.kind == 'DATASET' else 'job'}:{r.namespace}:{r.name}",
-            }
-            for r in rows
-        ]
-        return {"totalCount": total, "results": results}
+            total = conn.execute(select(func.count()).select_from(found)).scalar_one()
+            rows = conn.execute(select(found).order_by(*order).limit(limit)).all()
+        return {"totalCount": total, "results": [_search_result(r, q, extended) for r in rows]}
 
     def list_tags(self) -> list[Json]:
         with self._read() as conn:
@@ -853,6 +1030,56 @@ class SqlStore(LineageStore):
                         }
                     )
         return out
+
+    def quality_history(
+        self, dataset: DatasetId, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Json], int]:
+        qa, ev = t.quality_assertions, t.events
+        run = func.coalesce(qa.c.run_id, ev.c.run_id)
+        order = (qa.c.event_time.desc(), qa.c.id.desc())
+        with self._read() as conn:
+            pk = self._dataset_pk(conn, dataset)
+            # a check run may report the same assertion on several events (START, COMPLETE):
+            # keep its latest report once
+            ranked = (
+                select(
+                    qa.c.assertion,
+                    qa.c.column_name,
+                    qa.c.success,
+                    qa.c.severity,
+                    qa.c.event_time,
+                    qa.c.id,
+                    run.label("run_id"),
+                    ev.c.job_namespace,
+                    ev.c.job_name,
+                    func.row_number()
+                    .over(partition_by=(run, qa.c.assertion, qa.c.column_name), order_by=order)
+                    .label("rn"),
+                )
+                .join(ev, ev.c.id == qa.c.event_id)
+                .where(qa.c.dataset_id == pk)
+                .subquery("ranked")
+            )
+            latest = select(ranked).where(ranked.c.rn == 1).subquery("latest")
+            total = conn.execute(select(func.count()).select_from(latest)).scalar_one()
+            rows = conn.execute(
+                select(latest)
+                .order_by(latest.c.event_time.desc(), latest.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [
+            {
+                "assertion": r.assertion,
+                "column": r.column_name,
+                "success": bool(r.success),
+                "severity": r.severity,
+                "eventTime": views.iso(r.event_time),
+                "runId": r.run_id,
+                "job": {"namespace": r.job_namespace, "name": r.job_name} if r.job_name else None,
+            }
+            for r in rows
+        ], int(total)
 
     # -- graph primitives --------------------------------------------------------------------
     def node_exists(self, node: DatasetId | JobId) -> bool:

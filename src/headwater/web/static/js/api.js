@@ -42,7 +42,9 @@ export async function get(path, params = {}) {
   return body;
 }
 
-export const search = (q, filter) => get("/api/v1/search", { q, filter, limit: 50 });
+/** Search names, namespaces, columns, tags, owners and SQL (`match`: "all" or a comma list), best matches first. */
+export const search = (q, filter, match = "all") =>
+  get("/api/v1/search", { q, filter, match, sort: "RELEVANCE", limit: 50 });
 export const lineage = (nodeId, depth, direction, asOf) =>
   get("/api/v1/lineage", { nodeId, depth, direction, asOf });
 export const columnLineage = (nodeId, depth, asOf) =>
@@ -53,7 +55,16 @@ export const datasetVersions = (ns, name) =>
 export const job = (ns, name) => get(`/api/v1/namespaces/${enc(ns)}/jobs/${enc(name)}`);
 export const jobRuns = (ns, name) =>
   get(`/api/v1/namespaces/${enc(ns)}/jobs/${enc(name)}/runs`, { limit: 50 });
+export const jobVersions = (ns, name) =>
+  get(`/api/v1/namespaces/${enc(ns)}/jobs/${enc(name)}/versions`, { limit: 50 });
+export const jobVersionDiff = (ns, name, from, to) =>
+  get(`/api/v1/headwater/jobs/${enc(ns)}/${enc(name)}/versions/diff`, { from, to });
 export const run = (id) => get(`/api/v1/runs/${enc(id)}`);
+export const childRuns = (id) => get(`/api/v1/headwater/runs/${enc(id)}/children`, { limit: 200 });
+export const qualityHistory = (ns, name) =>
+  get(`/api/v1/headwater/datasets/${enc(ns)}/${enc(name)}/quality`, { limit: 100 });
+export const verifyChain = () => get("/api/v1/headwater/audit/verify");
+export const piiFlow = () => get("/api/v1/headwater/pii");
 export const impact = (nodeId, change, depth) =>
   get("/api/v1/headwater/impact", { nodeId, change, depth });
 export const trace = (dataset, where, asOf = "") =>

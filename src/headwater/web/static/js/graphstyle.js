@@ -48,7 +48,18 @@ export const tableStyle = [
   { selector: "node[?focus]", style: { "border-width": 4, "font-weight": "bold" } },
   { selector: "node:selected", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.15 } },
   { selector: "node.path", style: { "border-color": "#7c3aed", "border-width": 4 } },
+  { selector: "node.path-start", style: { "border-color": "#7c3aed", "border-width": 4, "border-style": "dashed" } },
   { selector: "edge.path", style: { width: 3, "line-color": "#7c3aed", "target-arrow-color": "#7c3aed" } },
+  ...faded,
+];
+
+// Large graphs (hundreds to thousands of nodes): the same look with cheaper drawing. Straight
+// edges skip cytoscape's bezier bundling, labels are not drawn when zoomed out far enough to be
+// unreadable, and nothing reacts to the pointer but nodes.
+export const tableStyleLarge = [
+  ...tableStyle,
+  { selector: "edge", style: { "curve-style": "straight", "arrow-scale": 0.6, events: "no" } },
+  { selector: "node", style: { "min-zoomed-font-size": 10, "text-events": "no" } },
   ...faded,
 ];
 
@@ -96,4 +107,32 @@ export const columnStyle = [
   { selector: "edge.indirect", style: { "line-style": "dashed", "line-color": "#cbd5e1", "target-arrow-color": "#cbd5e1" } },
   { selector: "edge.hl", style: { width: 2.5, "line-color": "#7c3aed", "target-arrow-color": "#7c3aed", opacity: 1 } },
   ...faded,
+];
+
+// The impact graph: the changed node purple, what breaks red, what is only affected amber;
+// INDIRECT hops (joins, filters, grouping) dashed.
+export const impactStyle = [
+  ...edgeBase,
+  {
+    selector: "node",
+    style: {
+      shape: "round-rectangle",
+      label: "data(label)",
+      "text-wrap": "wrap",
+      "font-size": 12,
+      "font-family": "system-ui, sans-serif",
+      "text-valign": "center",
+      "text-halign": "center",
+      width: "data(w)",
+      height: 42,
+      "background-color": "#fef3c7",
+      "border-color": "#d97706",
+      "border-width": 1.5,
+      color: "#0f172a",
+    },
+  },
+  { selector: "node[?breaks]", style: { "background-color": "#fee2e2", "border-color": "#dc2626", "border-width": 3, color: "#7f1d1d" } },
+  { selector: "node[?origin]", style: { "background-color": "#7c3aed", "border-color": "#5b21b6", color: "#fff", "font-weight": "bold" } },
+  { selector: "edge[kind = 'INDIRECT']", style: { "line-style": "dashed", "line-color": "#cbd5e1", "target-arrow-color": "#cbd5e1" } },
+  { selector: "node:selected", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.15 } },
 ];

@@ -17,18 +17,23 @@ export function minimap(cy, container) {
   const canvas = h("canvas.minimap", { width: W, height: H, role: "img", "aria-label": "Minimap", title: "Overview: click or drag to move the view" });
   container.append(canvas);
   let frame = null; // model -> minimap transform of the last drawing
+  let base = null; // the nodes, drawn once per change of the graph (not per pan or zoom)
 
-  function draw() {
+  /** Draw the nodes into an offscreen canvas: on layout, add, remove and status changes only. */
+  function drawNodes() {
     const nodes = cy.nodes();
     canvas.hidden = nodes.length < MINIMAP_MIN_NODES;
+    base = null;
     if (canvas.hidden) return;
-    const bb = nodes.boundingBox();
+    const bb = nodes.boundingBox({ includeLabels: false, includeOverlays: false });
     const scale = Math.min((W - 2 * PAD) / (bb.w || 1), (H - 2 * PAD) / (bb.h || 1));
     frame = { x1: bb.x1, y1: bb.y1, scale, ox: (W - bb.w * scale) / 2, oy: (H - bb.h * scale) / 2 };
     const px = (x) => frame.ox + (x - frame.x1) * scale;
     const py = (y) => frame.oy + (y - frame.y1) * scale;
-    const ctx = canvas.getContext("2d");
-    ctx.clearRect(0, 0, W, H);
+    base = document.createElement("canvas");
+    base.width = W;
+    base.height = H;
+    const ctx = base.getContext("2d");
     nodes.forEach((n) => {
       const p = n.position();
       const state = n.data("state");
@@ -44,20 +49,38 @@ export function minimap(cy, container) {
         ctx.fillRect(px(p.x) - w / 2, py(p.y) - hgt / 2, w, hgt);
       }
     });
+  }
+
+  /** The cached nodes plus the frame of what the main view shows: cheap, on every pan and zoom. */
+  function draw() {
+    if (canvas.hidden || !base) return;
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, W, H);
+    ctx.drawImage(base, 0, 0);
     const view = cy.extent();
+    const px = (x) => frame.ox + (x - frame.x1) * frame.scale;
+    const py = (y) => frame.oy + (y - frame.y1) * frame.scale;
     ctx.strokeStyle = "#0f172a";
     ctx.lineWidth = 1.5;
-    ctx.strokeRect(px(view.x1), py(view.y1), view.w * scale, view.h * scale);
+    ctx.strokeRect(px(view.x1), py(view.y1), view.w * frame.scale, view.h * frame.scale);
   }
 
   let pending = false;
+  let stale = true;
   const schedule = () => {
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      if (!cy.destroyed()) draw();
+      if (cy.destroyed()) return;
+      if (stale) drawNodes();
+      stale = false;
+      draw();
     });
+  };
+  const changed = () => {
+    stale = true;
+    schedule();
   };
 
   /** Center the main view on the model point under a minimap pointer event. */
@@ -83,7 +106,10 @@ export function minimap(cy, container) {
     dragging = false;
   });
 
-  cy.on("viewport add remove layoutstop resize", schedule);
+  cy.on("viewport resize", schedule);
+  cy.on("add remove layoutstop data", changed);
+  drawNodes();
+  stale = false;
   draw();
   return canvas;
 }

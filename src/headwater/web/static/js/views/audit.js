@@ -1,4 +1,6 @@
-// Audit view: who ran what, when, where, why, on which data (/api/v1/headwater/audit).
+// Audit view: who ran what, when, where, why, on which data (/api/v1/headwater/audit), whether
+// the event log's hash chain verifies (/api/v1/headwater/audit/verify), and where PII flows
+// (/api/v1/headwater/pii).
 import * as api from "../api.js";
 import { errorBox, fill, h, link, stateBadge, table, time } from "../dom.js";
 import { navigate } from "../router.js";
@@ -68,6 +70,55 @@ function runsTable(runs) {
   );
 }
 
+/** The hash chain's status: verified (how many events, how many pruned) or where it breaks. */
+async function chainStatus(out) {
+  fill(out, h("p.muted.loading", null, "Verifying the event log's hash chain…"));
+  try {
+    const c = await api.verifyChain();
+    const pruned = c.pruned ? `, ${c.pruned} pruned by retention (linked by their stored hashes)` : "";
+    fill(
+      out,
+      c.ok
+        ? h("p.chain-status.ok", { role: "status" }, "✓ Hash chain verified: ", `${c.checked} event${c.checked === 1 ? "" : "s"}, none altered, missing or reordered${pruned}.`)
+        : h("p.chain-status.broken", { role: "alert" }, "✗ Hash chain broken at event ", h("code", null, String(c.firstBadId)), `: ${c.reason}. ${c.checked} events checked.`),
+    );
+  } catch (err) {
+    fill(out, errorBox(err, "Could not verify the hash chain"));
+  }
+}
+
+/** Where PII flows: tagged columns and every column derived from them, with the path; masking stops. */
+async function piiFlow(out) {
+  fill(out, h("p.muted.loading", null, "Following PII…"));
+  let answer;
+  try {
+    answer = await api.piiFlow();
+  } catch (err) {
+    fill(out, errorBox(err, "Could not follow PII"));
+    return;
+  }
+  const columnLink = (c) =>
+    link(api.lineageUrl(api.datasetId(c.namespace, c.dataset), { mode: "column", column: c.field }), `${api.shortName(c.dataset)}.${c.field}`);
+  fill(
+    out,
+    answer.columns.length
+      ? table(
+          ["Column", "PII", "From", "Path"],
+          answer.columns.map((c) => [
+            columnLink(c),
+            c.tagged ? h("span.badge.pii", null, "tagged") : h("span.badge", null, "derived"),
+            h("code", null, c.origin),
+            h("span.chain", null, c.path),
+          ]),
+          { class: "pii-flow" },
+        )
+      : h("p.muted", null, "No column is tagged pii, and no dataset declares PII in its tags facet."),
+    answer.stops.length
+      ? h("div.pii-stops", null, h("h3", null, "Stopped by masking"), h("ul.plain", null, answer.stops.map((x) => h("li", null, h("span.chain", null, x)))))
+      : null,
+  );
+}
+
 /** /audit?dataset=&job=&actor=&since=&until= */
 export async function auditView({ query, root }) {
   document.title = "Audit · Headwater";
@@ -80,6 +131,8 @@ export async function auditView({ query, root }) {
     inputs[key] = h("input", { name: key, type: "datetime-local", step: 1, value: localInput(values[key]), "aria-label": label });
   }
   const out = h("div.audit-out");
+  const chain = h("div.chain-out");
+  const pii = h("div.pii-out");
   const form = h(
     "form.audit-form",
     {
@@ -98,9 +151,13 @@ export async function auditView({ query, root }) {
   root.append(
     h("h1", null, "Audit trail"),
     h("p.muted", null, "Every run with who started it, where, why, with which engine and SQL, on which data versions (oldest first)."),
+    chain,
     form,
     out,
+    h("section.card.pii-section", null, h("h2", null, "Where PII flows"), h("p.muted", null, "Columns tagged pii, and every column computed from them (DIRECT column lineage), across all datasets."), pii),
   );
+  chainStatus(chain);
+  piiFlow(pii);
   fill(out, h("p.muted.loading", null, "Loading runs…"));
   const filters = Object.fromEntries(Object.entries(values).filter(([, v]) => v));
   try {

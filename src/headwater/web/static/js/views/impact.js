@@ -1,7 +1,12 @@
 // Impact view: pick a dataset or column and a change; see what breaks downstream and who owns it.
 import * as api from "../api.js";
 import { errorBox, fill, h, link, table } from "../dom.js";
+import { impactStyle } from "../graphstyle.js";
 import { navigate } from "../router.js";
+import { fitGraph, graphLibrary } from "./lineage.js";
+
+/** Past this many affected nodes the graph is not drawn (the table still lists them all). */
+export const IMPACT_DRAW_LIMIT = 400;
 
 const CHANGES = [
   ["drop", "drop"],
@@ -44,7 +49,87 @@ function csvLink(answer) {
   return h("a.csv", { href, download: name }, "Download CSV");
 }
 
-function result(answer) {
+const affectedId = (a) =>
+  a.field === null || a.field === undefined ? api.datasetId(a.namespace, a.dataset) : api.fieldId(a.namespace, a.dataset, a.field);
+
+/** "table\ncolumn" (or "table") of a dataset or field node id. */
+function nodeLabel(id) {
+  const n = api.parseNodeId(id);
+  if (!n) return id;
+  return n.kind === "datasetField" ? `${api.shortName(n.name)}\n${n.field}` : api.shortName(n.name);
+}
+
+/** Cytoscape elements of an impact answer: the changed node, what it affects, the hops between. */
+export function impactElements(answer) {
+  const breaking = new Set(answer.breaking.map(affectedId));
+  const byId = new Map(answer.affected.map((a) => [affectedId(a), a]));
+  const nodes = [answer.node, ...byId.keys()].map((id) => {
+    const label = nodeLabel(id);
+    const width = Math.max(90, Math.max(...label.split("\n").map((l) => l.length)) * 7.5 + 24);
+    return { group: "nodes", data: { id, label, w: width, origin: id === answer.node, breaks: breaking.has(id) } };
+  });
+  const edges = (answer.edges || [])
+    .filter((e) => (e.source === answer.node || byId.has(e.source)) && byId.has(e.target))
+    .map((e) => ({ group: "edges", data: { id: `${e.source}->${e.target}@${e.job}`, source: e.source, target: e.target, kind: e.kind, job: e.job } }));
+  return [...nodes, ...edges];
+}
+
+/**
+ * The affected downstream as a graph (left to right from the changed node), breaking nodes red.
+ * Tapping a node tells what it is and links to it. Returns a cleanup function (or null).
+ */
+function impactGraph(answer, holder) {
+  if (!answer.affected.length) return null;
+  if (answer.affected.length > IMPACT_DRAW_LIMIT) {
+    fill(holder, h("p.muted", null, `${answer.affected.length} affected nodes: too many to draw; the table below lists them all.`));
+    return null;
+  }
+  const cytoscape = graphLibrary();
+  if (cytoscape instanceof Error) {
+    fill(holder, errorBox(cytoscape, "Cannot draw the graph"));
+    return null;
+  }
+  const canvas = h("div.graph-canvas.impact-canvas", { id: "impact-graph" });
+  const info = h("p.impact-info.muted", { "aria-live": "polite" }, "Click a node for details.");
+  fill(
+    holder,
+    h("p.legend.impact-legend", null, h("span.sw.sw-origin"), "changed ", h("span.sw.sw-breaks"), "breaks ", h("span.sw.sw-affected"), "affected, does not break ", h("span.sw.sw-indirect"), "indirect (join, filter, group by)"),
+    canvas,
+    info,
+  );
+  const cy = cytoscape({
+    container: canvas,
+    elements: impactElements(answer),
+    style: impactStyle,
+    layout: { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 70, fit: false },
+    minZoom: 0.05,
+    maxZoom: 2.5,
+  });
+  fitGraph(cy);
+  const byId = new Map(answer.affected.map((a) => [affectedId(a), a]));
+  cy.on("tap", "node", (evt) => {
+    const id = evt.target.id();
+    const a = byId.get(id);
+    const n = api.parseNodeId(id);
+    const name = n.field ? `${api.shortName(n.name)}.${n.field}` : api.shortName(n.name);
+    const page = n.field
+      ? link(api.lineageUrl(api.datasetId(n.namespace, n.name), { mode: "column", column: n.field }), "column lineage")
+      : link(api.datasetUrl(n.namespace, n.name), "dataset page");
+    fill(
+      info,
+      h("strong", null, name),
+      a ? ` · depth ${a.depth} · ${a.kind} · ${evt.target.data("breaks") ? "breaks" : "affected"} · via ${(a.jobs || []).map((j) => j.split(":").slice(1).join(":")).join(", ")} · ` : " · the changed node · ",
+      page,
+    );
+  });
+  window.headwaterImpactGraph = cy; // for tests and the browser console
+  return () => {
+    cy.destroy();
+    window.headwaterImpactGraph = undefined;
+  };
+}
+
+function result(answer, graphHolder) {
   const rows = answer.affected.map((a) => {
     const breaks = answer.breaking.some((b) => b.dataset === a.dataset && b.field === a.field && b.namespace === a.namespace);
     return [
@@ -62,6 +147,7 @@ function result(answer) {
     "div.impact-result",
     null,
     h(`p.verdict.${answer.safe ? "safe" : "unsafe"}`, { role: "status" }, answer.verdict),
+    answer.affected.length ? h("section.card.impact-graph", null, h("h2", null, "As a graph"), graphHolder) : null,
     h(
       "section.card",
       null,
@@ -79,7 +165,7 @@ function result(answer) {
         : h("p.muted", null, "No owners recorded."),
     ),
     answer.affected.length && !answer.node.startsWith("job:")
-      ? h("p", null, link(api.lineageUrl(toDataset(answer.node), { mode: "column", column: answer.node }), "See it as a graph"))
+      ? h("p", null, link(api.lineageUrl(toDataset(answer.node), { mode: "column", column: answer.node }), "Open it in the column lineage graph"))
       : null,
   );
 }
@@ -126,11 +212,16 @@ export async function impactView({ query, root }) {
     form,
     out,
   );
-  if (!node) return;
+  if (!node) return undefined;
   fill(out, h("p.muted.loading", null, "Working out the impact…"));
+  let answer;
   try {
-    fill(out, result(await api.impact(node, change, query.get("depth"))));
+    answer = await api.impact(node, change, query.get("depth"));
   } catch (err) {
     fill(out, errorBox(err, "Impact query failed"));
+    return undefined;
   }
+  const holder = h("div.impact-graph-holder");
+  fill(out, result(answer, holder));
+  return impactGraph(answer, holder); // drawn once the canvas is in the page (it needs a size)
 }

@@ -21,13 +21,22 @@ export function graphLibrary() {
   return window.cytoscape;
 }
 
+/** Past this many nodes, fit to the nodes' boxes only (measuring every label and edge costs a second). */
+const CHEAP_FIT = 500;
+
 /** Fit the graph, but do not blow a small graph up beyond 1.2x. */
-export function fitGraph(cy) {
-  cy.fit(undefined, 30);
-  if (cy.zoom() > 1.2) {
-    cy.zoom(1.2);
-    cy.center();
+export function fitGraph(cy, padding = 30) {
+  if (cy.nodes().length <= CHEAP_FIT) {
+    cy.fit(undefined, padding);
+    if (cy.zoom() > 1.2) {
+      cy.zoom(1.2);
+      cy.center();
+    }
+    return;
   }
+  const bb = cy.nodes().boundingBox({ includeLabels: false, includeOverlays: false });
+  const zoom = Math.max(cy.minZoom(), Math.min(1.2, (cy.width() - 2 * padding) / (bb.w || 1), (cy.height() - 2 * padding) / (bb.h || 1)));
+  cy.viewport({ zoom, pan: { x: cy.width() / 2 - zoom * (bb.x1 + bb.w / 2), y: cy.height() / 2 - zoom * (bb.y1 + bb.h / 2) } });
 }
 
 /** The view's settings from the URL, with defaults. */
@@ -42,6 +51,8 @@ function settings(query) {
     indirect: query.get("indirect") === "1",
     all: query.get("all") === "1",
     asOf: query.get("asOf") || "",
+    pathFrom: query.get("pathFrom") || "",
+    pathTo: query.get("pathTo") || "",
   };
 }
 
@@ -51,6 +62,10 @@ function urlFor(s) {
   if (s.mode === "column" && s.indirect) q.indirect = "1";
   if (s.mode === "table" && s.all) q.all = "1";
   if (s.asOf) q.asOf = s.asOf;
+  if (s.mode === "table" && s.pathFrom && s.pathTo) {
+    q.pathFrom = s.pathFrom;
+    q.pathTo = s.pathTo;
+  }
   return `/lineage?${new URLSearchParams(q)}`;
 }
 
@@ -78,7 +93,7 @@ function timeTravel(asOf, change) {
 }
 
 function toolbar(s, fit) {
-  const go = (change) => navigate(urlFor({ ...s, ...change }));
+  const go = (change) => navigate(urlFor({ ...s, pathFrom: "", pathTo: "", ...change }));
   return h(
     "div.toolbar",
     { role: "toolbar" },
@@ -160,13 +175,17 @@ export async function lineageView({ query, root }) {
             panel,
             fit,
             setStatus: (...children) => fill(status, ...children),
-            lineageUrl: (node) => urlFor({ ...s, node, all: false }),
+            lineageUrl: (node) => urlFor({ ...s, node, all: false, pathFrom: "", pathTo: "" }),
+            setPath: (pathFrom, pathTo) => history.replaceState(null, "", urlFor({ ...s, pathFrom, pathTo })),
             drawAllUrl: urlFor({ ...s, all: true }),
           });
     cy = drawn.cy;
     fitGraph(cy);
     minimap(cy, canvas);
     window.headwaterGraph = cy; // for tests and the browser console
+    // ms since the page started loading, once the graph is built, fitted and its minimap drawn
+    if (drawn.timing) drawn.timing.readyMs = Math.round(performance.now());
+    window.headwaterGraphTiming = drawn.timing;
     if (drawn.summary) fill(status, h("p.muted", null, drawn.summary));
   } catch (err) {
     canvas.remove();

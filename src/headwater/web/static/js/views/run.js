@@ -1,8 +1,34 @@
-// Run page: state, error and stack trace, inputs and outputs with versions, facets.
+// Run page: state, error and stack trace, parent and child runs, inputs and outputs with versions, facets.
 import * as api from "../api.js";
-import { duration, fill, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
+import { duration, errorBox, fill, h, jsonBlock, link, stateBadge, table, time } from "../dom.js";
 import { sqlBlock } from "../sql.js";
+import { runTimeline } from "../timeline.js";
 import { failure, loading } from "./common.js";
+
+/** Runs whose parent run facet points at this run: a timeline and a table, each run linked. */
+function childRuns(answer) {
+  if (answer instanceof Error) return errorBox(answer, "Could not load the child runs");
+  const { runs, totalCount } = answer;
+  if (!runs.length) return h("p.muted", null, "none");
+  const jobOf = (r) => r.jobVersion || {};
+  return h(
+    "div",
+    null,
+    runTimeline(runs, { label: (r) => jobOf(r).name || "?" }),
+    table(
+      ["Run", "Job", "State", "Started", "Duration"],
+      runs.map((r) => [
+        link(api.runUrl(r.id), h("code", null, r.id)),
+        jobOf(r).name ? link(api.jobUrl(jobOf(r).namespace, jobOf(r).name), jobOf(r).name) : "?",
+        stateBadge(r.state),
+        time(r.startedAt),
+        duration(r.durationMs),
+      ]),
+      { class: "children" },
+    ),
+    totalCount > runs.length ? h("p.muted", null, `${runs.length} of ${totalCount} shown`) : null,
+  );
+}
 
 function versions(list) {
   if (!list || !list.length) return h("p.muted", null, "none");
@@ -25,6 +51,12 @@ export async function runView({ params: [id], root }) {
   } catch (err) {
     failure(root, err, `run ${id}`, "");
     return;
+  }
+  let children;
+  try {
+    children = await api.childRuns(id);
+  } catch (err) {
+    children = err;
   }
   const facets = run.facets || {};
   const job = run.jobVersion || {};
@@ -61,12 +93,22 @@ export async function runView({ params: [id], root }) {
           ["Nominal start", time(run.nominalStartTime)],
           [
             "Parent run",
-            parent ? h("span", null, link(api.runUrl(parent.run.runId), h("code", null, parent.run.runId)), ` (job ${parent.job.name})`) : "—",
+            parent
+              ? h("span.parent-run", null, link(api.runUrl(parent.run.runId), h("code", null, parent.run.runId)), " (job ", link(api.jobUrl(parent.job.namespace, parent.job.name), parent.job.name), ")")
+              : run.parentRunId
+                ? link(api.runUrl(run.parentRunId), h("code", null, run.parentRunId))
+                : "—",
           ],
           ["Job version", h("code", null, job.version || "—")],
         ],
         { class: "kv" },
       ),
+    ),
+    h(
+      "section.card.child-runs",
+      null,
+      h("h2", null, `Child runs${children instanceof Error ? "" : ` (${children.totalCount})`}`),
+      childRuns(children),
     ),
     h(
       "div.grid",

@@ -3,11 +3,30 @@
 // shows "+N" and can be expanded in place, or everything drawn at once.
 import * as api from "../api.js";
 import { fill, h, link, stateBadge } from "../dom.js";
-import { tableStyle } from "../graphstyle.js";
+import { tableStyle, tableStyleLarge } from "../graphstyle.js";
+import { layeredLayout } from "../layered.js";
 import { navigate } from "../router.js";
 
 export const NODE_BUDGET = 300;
+/** Up to this many drawn nodes dagre lays the graph out; past it, layered.js (dagre's cost explodes). */
+export const DAGRE_MAX = 500;
+/** Past this many drawn nodes, cheaper styles (straight edges, labels hidden sooner when zoomed out). */
+export const LARGE_GRAPH = 500;
 const LAYOUT = { name: "dagre", rankDir: "LR", nodeSep: 24, rankSep: 50, fit: false };
+
+/**
+ * Lay out cytoscape element definitions in place: dagre for small graphs (cytoscape runs it),
+ * layered.js positions (a preset layout) for large ones. Returns the layout options to run.
+ */
+function layOut(elements) {
+  const nodes = elements.filter((e) => e.group === "nodes");
+  if (nodes.length <= DAGRE_MAX) return LAYOUT;
+  const widths = new Map(nodes.map((e) => [e.data.id, e.data.w]));
+  const edges = elements.filter((e) => e.group === "edges").map((e) => [e.data.source, e.data.target]);
+  const positions = layeredLayout([...widths.keys()], edges, { width: (id) => widths.get(id), nodeSep: 14, rankSep: 60 });
+  for (const e of nodes) e.position = positions.get(e.data.id);
+  return { name: "preset", fit: false };
+}
 
 /** The `budget` nodes nearest `focus`, walking edges both ways (breadth first). */
 export function nearest(adjacency, focus, budget) {
@@ -151,12 +170,14 @@ function nodePanel(n, hidden, expand, collapse, lineageUrl, pathFromFocus, check
 
 /**
  * Draw the table-level graph.
- * @param {Object} s the view settings (node, depth, direction, all)
+ * @param {Object} s the view settings (node, depth, direction, all, pathFrom, pathTo)
  * @param {{canvas: HTMLElement, panel: HTMLElement, setStatus: Function, lineageUrl: Function,
- *   drawAllUrl: string, fit: Function}} ui
+ *   drawAllUrl: string, fit: Function, setPath: (from: string, to: string) => void}} ui
  */
 export async function tableGraph(s, cytoscape, ui) {
+  const asked = performance.now();
   const answer = await api.lineage(s.node, s.depth, s.direction, s.asOf);
+  const fetched = performance.now();
   const nodes = answer.graph;
   const byId = new Map(nodes.map((n) => [n.id, n]));
   if (!byId.has(s.node)) throw Object.assign(new Error(`${s.node} is not in the graph`), { status: 404 });
@@ -222,11 +243,14 @@ export async function tableGraph(s, cytoscape, ui) {
   }
 
   const big = kept.size > NODE_BUDGET;
+  const started = performance.now();
+  const initial = elements();
+  const layout = layOut(initial);
   const cy = cytoscape({
     container: ui.canvas,
-    elements: elements(),
-    style: tableStyle,
-    layout: LAYOUT,
+    elements: initial,
+    style: kept.size > LARGE_GRAPH ? tableStyleLarge : tableStyle,
+    layout,
     minZoom: 0.02,
     maxZoom: 3,
     // cytoscape's performance switches for big graphs: draw a snapshot while panning and zooming
@@ -240,8 +264,11 @@ export async function tableGraph(s, cytoscape, ui) {
 
   function redraw(id) {
     cy.elements().remove();
-    cy.add(elements());
-    cy.layout(LAYOUT).run();
+    const next = elements();
+    const again = layOut(next);
+    cy.style(kept.size > LARGE_GRAPH ? tableStyleLarge : tableStyle);
+    cy.add(next);
+    cy.layout(again).run();
     ui.fit();
     report();
     show(id);
@@ -270,43 +297,83 @@ export async function tableGraph(s, cytoscape, ui) {
     redraw(id);
   }
 
-  function pathBlock(id) {
-    if (id === s.node) return null;
-    const out = h("div.path-result");
-    const label = (x) => api.shortName(byId.get(x).data.name);
-    const button = h(
-      "button.path",
-      {
-        type: "button",
-        onclick: () => {
-          const path = highlightPath(cy, s.node, id);
-          fill(
-            out,
-            path.length
-              ? h("ol.path-list", null, path.map((x) => h("li", null, label(x))))
-              : h("p.muted", null, `No directed path between ${label(s.node)} and ${label(id)}.`),
-          );
-        },
-      },
-      `Highlight the path to ${label(s.node)}`,
+  const label = (x) => api.shortName(byId.get(x).data.name);
+  // a path between two nodes the user picks: "Start a path here" on one, then tap the other
+  let pathStart = null;
+
+  function markStart(id) {
+    cy.nodes(".path-start").removeClass("path-start");
+    pathStart = id;
+    if (id) cy.getElementById(id).addClass("path-start");
+  }
+
+  /** Highlight the path between a and b, list it in `out`, and keep it in the URL. */
+  function showPath(a, b, out) {
+    const path = highlightPath(cy, a, b);
+    ui.setPath(a, b);
+    fill(
+      out,
+      path.length
+        ? [
+            h("p.muted.path-ends", null, `Path between ${label(a)} and ${label(b)}:`),
+            h("ol.path-list", null, path.map((x) => h("li", { dataset: { node: x } }, label(x)))),
+          ]
+        : h("p.muted.no-path", null, `No directed path between ${label(a)} and ${label(b)}.`),
     );
-    return h("div", null, button, out);
+    return path;
+  }
+
+  function clearPath() {
+    cy.elements().removeClass("path faded");
+    markStart(null);
+    ui.setPath("", "");
+  }
+
+  function pathBlock(id, out) {
+    const focusButton =
+      id === s.node ? null : h("button.path", { type: "button", onclick: () => showPath(s.node, id, out) }, `Highlight the path to ${label(s.node)}`);
+    const startButton =
+      pathStart === id
+        ? h("p.muted.path-hint", null, "Path start: now click the node at the other end.")
+        : h("button.path-from", { type: "button", onclick: () => { markStart(id); show(id); } }, "Start a path here");
+    const clear = pathStart || cy.elements(".path").length ? h("button.path-clear", { type: "button", onclick: () => { clearPath(); show(id); } }, "Clear the path") : null;
+    return h("div.path-block", null, focusButton, " ", startButton, " ", clear, out);
   }
 
   function show(id) {
     const collapsible = (expanded.get(id) || []).some((x) => kept.has(x));
+    const out = h("div.path-result");
     fill(
       ui.panel,
-      nodePanel(byId.get(id), hidden(id), () => expand(id), collapsible ? () => collapse(id) : null, ui.lineageUrl, pathBlock(id), checks.get(id) || []),
+      nodePanel(byId.get(id), hidden(id), () => expand(id), collapsible ? () => collapse(id) : null, ui.lineageUrl, pathBlock(id, out), checks.get(id) || []),
     );
+    return out;
   }
 
-  cy.on("tap", "node", (evt) => show(evt.target.id()));
+  // cytoscape reports two quick taps as a double tap even on two different nodes: center only
+  // when both taps hit the same node
+  let taps = [null, null];
   cy.on("tap", (evt) => {
-    if (evt.target === cy) cy.elements().removeClass("path faded");
+    taps = [taps[1], evt.target === cy ? null : evt.target.id()];
   });
-  cy.on("dbltap", "node", (evt) => navigate(ui.lineageUrl(evt.target.id())));
-  show(s.node);
+  cy.on("tap", "node", (evt) => {
+    const id = evt.target.id();
+    const out = show(id);
+    if (pathStart && pathStart !== id) showPath(pathStart, id, out);
+  });
+  cy.on("tap", (evt) => {
+    if (evt.target === cy) clearPath();
+  });
+  cy.on("dbltap", "node", (evt) => {
+    if (taps[0] === evt.target.id()) navigate(ui.lineageUrl(evt.target.id()));
+  });
+  // a shared link with a path: draw it again
+  if (s.pathFrom && s.pathTo && kept.has(s.pathFrom) && kept.has(s.pathTo)) {
+    markStart(s.pathFrom);
+    showPath(s.pathFrom, s.pathTo, show(s.pathTo));
+  } else {
+    show(s.node);
+  }
   report();
   // Check jobs of upstream datasets are siblings of the focus's branch, outside a directed graph:
   // ask for each upstream dataset's consumers (depth 1 downstream) and mark failing checks when they answer.
@@ -319,5 +386,7 @@ export async function tableGraph(s, cytoscape, ui) {
       cy.getElementById(id).data("checkFailed", true);
     }),
   );
-  return { cy, count: nodes.length, settled };
+  // what drawing cost, for tests and the console (window.headwaterGraphTiming)
+  const timing = { nodes: kept.size, layout: layout.name, fetchMs: Math.round(fetched - asked), drawMs: Math.round(performance.now() - started) };
+  return { cy, count: nodes.length, settled, timing };
 }
