@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Literal
 
 from headwater.gcpause import pausing_gc
@@ -122,57 +123,60 @@ def _column_impact(
     states = reach.states
     if not states:
         return [], set(), {}
-    # Keys are tuples of strings, not the id dataclasses, whose hashing runs in Python.
+    # Built for tens of thousands of states: keys are tuples of strings (the id dataclasses hash
+    # in Python), and the store shares one tuple among edges with equal transformations, so
+    # their description is found once per distinct tuple.
     short: dict[str, str] = {}
+    described: dict[int, str] = {}
     job_names: dict[tuple[str, str], str] = {}  # every job followed, as the report names it
     chains = [f"{_short(start.dataset)}.{start.field}"]
     label: dict[tuple[str, str, str], int] = {}  # a field's state: the DIRECT one if it has one
     for job in states[0].jobs:  # edges back into the start, through a cycle
         job_names[job.namespace, job.name] = f"{job.namespace}:{job.name}"
     for i in range(1, len(states)):
-        r = states[i]
-        via = r.via or 0
-        desc = _hop_description(r.transformations)
-        hop = f"{r.field} ({desc})" if desc and desc != r.field else r.field
-        dataset = r.dataset
-        if dataset is not states[via].dataset and dataset != states[via].dataset:
+        dataset, field, _, direct, via, steps, _ = states[i]
+        via = via or 0
+        desc = described.get(id(steps))
+        if desc is None:
+            desc = described[id(steps)] = _hop_description(steps)
+        hop = f"{field} ({desc})" if desc and desc != field else field
+        source = states[via].dataset
+        if dataset is not source and dataset != source:
             name = short.get(dataset.name)
             if name is None:
                 name = short[dataset.name] = _short(dataset)
             hop = f"{name}.{hop}"
         chains.append(f"{chains[via]} -> {hop}")
-        key = (dataset.namespace, dataset.name, r.field)
-        if key not in label or (r.direct and not states[label[key]].direct):
+        key = (dataset.namespace, dataset.name, field)
+        seen = label.get(key)
+        if seen is None or (direct and not states[seen].direct):
             label[key] = i
-    affected = []
-    datasets: set[tuple[str, str]] = set()
-    for i in label.values():
-        r = states[i]
-        jobs = []
-        for job in r.jobs:
+    ranked = []
+    for (namespace, name, field), i in label.items():
+        dataset, _, depth_, direct, _, _, jobs = states[i]
+        texts = []
+        for job in jobs:
             text = job_names.get((job.namespace, job.name))
             if text is None:
                 text = job_names[job.namespace, job.name] = f"{job.namespace}:{job.name}"
-            jobs.append(text)
-        datasets.add((r.dataset.namespace, r.dataset.name))
-        affected.append(
-            Affected(
-                r.dataset,
-                r.field,
-                r.depth,
-                "DIRECT" if r.direct else "INDIRECT",
-                tuple(sorted(jobs)),
-                chains[i],
+            texts.append(text)
+        kind: Literal["DIRECT", "INDIRECT"] = "DIRECT" if direct else "INDIRECT"
+        texts.sort()
+        ranked.append(
+            (
+                (depth_, namespace, name, field),
+                Affected(dataset, field, depth_, kind, tuple(texts), chains[i]),
             )
         )
-    affected.sort(key=lambda a: (a.depth, a.dataset.namespace, a.dataset.name, a.field or ""))
+    ranked.sort(key=itemgetter(0))
     # The store returns facets only for nodes that have them: few, so this loop is short.
+    datasets = {(namespace, name) for namespace, name, _ in label}
     owned = [
         (node, facets)
         for node, facets in reach.facets.items()
         if isinstance(node, JobId) or (node.namespace, node.name) in datasets
     ]
-    return affected, set(job_names.values()), _owners(owned)
+    return [a for _, a in ranked], set(job_names.values()), _owners(owned)
 
 
 def _dataset_impact(

@@ -13,7 +13,7 @@ import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from headwater.model.nodes import DatasetId, JobId
 
@@ -69,9 +69,11 @@ class ColumnEdge:
     transformations: tuple[Json, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ReachedColumn:
+class ReachedColumn(NamedTuple):
     """One state of :meth:`LineageStore.column_downstream`'s walk: a field, how and how far.
+
+    A named tuple rather than a frozen dataclass: a hub's walk builds tens of thousands, and a
+    tuple is built several times faster.
 
     Attributes:
         dataset: the field's dataset.
