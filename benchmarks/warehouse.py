@@ -3,7 +3,8 @@
 ``layers`` layers of ``width`` datasets each; every dataset of layer k+1 is written by one job reading
 1-3 datasets of layer k (fan-in), and a hub dataset in layer 0 is read by a share of layer-1 jobs
 (fan-out), so its downstream grows to most of the graph. Each dataset has three columns, each output
-column derived from input columns with OpenLineage transformations.
+column derived from input columns with OpenLineage transformations. With ``owned_share``, that share
+of the jobs and of the datasets they write carry an ``ownership`` facet (one of five teams).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ def _ds(layer: int, i: int) -> str:
     return f"l{layer:02d}.t{i:05d}"
 
 
-def _dataset(name: str, cll: dict[str, Any] | None = None) -> dict[str, Any]:
+def _ownership(team: str) -> dict[str, Any]:
+    return {"_producer": PRODUCER, "_schemaURL": "x", "owners": [{"name": team, "type": "TEAM"}]}
+
+
+def _dataset(
+    name: str, cll: dict[str, Any] | None = None, owner: str | None = None
+) -> dict[str, Any]:
     facets: dict[str, Any] = {
         "schema": {
             "_producer": PRODUCER,
@@ -32,14 +39,17 @@ def _dataset(name: str, cll: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     if cll:
         facets["columnLineage"] = cll
+    if owner:
+        facets["ownership"] = _ownership(owner)
     return {"namespace": "warehouse", "name": name, "facets": facets}
 
 
 def build(
-    layers: int, width: int, seed: int = 1, hub_share: float = 0.5
+    layers: int, width: int, seed: int = 1, hub_share: float = 0.5, owned_share: float = 0.0
 ) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
     """Events (one COMPLETE per job) and the table-level downstream adjacency (dataset -> datasets)."""
     rng = random.Random(seed)
+    owners = random.Random(seed + 1)  # its own stream: the graph does not depend on owned_share
     events = []
     downstream: dict[str, set[str]] = defaultdict(set)
     hub = _ds(0, 0)
@@ -77,6 +87,8 @@ def build(
             }
             for n in ins_sorted:
                 downstream[n].add(out)
+            owner = f"team-{owners.randrange(5)}" if owners.random() < owned_share else None
+            job_facets = {"ownership": _ownership(owner)} if owner else {}
             events.append(
                 {
                     "eventType": "COMPLETE",
@@ -87,9 +99,9 @@ def build(
                         "runId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                         "facets": {},
                     },
-                    "job": {"namespace": "etl", "name": f"job_{out}", "facets": {}},
+                    "job": {"namespace": "etl", "name": f"job_{out}", "facets": job_facets},
                     "inputs": [_dataset(n) for n in ins_sorted],
-                    "outputs": [_dataset(out, cll)],
+                    "outputs": [_dataset(out, cll, owner)],
                 }
             )
     return events, downstream

@@ -313,3 +313,52 @@ def test_impact_as_of_follows_the_job_version_of_that_time(tmp_path):
     )
     assert wrong.status_code == 422 and "asOf" in wrong.text
     store.close()
+
+
+def test_a_value_path_through_a_field_first_reached_by_a_filter_is_direct(tmp_path):
+    """a.x filters b.p (one edge) and flows into b.p through b.q (two edges); b.p feeds c.z.
+    c.z consumes a.x's value along a.x -> b.q -> b.p -> c.z, so a type change breaks it. A
+    level-by-level walk found b.p INDIRECT first and, depending on the database's row order,
+    could follow it as INDIRECT and call the change safe."""
+    from factories import column_lineage, dataset, run_event
+    from headwater.model import DatasetId
+
+    store = open_store(f"sqlite:///{tmp_path / 'paths.db'}")
+    steps = column_lineage(
+        {
+            "q": [("warehouse:a", "x", "DIRECT", "IDENTITY")],
+            "p": [("warehouse:a", "x", "INDIRECT", "FILTER")],
+        }
+    )
+    store.ingest(
+        run_event(job="one", inputs=[dataset("a")], outputs=[dataset("b", columnLineage=steps)])
+    )
+    inner = column_lineage({"p": [("warehouse:b", "q", "DIRECT", "TRANSFORMATION")]})
+    store.ingest(
+        run_event(
+            job="two", inputs=[dataset("b")], outputs=[dataset("b", columnLineage=inner)], at=1
+        )
+    )
+    last = column_lineage({"z": [("warehouse:b", "p", "DIRECT", "IDENTITY")]})
+    store.ingest(
+        run_event(
+            job="three", inputs=[dataset("b")], outputs=[dataset("c", columnLineage=last)], at=2
+        )
+    )
+    report = impact(store, FieldId(DatasetId("warehouse", "a"), "x"), change="type")
+    got = {(a.dataset.name, a.field): (a.depth, a.kind, a.chain) for a in report.affected}
+    assert got == {
+        ("b", "q"): (1, "DIRECT", "a.x -> b.q (IDENTITY(x))"),
+        ("b", "p"): (2, "DIRECT", "a.x -> b.q (IDENTITY(x)) -> p (TRANSFORMATION(q))"),
+        ("c", "z"): (
+            3,
+            "DIRECT",
+            "a.x -> b.q (IDENTITY(x)) -> p (TRANSFORMATION(q)) -> c.z (IDENTITY(p))",
+        ),
+    }
+    assert not report.to_json()["safe"] and report.jobs == (
+        "pipelines:one",
+        "pipelines:three",
+        "pipelines:two",
+    )
+    store.close()

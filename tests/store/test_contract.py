@@ -809,3 +809,323 @@ def test_quality_history_keeps_every_result(store):
     assert len(store.quality_history(orders, limit=1)[0]) == 1
     with pytest.raises(NotFound):
         store.quality_history(DatasetId("warehouse", "nothing"))
+
+
+def _edge(ds: str, field: str, *steps: tuple[str, str]) -> dict:
+    """An input field of a columnLineage facet with the given (type, subtype) transformations."""
+    ns, name = ds.split(":", 1)
+    return {
+        "namespace": ns,
+        "name": name,
+        "field": field,
+        "transformations": [
+            {"type": typ, "subtype": sub, "description": f"{sub}({field})", "masking": False}
+            for typ, sub in steps
+        ],
+    }
+
+
+def _job(store, job, inputs, outputs, at=0):
+    """A completed run of ``job``: ``outputs`` maps a dataset to ``{field: [input fields]}``."""
+    facets = {
+        name: {
+            "columnLineage": {
+                "_producer": "p",
+                "_schemaURL": "s",
+                "fields": {f: {"inputFields": ins} for f, ins in fields.items()},
+            }
+        }
+        for name, fields in outputs.items()
+    }
+    store.ingest(
+        run_event(
+            job=job,
+            inputs=[dataset(i) for i in inputs],
+            outputs=[dataset(o, **facets[o]) for o in outputs],
+            at=at,
+        )
+    )
+
+
+def _states(reach):
+    """``(dataset, field, depth, direct, via (dataset, field, direct), jobs)`` per state."""
+    out = []
+    for s in reach.states:
+        via = reach.states[s.via] if s.via is not None else None
+        out.append(
+            (
+                s.dataset.name,
+                s.field,
+                s.depth,
+                s.direct,
+                (via.dataset.name, via.field, via.direct) if via else None,
+                tuple(j.name for j in s.jobs),
+            )
+        )
+    return out
+
+
+def test_column_downstream_walks_the_tree_in_the_database(store):
+    """The one-statement walk: depth, kind, predecessor, transformations and jobs per field."""
+    owned = {"ownership": {"_producer": "p", "_schemaURL": "s", "owners": [{"name": "team-a"}]}}
+    _retail(store)
+    store.ingest(
+        run_event(job="customer_revenue_aggregation", outputs=[dataset("summary", **owned)])
+    )
+    quantity = (DatasetId("warehouse", "orders"), "quantity")
+    reach = store.column_downstream(quantity, 10, facets=["ownership"])
+    assert _states(reach) == [
+        ("orders", "quantity", 0, True, None, ()),
+        ("staging", "quantity", 1, True, ("orders", "quantity", True), ("customer_orders_etl",)),
+        (
+            "summary",
+            "total_profit",
+            2,
+            True,
+            ("staging", "quantity", True),
+            ("customer_revenue_aggregation",),
+        ),
+    ]
+    assert reach.states[2].transformations[0]["subtype"] == "AGGREGATION"
+    assert reach.facets == {DatasetId("warehouse", "summary"): owned}
+    assert store.column_downstream(quantity, 1).states[-1].field == "quantity"
+    # the dataset-level JOIN dependencies (out_field '') lead nowhere
+    key = store.column_downstream((DatasetId("warehouse", "customers"), "customer_id"), 10)
+    assert [(s.dataset.name, s.field) for s in key.states] == [("customers", "customer_id")]
+    assert store.column_downstream((DatasetId("warehouse", "nope"), "x"), 10).states == []
+
+
+def test_column_downstream_tells_direct_from_indirect(store):
+    """A field reached both along DIRECT edges and through a filter has both states; an edge
+    whose first transformation is INDIRECT but which also has a DIRECT one counts as DIRECT."""
+    _job(
+        store,
+        "j1",
+        ["a"],
+        {
+            "b": {
+                "y": [_edge("warehouse:a", "x", ("INDIRECT", "FILTER"))],
+                "z": [_edge("warehouse:a", "x", ("INDIRECT", "FILTER"), ("DIRECT", "IDENTITY"))],
+            }
+        },
+    )
+    _job(
+        store,
+        "j2",
+        ["b"],
+        {
+            "c": {
+                "w": [
+                    _edge("warehouse:b", "y", ("DIRECT", "IDENTITY")),
+                    _edge("warehouse:b", "z", ("DIRECT", "TRANSFORMATION")),
+                ],
+                "v": [_edge("warehouse:b", "y", ("DIRECT", "IDENTITY"))],
+            }
+        },
+        at=1,
+    )
+    reach = store.column_downstream((DatasetId("warehouse", "a"), "x"), 10)
+    assert sorted(_states(reach)[1:]) == [
+        ("b", "y", 1, False, ("a", "x", True), ("j1",)),
+        ("b", "z", 1, True, ("a", "x", True), ("j1",)),
+        ("c", "v", 2, False, ("b", "y", False), ("j2",)),
+        ("c", "w", 2, False, ("b", "y", False), ("j2",)),
+        ("c", "w", 2, True, ("b", "z", True), ("j2",)),
+    ]
+    assert [s.depth for s in reach.states] == sorted(s.depth for s in reach.states)
+
+
+def test_column_downstream_is_cycle_safe_and_bounded(store):
+    """a.x -> b.x -> a.x is a cycle: the start is not re-entered (its state lists the job that
+    writes back into it), nothing is reached twice, and the walk stops at the depth asked."""
+    _job(store, "ab", ["a"], {"b": {"x": [_edge("warehouse:a", "x", ("DIRECT", "IDENTITY"))]}})
+    _job(store, "ba", ["b"], {"a": {"x": [_edge("warehouse:b", "x", ("DIRECT", "IDENTITY"))]}}, 1)
+    _job(
+        store,
+        "bc",
+        ["b", "c"],
+        {"c": {"x": [_edge("warehouse:b", "x", ("DIRECT", "IDENTITY"))]}},
+        2,
+    )
+    _job(store, "cb", ["c"], {"b": {"y": [_edge("warehouse:c", "x", ("DIRECT", "IDENTITY"))]}}, 3)
+    start = (DatasetId("warehouse", "a"), "x")
+    assert _states(store.column_downstream(start, 20)) == [
+        ("a", "x", 0, True, None, ("ba",)),
+        ("b", "x", 1, True, ("a", "x", True), ("ab",)),
+        ("c", "x", 2, True, ("b", "x", True), ("bc",)),
+        ("b", "y", 3, True, ("c", "x", True), ("cb",)),
+    ]
+    assert _states(store.column_downstream(start, 2))[-1][:3] == ("c", "x", 2)
+    # edges out of the last level are not followed: no job writes back into the start yet
+    assert _states(store.column_downstream(start, 1)) == [
+        ("a", "x", 0, True, None, ()),
+        ("b", "x", 1, True, ("a", "x", True), ("ab",)),
+    ]
+
+
+def test_column_downstream_lists_every_job_into_a_field(store):
+    """Two jobs write out.v, from a.x and from b.x; both are listed once b.x is reached above
+    the depth limit. Ties between equally short paths go to the edge recorded first."""
+    _job(store, "to_b", ["a"], {"b": {"x": [_edge("warehouse:a", "x", ("DIRECT", "IDENTITY"))]}})
+    _job(
+        store,
+        "from_a",
+        ["a"],
+        {"out": {"v": [_edge("warehouse:a", "x", ("DIRECT", "IDENTITY"))]}},
+        1,
+    )
+    _job(
+        store,
+        "from_b",
+        ["b"],
+        {"out": {"v": [_edge("warehouse:b", "x", ("DIRECT", "IDENTITY"))]}},
+        2,
+    )
+    _job(
+        store,
+        "fan",
+        ["b", "out"],
+        {
+            "c": {
+                "x": [
+                    _edge("warehouse:out", "v", ("DIRECT", "IDENTITY")),
+                    _edge("warehouse:b", "x", ("DIRECT", "IDENTITY")),
+                ]
+            }
+        },
+        3,
+    )
+    start = (DatasetId("warehouse", "a"), "x")
+    deep = _states(store.column_downstream(start, 5))
+    assert deep[1:] == [
+        ("b", "x", 1, True, ("a", "x", True), ("to_b",)),
+        ("out", "v", 1, True, ("a", "x", True), ("from_a", "from_b")),
+        ("c", "x", 2, True, ("out", "v", True), ("fan",)),  # out.v's edge was recorded first
+    ]
+    shallow = _states(store.column_downstream(start, 1))
+    assert shallow[2] == ("out", "v", 1, True, ("a", "x", True), ("from_a",))
+
+
+def test_column_downstream_as_of(store):
+    """The walk follows the job version of the time asked for."""
+    from datetime import timedelta
+
+    from factories import T0
+
+    _job(
+        store,
+        "switcher",
+        ["a"],
+        {"out": {"v": [_edge("warehouse:a", "x", ("DIRECT", "IDENTITY"))]}},
+        0,
+    )
+    _job(
+        store,
+        "switcher",
+        ["b"],
+        {"out": {"v": [_edge("warehouse:b", "y", ("DIRECT", "IDENTITY"))]}},
+        100,
+    )
+    a, b = (DatasetId("warehouse", "a"), "x"), (DatasetId("warehouse", "b"), "y")
+    then = T0 + timedelta(seconds=50)
+    assert [s.dataset.name for s in store.column_downstream(a, 5, then).states] == ["a", "out"]
+    assert [s.dataset.name for s in store.column_downstream(a, 5).states] == ["a"]
+    assert [s.dataset.name for s in store.column_downstream(b, 5).states] == ["b", "out"]
+    assert [s.dataset.name for s in store.column_downstream(b, 5, then).states] == ["b"]
+    before = T0 - timedelta(days=1)
+    assert [s.dataset.name for s in store.column_downstream(a, 5, before).states] == ["a"]
+
+
+def test_jobs_reached_in_one_walk(store):
+    """Table-level walks: jobs within a depth in one direction, with all their inputs and
+    outputs; a cycle ends; a job start is part of the answer; as of a time."""
+    from datetime import timedelta
+
+    from factories import T0
+
+    _retail(store)
+    store.ingest(
+        run_event(job="loop", inputs=[dataset("summary")], outputs=[dataset("orders")], at=30)
+    )
+
+    def reached(start, depth, direction, as_of=None):
+        return {
+            (te.job.name, tuple(d.name for d in te.inputs), tuple(d.name for d in te.outputs))
+            for te in store.jobs_reached(start, depth, direction, as_of)
+        }
+
+    orders = DatasetId("warehouse", "orders")
+    etl = ("customer_orders_etl", ("customers", "orders"), ("staging",))
+    agg = ("customer_revenue_aggregation", ("products", "staging"), ("summary",))
+    loop = ("loop", ("summary",), ("orders",))
+    assert reached(orders, 1, "downstream") == {etl}
+    assert reached(orders, 20, "downstream") == {etl, agg, loop}
+    assert reached(orders, 20, "upstream") == {loop, agg, etl}
+    assert reached(orders, 0, "downstream") == set()
+    assert reached(JobId("pipelines", "loop"), 1, "downstream") == {loop, etl}
+    assert reached(JobId("pipelines", "loop"), 0, "upstream") == {loop}
+    assert reached(orders, 20, "downstream", T0 + timedelta(seconds=5)) == {etl}
+    assert store.jobs_reached(DatasetId("warehouse", "nope"), 5, "downstream") == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_column_downstream_matches_a_breadth_first_search(store, seed):
+    """Random graphs with cycles, INDIRECT steps and several jobs per output, against a plain
+    breadth-first search over (field, all-DIRECT-so-far) states, written from the contract."""
+    import random
+    from collections import defaultdict
+
+    rng = random.Random(seed)
+    fields = [(f"t{i}", f) for i in range(7) for f in ("p", "q")]
+    edges = []  # (job, (in_ds, in_field), (out_ds, out_field), has_direct), as recorded
+    for j in range(12):
+        out = rng.choice(range(7))
+        ins = sorted({rng.randrange(7) for _ in range(rng.randint(1, 3))})
+        mapping: dict = {}
+        for f in ("p", "q"):
+            for i in ins:
+                if rng.random() < 0.6:
+                    kinds = rng.choice(
+                        [
+                            [("DIRECT", "IDENTITY")],
+                            [("INDIRECT", "FILTER")],
+                            [("INDIRECT", "JOIN"), ("DIRECT", "TRANSFORMATION")],
+                        ]
+                    )
+                    field = rng.choice(("p", "q"))
+                    mapping.setdefault(f, []).append(_edge(f"warehouse:t{i}", field, *kinds))
+                    direct = any(k == "DIRECT" for k, _ in kinds)
+                    edges.append((f"j{j}", (f"t{i}", field), (f"t{out}", f), direct))
+        _job(store, f"j{j}", [f"t{i}" for i in ins], {f"t{out}": mapping}, at=j)
+    start, depth = fields[0], 4
+    # reference: BFS over states (field, direct), then the predecessor rule of the contract
+    dist = {(start, True): 0}
+    frontier = [(start, True)]
+    for level in range(1, depth + 1):
+        nxt = []
+        for node, kind in frontier:
+            for _, a, b, direct in edges:
+                state = (b, kind and direct)
+                if a == node and b != start and state not in dist:
+                    dist[state] = level
+                    nxt.append(state)
+        frontier = nxt
+    nearest: dict = defaultdict(lambda: depth + 1)
+    for (node, _), d in dist.items():
+        nearest[node] = min(nearest[node], d)
+    expected = set()
+    for (node, kind), d in dist.items():
+        jobs = tuple(sorted({j for j, a, b, _ in edges if b == node and nearest[a] < depth}))
+        via = None
+        if d:
+            candidates = [
+                (not pk, i, a, pk)
+                for i, (_, a, b, direct) in enumerate(edges)
+                for pk in (True, False)
+                if b == node and dist.get((a, pk)) == d - 1 and (pk and direct) == kind
+            ]
+            _, _, a, pk = min(candidates)
+            via = (a[0], a[1], pk)
+        expected.add((node[0], node[1], d, kind, via, jobs))
+    reach = store.column_downstream((DatasetId("warehouse", start[0]), start[1]), depth)
+    assert set(_states(reach)) == expected

@@ -12,8 +12,10 @@ from ownership facets of the affected datasets and jobs.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Literal
 
 from headwater.gcpause import pausing_gc
@@ -122,77 +124,104 @@ def _short(dataset: DatasetId) -> str:
     return dataset.name.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _hop_description(transformations: tuple[dict[str, Any], ...]) -> str:
+    """The description a chain shows for an edge: its DIRECT transformation's, else its first's."""
+    for step in transformations:
+        if step.get("type") == "DIRECT":
+            return str(step.get("description") or "")
+    return str(transformations[0].get("description") or "") if transformations else ""
+
+
 def _column_impact(
     store: LineageStore, start: FieldId, depth: int, as_of: datetime | None = None
-) -> tuple[list[Affected], set[str], list[ImpactEdge]]:
-    origin: Field = (start.dataset, start.field)
-    seen: dict[Field, Affected] = {}
-    chains: dict[Field, str] = {origin: f"{_short(start.dataset)}.{start.field}"}
-    kinds: dict[Field, Literal["DIRECT", "INDIRECT"]] = {origin: "DIRECT"}
-    jobs_of: dict[Field, set[str]] = defaultdict(set)
-    all_jobs: set[str] = set()
-    edges: dict[tuple[str, str, str], ImpactEdge] = {}
-    frontier = [origin]
-    for level in range(1, depth + 1):
-        if not frontier:
-            break
-        nxt: list[Field] = []
-        for edge in store.column_edges(frontier, "downstream", as_of):
-            if not edge.out_field:
-                continue
-            src: Field = (edge.in_dataset, edge.in_field)
-            dst: Field = (edge.out_dataset, edge.out_field)
-            direct = next((t for t in edge.transformations if t.get("type") == "DIRECT"), None)
-            kind: Literal["DIRECT", "INDIRECT"] = (
-                "DIRECT" if direct is not None and kinds.get(src) == "DIRECT" else "INDIRECT"
+) -> tuple[list[Affected], set[str], dict[str, list[str]], list[ImpactEdge]]:
+    reach = store.column_downstream((start.dataset, start.field), depth, as_of, ["ownership"])
+    states = reach.states
+    if not states:
+        return [], set(), {}, []
+    # Built for tens of thousands of states: keys are tuples of strings (the id dataclasses hash
+    # in Python), and the store shares one tuple among edges with equal transformations, so
+    # their description is found once per distinct tuple.
+    short: dict[str, str] = {}
+    described: dict[int, str] = {}
+    job_names: dict[tuple[str, str], str] = {}  # every job followed, as the report names it
+    chains = [f"{_short(start.dataset)}.{start.field}"]
+    label: dict[tuple[str, str, str], int] = {}  # a field's state: the DIRECT one if it has one
+    for job in states[0].jobs:  # edges back into the start, through a cycle
+        job_names[job.namespace, job.name] = f"{job.namespace}:{job.name}"
+    for i in range(1, len(states)):
+        dataset, field, _, direct, via, steps, _ = states[i]
+        via = via or 0
+        desc = described.get(id(steps))
+        if desc is None:
+            desc = described[id(steps)] = _hop_description(steps)
+        hop = f"{field} ({desc})" if desc and desc != field else field
+        source = states[via].dataset
+        if dataset is not source and dataset != source:
+            name = short.get(dataset.name)
+            if name is None:
+                name = short[dataset.name] = _short(dataset)
+            hop = f"{name}.{hop}"
+        chains.append(f"{chains[via]} -> {hop}")
+        key = (dataset.namespace, dataset.name, field)
+        seen = label.get(key)
+        if seen is None or (direct and not states[seen].direct):
+            label[key] = i
+    ranked = []
+    for (namespace, name, field), i in label.items():
+        dataset, _, depth_, direct, _, _, jobs = states[i]
+        texts = []
+        for job in jobs:
+            text = job_names.get((job.namespace, job.name))
+            if text is None:
+                text = job_names[job.namespace, job.name] = f"{job.namespace}:{job.name}"
+            texts.append(text)
+        kind: Literal["DIRECT", "INDIRECT"] = "DIRECT" if direct else "INDIRECT"
+        texts.sort()
+        ranked.append(
+            (
+                (depth_, namespace, name, field),
+                Affected(dataset, field, depth_, kind, tuple(texts), chains[i]),
             )
-            job = f"{edge.job.namespace}:{edge.job.name}"
-            all_jobs.add(job)
-            jobs_of[dst].add(job)
-            hop_ids = (FieldId(*src).node_id(), FieldId(*dst).node_id(), job)
-            if hop_ids not in edges or direct is not None:
-                edges[hop_ids] = ImpactEdge(
-                    *hop_ids, "DIRECT" if direct is not None else "INDIRECT"
-                )
-            if dst in chains and (kinds[dst] == "DIRECT" or kind == "INDIRECT"):
-                continue
-            desc = (direct or (edge.transformations[0] if edge.transformations else {})).get(
-                "description"
-            ) or ""
-            hop = f"{dst[1]} ({desc})" if desc and desc != dst[1] else dst[1]
-            if dst[0] != src[0]:
-                hop = f"{_short(dst[0])}.{hop}"
-            chains[dst] = f"{chains[src]} -> {hop}"
-            first_time = dst not in kinds
-            kinds[dst] = kind
-            seen[dst] = Affected(dst[0], dst[1], level, kind, (), chains[dst])
-            if first_time:
-                nxt.append(dst)
-        frontier = nxt
-    affected = [
-        Affected(
-            a.dataset,
-            a.field,
-            a.depth,
-            a.kind,
-            tuple(sorted(jobs_of[(a.dataset, a.field or "")])),
-            a.chain,
         )
-        for a in seen.values()
+    ranked.sort(key=itemgetter(0))
+    # The store returns facets only for nodes that have them: few, so this loop is short.
+    datasets = {(namespace, name) for namespace, name, _ in label}
+    owned = [
+        (node, facets)
+        for node, facets in reach.facets.items()
+        if isinstance(node, JobId) or (node.namespace, node.name) in datasets
     ]
-    ordered = sorted(affected, key=lambda a: (a.depth, a.dataset, a.field or ""))
-    return ordered, all_jobs, list(edges.values())
+    return [a for _, a in ranked], set(job_names.values()), _owners(owned), _tree_edges(states)
+
+
+def _tree_edges(states: list[Any]) -> list[ImpactEdge]:
+    """The impact graph of a column: each reached field joined to the field it was reached from
+    (the walk's tree), DIRECT when that edge carries the value, once per pair of fields."""
+    ids = [f"datasetField:{s.dataset.namespace}:{s.dataset.name}:{s.field}" for s in states]
+    edges: dict[tuple[str, str], ImpactEdge] = {}
+    for i in range(1, len(states)):
+        state = states[i]
+        pair = (ids[state.via or 0], ids[i])
+        direct = any(step.get("type") == "DIRECT" for step in state.transformations)
+        if pair in edges and (edges[pair].kind == "DIRECT" or not direct):
+            continue
+        job = state.jobs[0] if state.jobs else None
+        edges[pair] = ImpactEdge(
+            *pair, f"{job.namespace}:{job.name}" if job else "", "DIRECT" if direct else "INDIRECT"
+        )
+    return list(edges.values())
 
 
 def _dataset_impact(
     store: LineageStore, start: DatasetId, depth: int, as_of: datetime | None = None
-) -> tuple[list[Affected], set[str], list[ImpactEdge]]:
+) -> tuple[list[Affected], dict[JobId, str], list[ImpactEdge]]:
     graph = {n["id"]: n for n in lineage(store, start, depth, "downstream", as_of)["graph"]}
     depth_of = {start.node_id(): 0}
     chain = {start.node_id(): _short(start)}
     frontier = [start.node_id()]
     affected: list[Affected] = []
-    jobs: set[str] = set()
+    jobs: dict[JobId, str] = {}
     while frontier:
         nxt = []
         for node_id in frontier:
@@ -210,7 +239,8 @@ def _dataset_impact(
                 )
                 chain[dest] = f"{chain[node_id]} -> {label}"
                 if is_job:
-                    jobs.add(f"{node['data']['namespace']}:{node['data']['name']}")
+                    job = JobId(node["data"]["namespace"], node["data"]["name"])
+                    jobs[job] = f"{job.namespace}:{job.name}"
                 else:
                     producers = tuple(e["origin"].split(":", 1)[1] for e in node["inEdges"])
                     ds = DatasetId(node["data"]["namespace"], node["data"]["name"])
@@ -231,10 +261,10 @@ def _dataset_impact(
     return sorted(affected, key=lambda a: (a.depth, a.dataset)), jobs, edges
 
 
-def _owners(store: LineageStore, datasets: set[DatasetId], jobs: set[str]) -> dict[str, list[str]]:
+def _owners(facets_of: Iterable[tuple[DatasetId | JobId, dict[str, Any]]]) -> dict[str, list[str]]:
+    """Owners (from ``ownership`` facets) to notify, each with the datasets and jobs they own."""
     owners: dict[str, set[str]] = defaultdict(set)
-    job_ids = [JobId(*j.split(":", 1)) for j in sorted(jobs)]
-    for node, facets in store.facets_of([*sorted(datasets), *job_ids], ["ownership"]).items():
+    for node, facets in facets_of:
         label = f"dataset {_short(node)}" if isinstance(node, DatasetId) else f"job {node.name}"
         for owner in (facets.get("ownership") or {}).get("owners") or []:
             owners[str(owner.get("name"))].add(label)
@@ -273,10 +303,12 @@ def impact(
         if fields and node.field not in {f["name"] for f in fields}:
             msg = f"{node.dataset.name} has no column {node.field!r}"
             raise NotFound(msg)
-        affected, jobs, edges = _column_impact(store, node, depth, as_of)
+        affected, jobs, owners, edges = _column_impact(store, node, depth, as_of)
     else:
-        affected, jobs, edges = _dataset_impact(store, node, depth, as_of)
-    owners = _owners(store, {a.dataset for a in affected}, jobs)
+        affected, job_ids, edges = _dataset_impact(store, node, depth, as_of)
+        facets = store.facets_of([*{a.dataset for a in affected}, *job_ids], ["ownership"])
+        owners = _owners(facets.items())
+        jobs = set(job_ids.values())
     label = f"{_short(node.dataset)}.{node.field}" if isinstance(node, FieldId) else _short(node)
     return ImpactReport(
         node.node_id(), label, change, tuple(affected), tuple(sorted(jobs)), owners, tuple(edges)

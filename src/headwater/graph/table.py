@@ -7,7 +7,7 @@ from typing import Any
 
 from headwater.gcpause import pausing_gc
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
-from headwater.store.base import Direction, LineageStore, NotFound, TableEdges
+from headwater.store.base import Direction, LineageStore, NotFound
 
 Json = dict[str, Any]
 Edge = tuple[
@@ -24,32 +24,11 @@ def _walk(
     edges: set[Edge],
     as_of: datetime | None = None,
 ) -> None:
-    frontier: list[DatasetId] = [start] if isinstance(start, DatasetId) else []
-    reached: list[TableEdges] = store.job_edges([start], as_of) if isinstance(start, JobId) else []
-    seen: set[DatasetId | JobId] = {start}
-    hops = 0
-    while True:
-        for te in reached:
-            edges.update((ds, te.job) for ds in te.inputs)
-            edges.update((te.job, ds) for ds in te.outputs)
-            for ds in te.inputs if upstream else te.outputs:
-                nodes.add(ds)
-                if ds not in seen:
-                    seen.add(ds)
-                    frontier.append(ds)
-        if not frontier or hops >= depth:
-            return
-        hops += 1
-        reached = [
-            te
-            for te in store.jobs_touching(frontier, "out" if upstream else "in", as_of)
-            if te.job not in seen
-        ]
-        seen.update(te.job for te in reached)
-        nodes.update(te.job for te in reached)
-        frontier = []
-        if not reached:
-            return
+    for te in store.jobs_reached(start, depth, "upstream" if upstream else "downstream", as_of):
+        nodes.add(te.job)
+        edges.update((ds, te.job) for ds in te.inputs)
+        edges.update((te.job, ds) for ds in te.outputs)
+        nodes.update(te.inputs if upstream else te.outputs)
 
 
 @pausing_gc

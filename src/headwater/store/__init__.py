@@ -7,9 +7,11 @@ import os
 from headwater.store.base import (
     BatchItemResult,
     ColumnEdge,
+    ColumnReach,
     IngestResult,
     LineageStore,
     NotFound,
+    ReachedColumn,
     StoreError,
     TableEdges,
 )
@@ -20,9 +22,11 @@ __all__ = [
     "DEFAULT_URL",
     "BatchItemResult",
     "ColumnEdge",
+    "ColumnReach",
     "IngestResult",
     "LineageStore",
     "NotFound",
+    "ReachedColumn",
     "StoreError",
     "TableEdges",
     "open_store",

@@ -13,7 +13,7 @@ import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from headwater.model.nodes import DatasetId, JobId
 
@@ -72,6 +72,44 @@ class ColumnEdge:
     in_dataset: DatasetId
     in_field: str
     transformations: tuple[Json, ...]
+
+
+class ReachedColumn(NamedTuple):
+    """One state of :meth:`LineageStore.column_downstream`'s walk: a field, how and how far.
+
+    A named tuple rather than a frozen dataclass: a hub's walk builds tens of thousands, and a
+    tuple is built several times faster.
+
+    Attributes:
+        dataset: the field's dataset.
+        field: the field.
+        depth: edges from the start (the smallest for this field and ``direct``).
+        direct: every edge on the way has a DIRECT transformation (the value flows into it).
+        via: index, in the same result, of the state this one was reached from (None: the start).
+        transformations: the transformations of the edge from ``via``, in full.
+        jobs: the jobs of every edge into this field from a field reached above the depth limit.
+    """
+
+    dataset: DatasetId
+    field: str
+    depth: int
+    direct: bool
+    via: int | None
+    transformations: tuple[Json, ...]
+    jobs: tuple[JobId, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnReach:
+    """What :meth:`LineageStore.column_downstream` returns.
+
+    Attributes:
+        states: the walk's tree; ``states[0]`` is the start.
+        facets: for each dataset and job named in ``states``, the facets asked for that it has.
+    """
+
+    states: list[ReachedColumn]
+    facets: dict[DatasetId | JobId, Json]
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +345,24 @@ class LineageStore(abc.ABC):
         """The inputs and outputs of each job's current version (or its version as of ``as_of``)."""
 
     @abc.abstractmethod
+    def jobs_reached(
+        self,
+        start: DatasetId | JobId,
+        depth: int,
+        direction: Literal["upstream", "downstream"],
+        as_of: datetime | None = None,
+    ) -> list[TableEdges]:
+        """Every job within ``depth`` jobs of ``start`` in one direction, with its inputs and outputs.
+
+        One walk in the database over each job's current version (or its version as of
+        ``as_of``). Downstream: the jobs reading the start dataset (or the start job's outputs),
+        then the jobs reading what those write, up to ``depth`` jobs away; upstream: the jobs
+        writing them, and so on. A job start is part of the answer. Each job's ``inputs`` and
+        ``outputs`` are all of its version's, sorted, including datasets the walk did not reach
+        (a downstream job's other inputs). Cycle-safe; an unknown start gives ``[]``.
+        """
+
+    @abc.abstractmethod
     def column_edges(
         self,
         fields: Sequence[tuple[DatasetId, str]],
@@ -314,6 +370,34 @@ class LineageStore(abc.ABC):
         as_of: datetime | None = None,
     ) -> list[ColumnEdge]:
         """Column edges of current (or as-of) job versions into (upstream) or out of (downstream) the fields."""
+
+    @abc.abstractmethod
+    def column_downstream(
+        self,
+        start: tuple[DatasetId, str],
+        depth: int,
+        as_of: datetime | None = None,
+        facets: Sequence[str] = (),
+    ) -> ColumnReach:
+        """Every field downstream of ``start`` within ``depth`` edges, as a breadth-first tree.
+
+        One walk in the database (not one query per level) over the column edges of each job's
+        current version, or its version as of ``as_of``. A field may appear twice: reached along
+        DIRECT edges only (``direct``), and along a path with an INDIRECT step, each at its
+        smallest depth. A state's ``via`` is a state one level up: DIRECT from DIRECT along an
+        edge with a DIRECT transformation; INDIRECT from an INDIRECT state, or from a DIRECT one
+        along an edge without; a DIRECT predecessor is preferred, then the first recorded edge.
+        ``states[0]`` is the start (depth 0, ``via`` None, with the jobs of edges back into it
+        through a cycle); it is never re-entered. The rest are ordered by depth, so ``via``
+        always points back. Cycle-safe. An unknown dataset gives no states at all.
+
+        Args:
+            start: ``(dataset, field)``.
+            depth: how many edges to follow.
+            as_of: walk the graph as the job versions current at that time defined it.
+            facets: facet names (e.g. ``["ownership"]``) to return for the datasets and jobs
+                reached, as :meth:`facets_of` would with ``keys``, in the same read.
+        """
 
     @abc.abstractmethod
     def facets_of(

@@ -51,11 +51,12 @@ from headwater.model.events import (
 )
 from headwater.model.nodes import DatasetId, JobId
 from headwater.store import schema as t
-from headwater.store import views
+from headwater.store import traversal, views
 from headwater.store.base import (
     SEARCH_MATCHES,
     BatchItemResult,
     ColumnEdge,
+    ColumnReach,
     IngestResult,
     Json,
     LineageStore,
@@ -1100,23 +1101,7 @@ class SqlStore(LineageStore):
 
         As of a time, a job's version is the one of its latest run started at or before that time.
         """
-        if as_of is None:
-            return t.jobs, t.jobs.c.current_version_id
-        r = t.runs
-        order = (r.c.created_at.desc(), r.c.run_id.desc())
-        ranked = (
-            select(
-                r.c.job_id,
-                r.c.job_version_id.label("version_id"),
-                func.row_number().over(partition_by=r.c.job_id, order_by=order).label("rn"),
-            )
-            .where(and_(r.c.created_at <= as_of, r.c.job_version_id.is_not(None)))
-            .subquery("ranked")
-        )
-        current = (
-            select(ranked.c.job_id, ranked.c.version_id).where(ranked.c.rn == 1).subquery("as_of")
-        )
-        return t.jobs.join(current, current.c.job_id == t.jobs.c.id), current.c.version_id
+        return traversal.job_versions(as_of)
 
     def facets_of(
         self, nodes: Sequence[DatasetId | JobId], keys: Sequence[str] | None = None
@@ -1269,6 +1254,29 @@ class SqlStore(LineageStore):
                 rows.extend(conn.execute(q.select_from(source).where(where)).all())
             return self._table_edges(conn, rows)
 
+    def jobs_reached(
+        self,
+        start: DatasetId | JobId,
+        depth: int,
+        direction: Literal["upstream", "downstream"],
+        as_of: datetime | None = None,
+    ) -> list[TableEdges]:
+        table = t.datasets if isinstance(start, DatasetId) else t.jobs
+        with self._read() as conn:
+            pk = conn.execute(
+                select(table.c.id).where(
+                    and_(table.c.namespace == start.namespace, table.c.name == start.name)
+                )
+            ).scalar()
+            if pk is None:
+                return []
+            dataset_pk, job_pk = (int(pk), None) if table is t.datasets else (None, int(pk))
+            query = traversal.jobs_reached(
+                dataset_pk, job_pk, depth, direction == "upstream", as_of
+            )
+            rows = conn.execute(query).all()
+        return traversal.table_edges(rows)
+
     def column_edges(
         self,
         fields: Sequence[tuple[DatasetId, str]],
@@ -1316,6 +1324,49 @@ class SqlStore(LineageStore):
                         )
                     )
         return result
+
+    def column_downstream(
+        self,
+        start: tuple[DatasetId, str],
+        depth: int,
+        as_of: datetime | None = None,
+        facets: Sequence[str] = (),
+    ) -> ColumnReach:
+        dataset, name = start
+        keys = list(facets)
+        with self._read() as conn:
+            pk = conn.execute(
+                select(t.datasets.c.id).where(
+                    and_(
+                        t.datasets.c.namespace == dataset.namespace,
+                        t.datasets.c.name == dataset.name,
+                    )
+                )
+            ).scalar()
+            if pk is None:
+                return ColumnReach([], {})
+            query = traversal.column_downstream(self.dialect, int(pk), name, depth, as_of, keys)
+            rows = conn.execute(query).all()
+            found: dict[DatasetId | JobId, Json] = {}
+            jobs, unnamed = traversal.row_jobs(rows, keys, found)
+            for chunk in _chunks(sorted(unnamed)):
+                q = select(
+                    t.jobs.c.id,
+                    t.jobs.c.namespace,
+                    t.jobs.c.name,
+                    *(traversal.facet(self.dialect, t.jobs.c.facets, k) for k in keys),
+                ).where(t.jobs.c.id.in_(chunk))
+                for r in conn.execute(q):
+                    jobs[r.id] = job = JobId(r.namespace, r.name)
+                    if any(v is not None for v in r[3:]):
+                        found[job] = traversal.present(keys, r[3:])
+            if keys:
+                q = select(*(traversal.facet(self.dialect, t.datasets.c.facets, k) for k in keys))
+                values = conn.execute(q.where(t.datasets.c.id == pk)).one()
+                if any(v is not None for v in values):
+                    found[dataset] = traversal.present(keys, values)
+        states = traversal.column_states(dataset, name, int(pk), rows, jobs, keys, found)
+        return ColumnReach(states, found)
 
     @staticmethod
     def _rows_by_key(conn: Any, table: Any, keys: Sequence[DatasetId | JobId]) -> list[Any]:
