@@ -65,6 +65,7 @@ export const tableStyleLarge = [
 
 export const columnStyle = [
   ...edgeBase,
+  { selector: "edge", style: { "z-index-compare": "manual", "z-index": 1 } },
   {
     selector: "node.dataset",
     style: {
@@ -80,7 +81,11 @@ export const columnStyle = [
       "background-color": "#eff6ff",
       "border-color": "#2563eb",
       "border-width": 1.5,
-      padding: 8,
+      width: "data(w)",
+      height: "data(h)",
+      // boxes under edges under columns (boxes are plain nodes behind their columns)
+      "z-index-compare": "manual",
+      "z-index": 0,
     },
   },
   {
@@ -98,14 +103,27 @@ export const columnStyle = [
       "border-color": "#93c5fd",
       "border-width": 1,
       color: "#0f172a",
+      "z-index-compare": "manual",
+      "z-index": 2,
     },
   },
+  { selector: "node.dataset[more > 0]", style: { "border-style": "dashed", "border-width": 2.5 } },
   { selector: "node.column.plain", style: { color: "#94a3b8", "border-color": "#e2e8f0", "border-style": "dashed" } },
   { selector: "node.column.selected-col", style: { "background-color": "#7c3aed", color: "#fff", "border-color": "#5b21b6", "border-width": 2 } },
   { selector: "node.column.up", style: { "background-color": "#fde68a", "border-color": "#d97706", "border-width": 2 } },
   { selector: "node.column.down", style: { "background-color": "#bbf7d0", "border-color": "#16a34a", "border-width": 2 } },
   { selector: "edge.indirect", style: { "line-style": "dashed", "line-color": "#cbd5e1", "target-arrow-color": "#cbd5e1" } },
   { selector: "edge.hl", style: { width: 2.5, "line-color": "#7c3aed", "target-arrow-color": "#7c3aed", opacity: 1 } },
+  ...faded,
+];
+
+// Column mode past 1,000 drawn columns (LARGE_COLUMNS in views/columns.js): straight edges and no
+// unreadable labels when zoomed out, as for large table graphs (edges still answer the pointer,
+// for their tooltips).
+export const columnStyleLarge = [
+  ...columnStyle,
+  { selector: "edge", style: { "curve-style": "straight", "arrow-scale": 0.6 } },
+  { selector: "node", style: { "min-zoomed-font-size": 8, "text-events": "no" } },
   ...faded,
 ];
 

@@ -12,11 +12,13 @@
  * Positions for a layered left-to-right drawing.
  * @param {string[]} ids node ids
  * @param {Array<[string, string]>} edges [source, target] pairs (others are ignored)
- * @param {{width?: (id: string) => number, height?: number, nodeSep?: number, rankSep?: number, sweeps?: number}} options
- * @returns {Map<string, {x: number, y: number}>}
+ * @param {{width?: (id: string) => number, height?: number | ((id: string) => number), nodeSep?: number, rankSep?: number, sweeps?: number}} options
+ *   `height` is every node's height, or a function of its id (column mode's boxes differ)
+ * @returns {Map<string, {x: number, y: number}>} node centres
  */
 export function layeredLayout(ids, edges, { width = () => 100, height = 38, nodeSep = 14, rankSep = 60, sweeps = 4 } = {}) {
   const n = ids.length;
+  const tall = typeof height === "function" ? ids.map((id) => height(id)) : ids.map(() => height);
   const index = new Map(ids.map((id, i) => [id, i]));
   const out = Array.from({ length: n }, () => []);
   for (const [s, t] of edges) {
@@ -96,7 +98,6 @@ export function layeredLayout(ids, edges, { width = () => 100, height = 38, node
   // 4. coordinates: columns as wide as their widest node; in each column, nodes in order near
   // the mean height of their already placed neighbours, pushed apart to not overlap
   const y = new Float64Array(n);
-  const step = height + nodeSep;
   const result = new Map();
   let x = 0;
   for (const nodes of ranks) {
@@ -105,6 +106,8 @@ export function layeredLayout(ids, edges, { width = () => 100, height = 38, node
     const placed = [];
     let last = -Infinity;
     nodes.forEach((v, i) => {
+      // centre to centre: half of each node's height plus the gap between them
+      const step = i ? (tall[nodes[i - 1]] + tall[v]) / 2 + nodeSep : 0;
       const want = Number.isNaN(target[i]) ? (last === -Infinity ? 0 : last + step) : target[i];
       const at = Math.max(want, last + step);
       placed.push(at);

@@ -40,7 +40,7 @@ export function minimap(cy, container) {
       ctx.fillStyle = state === "FAILED" || n.data("checkFailed") ? "#dc2626" : n.data("pii") ? "#9333ea" : COLOURS[n.data("kind")] || "#64748b";
       const w = Math.max(2, n.width() * scale);
       const hgt = Math.max(2, n.height() * scale);
-      if (n.isParent()) {
+      if (n.isParent() || n.data("box")) {
         // column mode's dataset boxes: an outline around their columns
         ctx.strokeStyle = COLOURS.DATASET;
         ctx.lineWidth = 1;

@@ -53,20 +53,23 @@ function settings(query) {
     asOf: query.get("asOf") || "",
     pathFrom: query.get("pathFrom") || "",
     pathTo: query.get("pathTo") || "",
+    // column mode: the boxes and columns expanded, in order (replayed to draw the same)
+    expand: query.getAll("expand").filter(Boolean),
   };
 }
 
 function urlFor(s) {
-  const q = { node: s.node, depth: s.depth, direction: s.direction, mode: s.mode };
-  if (s.mode === "column" && s.column) q.column = s.column;
-  if (s.mode === "column" && s.indirect) q.indirect = "1";
-  if (s.mode === "table" && s.all) q.all = "1";
-  if (s.asOf) q.asOf = s.asOf;
+  const q = new URLSearchParams({ node: s.node, depth: s.depth, direction: s.direction, mode: s.mode });
+  if (s.mode === "column" && s.column) q.set("column", s.column);
+  if (s.mode === "column" && s.indirect) q.set("indirect", "1");
+  if (s.all) q.set("all", "1");
+  if (s.mode === "column" && !s.all) for (const key of s.expand || []) q.append("expand", key);
+  if (s.asOf) q.set("asOf", s.asOf);
   if (s.mode === "table" && s.pathFrom && s.pathTo) {
-    q.pathFrom = s.pathFrom;
-    q.pathTo = s.pathTo;
+    q.set("pathFrom", s.pathFrom);
+    q.set("pathTo", s.pathTo);
   }
-  return `/lineage?${new URLSearchParams(q)}`;
+  return `/lineage?${q}`;
 }
 
 /** "As of" a time: the graph as it was then (each job's version at that time). Empty = now. */
@@ -93,15 +96,16 @@ function timeTravel(asOf, change) {
 }
 
 function toolbar(s, fit) {
-  const go = (change) => navigate(urlFor({ ...s, pathFrom: "", pathTo: "", ...change }));
+  // a new graph: what was expanded in the old one does not carry over
+  const go = (change) => navigate(urlFor({ ...s, pathFrom: "", pathTo: "", expand: [], ...change }));
   return h(
     "div.toolbar",
     { role: "toolbar" },
     h(
       "span.segmented",
       null,
-      h("button", { type: "button", class: s.mode === "table" ? "on" : "", onclick: () => go({ mode: "table", column: "" }), "data-mode": "table" }, "Tables"),
-      h("button", { type: "button", class: s.mode === "column" ? "on" : "", onclick: () => go({ mode: "column" }), "data-mode": "column" }, "Columns"),
+      h("button", { type: "button", class: s.mode === "table" ? "on" : "", onclick: () => go({ mode: "table", column: "", all: false }), "data-mode": "table" }, "Tables"),
+      h("button", { type: "button", class: s.mode === "column" ? "on" : "", onclick: () => go({ mode: "column", all: false }), "data-mode": "column" }, "Columns"),
     ),
     h(
       "span.depth",
@@ -156,7 +160,9 @@ export async function lineageView({ query, root }) {
         s.asOf ? h("span.muted.asof-title", null, ` as of ${new Date(s.asOf).toLocaleString()}`) : "",
       )
     : h("h1.graph-title", null, "Lineage");
-  root.append(title, toolbar(s, fit), status, h("div.graph-wrap", null, canvas, panel));
+  // what the column view changes in place (the selected column, expansions), for its URL and toolbar
+  const current = { ...s };
+  root.append(title, toolbar(current, fit), status, h("div.graph-wrap", null, canvas, panel));
 
   const cytoscape = graphLibrary();
   if (cytoscape instanceof Error) {
@@ -167,9 +173,18 @@ export async function lineageView({ query, root }) {
   try {
     const drawn =
       s.mode === "column"
-        ? await columnGraph(s, canvas, panel, cytoscape, (column) =>
-            history.replaceState(null, "", urlFor({ ...s, column })),
-          )
+        ? await columnGraph(s, cytoscape, {
+            canvas,
+            panel,
+            fit,
+            setStatus: (...children) => fill(status, ...children),
+            keep: (change) => {
+              Object.assign(current, change);
+              history.replaceState(null, "", urlFor(current));
+            },
+            drawAllUrl: () => urlFor({ ...current, all: true, expand: [] }),
+            centerUrl: (node) => urlFor({ ...s, node, column: "", all: false, expand: [] }),
+          })
         : await tableGraph(s, cytoscape, {
             canvas,
             panel,
@@ -186,7 +201,6 @@ export async function lineageView({ query, root }) {
     // ms since the page started loading, once the graph is built, fitted and its minimap drawn
     if (drawn.timing) drawn.timing.readyMs = Math.round(performance.now());
     window.headwaterGraphTiming = drawn.timing;
-    if (drawn.summary) fill(status, h("p.muted", null, drawn.summary));
   } catch (err) {
     canvas.remove();
     fill(status,
