@@ -77,7 +77,13 @@ def job_versions(as_of: datetime | BindParameter[datetime] | None) -> tuple[Any,
         .where(and_(r.c.created_at <= as_of, r.c.job_version_id.is_not(None)))
         .subquery("ranked_runs")
     )
-    versions = select(ranked.c.job_id, ranked.c.version_id).where(ranked.c.rn == 1).cte("versions")
+    # MATERIALIZED: computed once; SQLite otherwise inlined it into the walk, once per row
+    versions = (
+        select(ranked.c.job_id, ranked.c.version_id)
+        .where(ranked.c.rn == 1)
+        .cte("versions")
+        .prefix_with("MATERIALIZED")
+    )
     return t.jobs.join(versions, versions.c.job_id == t.jobs.c.id), versions.c.version_id
 
 
