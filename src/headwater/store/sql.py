@@ -1254,6 +1254,16 @@ class SqlStore(LineageStore):
                 rows.extend(conn.execute(q.select_from(source).where(where)).all())
             return self._table_edges(conn, rows)
 
+    def _plan_walk(self, conn: Connection) -> None:
+        """Before a recursive walk on PostgreSQL: no JIT compilation for this transaction.
+
+        The planner cannot tell how many rows a recursive CTE will hold; on tables without
+        statistics its guesses ran into millions, past ``jit_above_cost``, and compiling the
+        plan took 25-300 ms for a walk that then ran in under one.
+        """
+        if self.dialect == "postgresql":
+            conn.execute(text("SET LOCAL jit = off"))
+
     def jobs_reached(
         self,
         start: DatasetId | JobId,
@@ -1270,11 +1280,12 @@ class SqlStore(LineageStore):
             ).scalar()
             if pk is None:
                 return []
-            dataset_pk, job_pk = (int(pk), None) if table is t.datasets else (None, int(pk))
             query = traversal.jobs_reached(
-                dataset_pk, job_pk, depth, direction == "upstream", as_of
+                self.dialect, table is t.jobs, direction == "upstream", as_of is not None
             )
-            rows = conn.execute(query).all()
+            values = {"start": int(pk), "depth": depth, "as_of": as_of}
+            self._plan_walk(conn)
+            rows = conn.execute(query, values).all()
         return traversal.table_edges(rows)
 
     def column_edges(
@@ -1345,8 +1356,10 @@ class SqlStore(LineageStore):
             ).scalar()
             if pk is None:
                 return ColumnReach([], {})
-            query = traversal.column_downstream(self.dialect, int(pk), name, depth, as_of, keys)
-            rows = conn.execute(query).all()
+            query = traversal.column_downstream(self.dialect, as_of is not None, tuple(keys))
+            values = {"start_ds": int(pk), "start_field": name, "depth": depth, "as_of": as_of}
+            self._plan_walk(conn)
+            rows = conn.execute(query, values).all()
             found: dict[DatasetId | JobId, Json] = {}
             jobs, unnamed = traversal.row_jobs(rows, keys, found)
             for chunk in _chunks(sorted(unnamed)):
@@ -1362,9 +1375,9 @@ class SqlStore(LineageStore):
                         found[job] = traversal.present(keys, r[3:])
             if keys:
                 q = select(*(traversal.facet(self.dialect, t.datasets.c.facets, k) for k in keys))
-                values = conn.execute(q.where(t.datasets.c.id == pk)).one()
-                if any(v is not None for v in values):
-                    found[dataset] = traversal.present(keys, values)
+                own = conn.execute(q.where(t.datasets.c.id == pk)).one()
+                if any(v is not None for v in own):
+                    found[dataset] = traversal.present(keys, own)
         states = traversal.column_states(dataset, name, int(pk), rows, jobs, keys, found)
         return ColumnReach(states, found)
 

@@ -3,18 +3,25 @@
 The per-level walks of :mod:`headwater.graph` send one query per level and rebuild the frontier in
 Python; for a hub with tens of thousands of descendants the round trips, row decoding and object
 construction dominate. The statements here walk the whole graph in one ``WITH RECURSIVE`` query
-(SQLAlchemy Core, parameterized, the same text on SQLite and PostgreSQL but for the JSON helpers at
-the bottom) and return one row per reached node with what callers need to rebuild paths.
+(SQLAlchemy Core, bind parameters only) and return one row per node reached, with what callers
+need to rebuild paths. Each statement is built once per shape and cached: building it took longer
+than running it on a small graph.
 
 Each walk follows only the job versions current now, or as of a time (the version of each job's
-latest run started at or before it: :func:`job_versions`). Walks are
-cycle-safe and bounded: a row carries its depth, the recursion stops at the requested depth, and
-``UNION`` (not ``UNION ALL``) drops a state already produced, so a cycle adds at most one state per
-depth.
+latest run started at or before it: :func:`job_versions`). Walks are cycle-safe and bounded: a row
+carries its depth, the recursion follows rows below the requested depth only, and ``UNION`` (not
+``UNION ALL``) drops a row already produced, so a cycle adds at most one row per edge and depth.
+
+Plans must not depend on how many rows a recursive CTE holds, which neither database can estimate:
+the CTE's rows only ever drive index look-ups into base tables (never a join with another CTE),
+SQLite is told the working table is small (:func:`few`), and PostgreSQL walks run without JIT
+(``SqlStore._plan_walk``). Dialect differences are the JSON helpers (:func:`has_direct`,
+:func:`facet`) and that planner hint.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -22,17 +29,20 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     Integer,
     Select,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     exists,
     func,
     literal,
-    not_,
+    literal_column,
+    null,
     or_,
     select,
     type_coerce,
@@ -46,12 +56,13 @@ from headwater.store.base import Json, ReachedColumn, TableEdges
 _EDGE_ID_LIMIT = 1 << 40  # column edge ids stay below this (a trillion edges)
 
 
-def job_versions(as_of: datetime | None) -> tuple[Any, Any]:
+def job_versions(as_of: datetime | BindParameter[datetime] | None) -> tuple[Any, Any]:
     """``(from clause with the jobs table, version id column)``: each job's current or as-of version.
 
     Now: the ``jobs`` table itself (its ``current_version_id`` index serves the joins). As of a
-    time: ``jobs`` joined to a CTE of the version of each job's latest run started at or before
-    it, computed once per statement however often the walk joins it.
+    time (a value, or a bind parameter for a statement built once): ``jobs`` joined to a CTE of
+    the version of each job's latest run started at or before it, computed once per statement
+    however often the walk joins it.
     """
     if as_of is None:
         return t.jobs, t.jobs.c.current_version_id
@@ -66,7 +77,13 @@ def job_versions(as_of: datetime | None) -> tuple[Any, Any]:
         .where(and_(r.c.created_at <= as_of, r.c.job_version_id.is_not(None)))
         .subquery("ranked_runs")
     )
-    versions = select(ranked.c.job_id, ranked.c.version_id).where(ranked.c.rn == 1).cte("versions")
+    # MATERIALIZED: computed once; SQLite otherwise inlined it into the walk, once per row
+    versions = (
+        select(ranked.c.job_id, ranked.c.version_id)
+        .where(ranked.c.rn == 1)
+        .cte("versions")
+        .prefix_with("MATERIALIZED")
+    )
     return t.jobs.join(versions, versions.c.job_id == t.jobs.c.id), versions.c.version_id
 
 
@@ -90,6 +107,17 @@ def has_direct(dialect: str, edges: Any) -> ColumnElement[bool]:
     return or_(edges.c.type == "DIRECT", in_json)
 
 
+def few(dialect: str, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``condition``, marked for SQLite's planner as true for few rows of a recursive CTE.
+
+    SQLite cannot tell how many rows a recursive CTE's working table holds; with statistics
+    (``ANALYZE``) it guessed many and built a Bloom filter over the whole edge table for every
+    walk, a fixed ~8 ms that made small walks slower than one query per level. PostgreSQL plans
+    the recursive term row by row anyway.
+    """
+    return func.likelihood(condition, literal_column("0.001")) if dialect == "sqlite" else condition
+
+
 def facet(dialect: str, facets: Any, key: str) -> Any:
     """One facet out of a ``facets`` JSON column (NULL when absent).
 
@@ -102,41 +130,49 @@ def facet(dialect: str, facets: Any, key: str) -> Any:
     return case((func.instr(facets, f'"{key}"') > 0, value))
 
 
-def column_downstream(
-    dialect: str,
-    dataset_pk: int,
-    field: str,
-    depth: int,
-    as_of: datetime | None,
-    facet_keys: Sequence[str] = (),
-) -> Select[Any]:
-    """Every field downstream of ``(dataset_pk, field)`` within ``depth`` edges, with its BFS tree.
+@functools.cache
+def column_downstream(dialect: str, as_of: bool, facet_keys: tuple[str, ...]) -> Select[Any]:
+    """Every field downstream of a field within a depth, with its breadth-first tree.
 
-    A *state* is a field plus whether every edge on the way was DIRECT (``direct`` 1/0), at a
-    depth. The recursion produces every state within ``depth`` (the start is the DIRECT state at
-    depth 0 and is never re-entered); each (field, direct) keeps its smallest depth. For each
-    kept state the statement picks the edge it was reached by (from a kept state one level up:
-    DIRECT from DIRECT along a DIRECT edge; INDIRECT from an INDIRECT state, or from a DIRECT
-    one along an edge without a DIRECT transformation), preferring a DIRECT predecessor, then
-    the first recorded edge, and lists the jobs of every edge into the field from a field
-    reached within ``depth - 1`` (the edges a level-by-level walk would have followed).
+    Built once per dialect, as-of or not, and facets asked for (building the statement cost more
+    than running it on a small graph); its bind parameters are ``start_ds`` (the dataset's
+    primary key), ``start_field``, ``depth`` and, with ``as_of``, ``as_of``.
+
+    A *state* is a field plus whether every edge on the way was DIRECT (``direct`` 1/0). A row
+    of the recursion is an edge followed: the state it reaches, at a depth, and the state and
+    edge it came from; rows are followed from states below ``depth``, never from the start
+    again (edges back into it are kept, for their jobs). Each state keeps its smallest depth and,
+    at that depth, the edge from a DIRECT predecessor if there is one, else the edge recorded
+    first; its jobs are those of every edge into it the walk followed. The grouping reads only
+    the recursion's rows, and every join after it looks rows up by primary key, so no plan
+    depends on how many rows the database guesses a recursive CTE holds: joining two CTEs made
+    PostgreSQL, once it had statistics, compare every pair of rows (45 s instead of 0.3 s).
 
     Rows, ordered by depth: ``ds, namespace, name, field, direct, depth, pred_ds, pred_field,
     pred_direct, transformations`` (of the edge from the predecessor, as JSON text), ``job,
-    job_ns, job_name`` (when one job leads into the field) or ``jobs`` (when several do: their
+    job_ns, job_name`` (when one job leads into the state) or ``jobs`` (when several do: their
     ids joined by commas, repeats possible), then the facets named by ``facet_keys`` of the
-    dataset (``d0, d1, ...``) and of the job (``j0, j1, ...``). ``pred_*`` is NULL for the start,
-    which has a row only when edges lead back into it.
+    dataset (``d0, d1, ...``) and of the job (``j0, j1, ...``). The start's own rows (edges
+    back into it) come with depth > 0 and are only there for their jobs.
     """
-    source, version = job_versions(as_of)
+    source, version = job_versions(bindparam("as_of", type_=t.Time) if as_of else None)
+    start_ds = bindparam("start_ds", type_=t.datasets.c.id.type)
+    start_field = bindparam("start_field", type_=Text)
+    depth = bindparam("depth", type_=Integer)
     ce = t.column_edges
+    no_id = cast(null(), t.datasets.c.id.type)
     # The casts give the CTE's columns their table types: SQLite compares an untyped column
     # with an indexed INTEGER or TEXT one without using the index (seconds instead of ms).
     seed = select(
-        cast(literal(dataset_pk), t.datasets.c.id.type).label("ds"),
-        cast(literal(field), Text).label("field"),
+        cast(start_ds, t.datasets.c.id.type).label("ds"),
+        cast(start_field, Text).label("field"),
         literal(1, Integer).label("direct"),
         literal(0, Integer).label("depth"),
+        no_id.label("pred_ds"),
+        cast(null(), Text).label("pred_field"),
+        cast(null(), Integer).label("pred_direct"),
+        no_id.label("edge"),
+        no_id.label("job"),
     ).cte("reach", recursive=True)
     r = seed.alias("r")
     step = (
@@ -145,6 +181,11 @@ def column_downstream(
             ce.c.out_field,
             case((and_(r.c.direct == 1, has_direct(dialect, ce)), 1), else_=0),
             r.c.depth + 1,
+            r.c.ds,
+            r.c.field,
+            r.c.direct,
+            ce.c.id,
+            t.jobs.c.id,
         )
         .select_from(
             r.join(ce, and_(ce.c.in_dataset_id == r.c.ds, ce.c.in_field == r.c.field)).join(
@@ -152,54 +193,34 @@ def column_downstream(
             )
         )
         .where(
-            r.c.depth < depth,
+            few(dialect, r.c.depth < depth),
             ce.c.out_field != "",  # '' holds dataset-level dependencies
-            not_(and_(ce.c.out_dataset_id == dataset_pk, ce.c.out_field == field)),
+            or_(r.c.depth == 0, r.c.ds != start_ds, r.c.field != start_field),
         )
     )
-    reach = seed.union(step)  # UNION: a state already produced is not produced again
-    best = (
-        select(reach.c.ds, reach.c.field, reach.c.direct, func.min(reach.c.depth).label("depth"))
-        .group_by(reach.c.ds, reach.c.field, reach.c.direct)
-        .cte("best")
-    )
-    n, p = best.alias("n"), best.alias("p")
-    e = t.column_edges.alias("e")
-    # May edge e, from state p, be the one state n was reached by?
-    leads = and_(
-        p.c.depth == n.c.depth - 1,
-        case((and_(p.c.direct == 1, has_direct(dialect, e)), 1), else_=0) == n.c.direct,
-    )
-    # The predecessor is an arg-min over (DIRECT predecessor first, then edge id), taken as the
-    # min of one integer, the edge id plus a high bit for an INDIRECT predecessor: an aggregate
-    # rather than a window function, so nothing is sorted.
-    limit = literal(_EDGE_ID_LIMIT, BigInteger)
-    key = (1 - p.c.direct) * limit + e.c.id
-    # The jobs of the edges a level-by-level walk would have followed into n: almost always one
-    # (then sent as ``job``, named by one join below), else a list of ids.
-    followed = case((p.c.depth < depth, t.jobs.c.id))
-    one_job = func.min(followed) == func.max(followed)
+    reach = seed.union(step)  # UNION: a row already produced is not produced again
+    # Smallest depth first, then a DIRECT predecessor, then the first edge: the min of one
+    # integer (an aggregate rather than a window function, so nothing is sorted).
+    shift = literal(_EDGE_ID_LIMIT, BigInteger)
+    key = (reach.c.depth * 2 + (1 - reach.c.pred_direct)) * shift + reach.c.edge
+    one_job = func.min(reach.c.job) == func.max(reach.c.job)
     chosen = (
         select(
-            n.c.ds,
-            n.c.field,
-            n.c.direct,
-            n.c.depth,
-            func.min(case((leads, key))).label("key"),
-            case((one_job, func.min(followed))).label("job"),
-            case((one_job, None), else_=func.aggregate_strings(cast(followed, Text), ",")).label(
+            reach.c.ds,
+            reach.c.field,
+            reach.c.direct,
+            func.min(key).label("key"),
+            case((one_job, func.min(reach.c.job))).label("job"),
+            case((one_job, None), else_=func.aggregate_strings(cast(reach.c.job, Text), ",")).label(
                 "jobs"
             ),
         )
-        .select_from(
-            n.join(e, and_(e.c.out_dataset_id == n.c.ds, e.c.out_field == n.c.field))
-            .join(source, version == e.c.job_version_id)
-            .join(p, and_(p.c.ds == e.c.in_dataset_id, p.c.field == e.c.in_field))
-        )
-        .group_by(n.c.ds, n.c.field, n.c.direct, n.c.depth)
+        .where(reach.c.depth > 0)
+        .group_by(reach.c.ds, reach.c.field, reach.c.direct)
         .subquery("chosen")
     )
     via = t.column_edges.alias("via")
+    found_at = chosen.c.key // (shift * 2)
     return (
         select(
             chosen.c.ds,
@@ -207,10 +228,10 @@ def column_downstream(
             t.datasets.c.name,
             chosen.c.field,
             chosen.c.direct,
-            chosen.c.depth,
+            found_at.label("depth"),
             via.c.in_dataset_id.label("pred_ds"),
             via.c.in_field.label("pred_field"),
-            (1 - chosen.c.key // limit).label("pred_direct"),
+            (1 - (chosen.c.key // shift) % 2).label("pred_direct"),
             cast(via.c.transformations, Text).label("transformations"),
             chosen.c.job,
             t.jobs.c.namespace.label("job_ns"),
@@ -224,21 +245,19 @@ def column_downstream(
         )
         .select_from(
             chosen.join(t.datasets, t.datasets.c.id == chosen.c.ds)
-            .outerjoin(via, via.c.id == chosen.c.key % limit)
+            .join(via, via.c.id == chosen.c.key % shift)
             .outerjoin(t.jobs, t.jobs.c.id == chosen.c.job)
         )
-        .order_by(chosen.c.depth)
+        .order_by(found_at)
     )
 
 
-def jobs_reached(
-    start_dataset: int | None,
-    start_job: int | None,
-    depth: int,
-    upstream: bool,
-    as_of: datetime | None,
-) -> Select[Any]:
-    """The jobs within ``depth`` of a dataset or job, with every input and output of their version.
+@functools.cache
+def jobs_reached(dialect: str, from_job: bool, upstream: bool, as_of: bool) -> Select[Any]:
+    """The jobs within a depth of a dataset or job, with every input and output of their version.
+
+    Built once per dialect, kind of start, direction and as-of or not; its bind parameters are ``start``
+    (the dataset's or job's primary key), ``depth`` and, with ``as_of``, ``as_of``.
 
     Downstream, a job is reached when its version reads a dataset reached (the start is a
     dataset at hop 0, or the outputs of the start job are), and the datasets it writes are
@@ -249,28 +268,38 @@ def jobs_reached(
     Rows, ordered by job: ``job, job_ns, job_name, direction, namespace, name`` (one per input
     or output of the job's version; a job whose version has none comes with NULLs).
     """
-    source, version = job_versions(as_of)
+    source, version = job_versions(bindparam("as_of", type_=t.Time) if as_of else None)
+    depth = bindparam("depth", type_=Integer)
+    start = bindparam("start", type_=t.datasets.c.id.type)
     io = t.job_version_io
     near, far = ("out", "in") if upstream else ("in", "out")
-    if start_job is not None:
-        start_version = select(version).select_from(source).where(t.jobs.c.id == start_job)
-        seed = select(io.c.dataset_id.label("ds"), literal(0, Integer).label("hop")).where(
-            io.c.job_version_id.in_(start_version.scalar_subquery()), io.c.direction == far
-        )
+    no_version = cast(null(), t.job_versions.c.id.type).label("version")
+    if from_job:
+        start_version = select(version).select_from(source).where(t.jobs.c.id == start)
+        seed = select(
+            io.c.dataset_id.label("ds"), literal(0, Integer).label("hop"), no_version
+        ).where(io.c.job_version_id.in_(start_version.scalar_subquery()), io.c.direction == far)
     else:
         seed = select(
-            cast(literal(start_dataset), t.datasets.c.id.type).label("ds"),
+            cast(start, t.datasets.c.id.type).label("ds"),
             literal(0, Integer).label("hop"),
+            no_version,
         )
+    # A row is a dataset reached at a hop by the version that reached it (the walk's edges), so
+    # the jobs reached are read off the rows; a version without outputs (inputs, upstream) still
+    # gets its row, with no dataset. Only rows below the depth are followed, and never the start.
     reach = seed.cte("reach", recursive=True)
     r = reach.alias("r")
     step_in, step_out = io.alias("step_in"), io.alias("step_out")
+    followed = [few(dialect, r.c.hop < depth), r.c.ds.is_not(None)]
+    if not from_job:
+        followed.append(or_(r.c.hop == 0, r.c.ds != start))
     step = (
-        select(step_out.c.dataset_id, r.c.hop + 1)
+        select(step_out.c.dataset_id, r.c.hop + 1, step_in.c.job_version_id)
         .select_from(
             r.join(step_in, and_(step_in.c.dataset_id == r.c.ds, step_in.c.direction == near))
             .join(source, version == step_in.c.job_version_id)
-            .join(
+            .outerjoin(
                 step_out,
                 and_(
                     step_out.c.job_version_id == step_in.c.job_version_id,
@@ -278,30 +307,25 @@ def jobs_reached(
                 ),
             )
         )
-        .where(r.c.hop < depth)
+        .where(*followed)
     )
-    if start_dataset is not None:  # the start is never re-entered
-        step = step.where(step_out.c.dataset_id != start_dataset)
     reach = reach.union(step)
-    touch = io.alias("touch")
-    reached = (
-        select(t.jobs.c.id.label("job"), version.label("version"))
-        .select_from(
-            reach.join(
-                touch, and_(touch.c.dataset_id == reach.c.ds, touch.c.direction == near)
-            ).join(source, version == touch.c.job_version_id)
-        )
-        .where(reach.c.hop < depth)
+    # The distinct versions reached drive the rest through indexes: version -> job, version ->
+    # inputs and outputs -> dataset. (Starting from the jobs, PostgreSQL, which cannot tell how
+    # few rows a recursive CTE holds, scanned the jobs, inputs/outputs and datasets tables.)
+    versions_reached: Any = select(reach.c.version.label("version")).where(
+        reach.c.version.is_not(None)
     )
-    if start_job is not None:
-        itself = select(t.jobs.c.id, version).select_from(source).where(t.jobs.c.id == start_job)
-        jobs = reached.where(t.jobs.c.id != start_job).union(itself).subquery("reached")
+    if from_job:  # the start job itself, however the walk went
+        itself = select(version.label("version")).select_from(source).where(t.jobs.c.id == start)
+        versions_reached = versions_reached.union(itself)
     else:
-        jobs = reached.distinct().subquery("reached")
+        versions_reached = versions_reached.distinct()
+    reached = versions_reached.subquery("reached")
     edges = io.alias("edges")
     return (
         select(
-            jobs.c.job,
+            t.jobs.c.id.label("job"),
             t.jobs.c.namespace.label("job_ns"),
             t.jobs.c.name.label("job_name"),
             edges.c.direction,
@@ -309,11 +333,11 @@ def jobs_reached(
             t.datasets.c.name,
         )
         .select_from(
-            jobs.join(t.jobs, t.jobs.c.id == jobs.c.job)
-            .outerjoin(edges, edges.c.job_version_id == jobs.c.version)
+            reached.join(source, version == reached.c.version)
+            .outerjoin(edges, edges.c.job_version_id == reached.c.version)
             .outerjoin(t.datasets, t.datasets.c.id == edges.c.dataset_id)
         )
-        .order_by(jobs.c.job, t.datasets.c.namespace, t.datasets.c.name)
+        .order_by(t.jobs.c.id, t.datasets.c.namespace, t.datasets.c.name)
     )
 
 
@@ -373,12 +397,14 @@ def column_states(
         return tuple(sorted({jobs[int(j)] for j in row[_JOBS].split(",")}))
 
     index: dict[tuple[int, str, int], int] = {(dataset_pk, field, 1): 0}
+    first_state: dict[tuple[int, str], int] = {}  # a field's first state, to share its jobs
     states = [ReachedColumn(dataset, field, 0, True, None, (), ())]
     width = len(keys)
     for row in rows:
         ds_pk, namespace, name, column, direct, depth = row[:6]
-        if depth == 0:  # the start, with the jobs of edges back into it
-            states[0] = ReachedColumn(dataset, field, 0, True, None, (), jobs_of(row))
+        if ds_pk == dataset_pk and column == field:  # edges back into the start: their jobs
+            merged = tuple(sorted({*states[0].jobs, *jobs_of(row)}))
+            states[0] = states[0]._replace(jobs=merged)
             continue
         ds = datasets.get(ds_pk)
         if ds is None:
@@ -391,17 +417,15 @@ def column_states(
         if steps is None:
             steps = decoded[text] = tuple(orjson.loads(text))
         index[(ds_pk, column, direct)] = len(states)
-        states.append(
-            ReachedColumn(
-                ds,
-                column,
-                depth,
-                direct == 1,
-                index[(row[6], row[7], row[8])],
-                steps,
-                jobs_of(row),
-            )
+        state = ReachedColumn(
+            ds, column, depth, direct == 1, index[(row[6], row[7], row[8])], steps, jobs_of(row)
         )
+        other = first_state.setdefault((ds_pk, column), len(states))
+        if other != len(states):  # the field's other state: both list the jobs of either
+            merged = tuple(sorted({*states[other].jobs, *state.jobs}))
+            states[other] = states[other]._replace(jobs=merged)
+            state = state._replace(jobs=merged)
+        states.append(state)
     return states
 
 
