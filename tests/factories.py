@@ -30,6 +30,21 @@ def dataset(
     return {"namespace": namespace, "name": name, "facets": all_facets}
 
 
+def checked_dataset(
+    name: str, results: list[tuple[str, bool]], column: str = "id", namespace: str = "warehouse"
+) -> dict[str, Any]:
+    """An input dataset carrying a dataQualityAssertions facet: ``(assertion, success)`` each."""
+    ds = dataset(name, namespace)
+    ds["inputFacets"] = {
+        "dataQualityAssertions": {
+            "_producer": PRODUCER,
+            "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DataQualityAssertionsDatasetFacet.json",
+            "assertions": [{"assertion": a, "column": column, "success": ok} for a, ok in results],
+        }
+    }
+    return ds
+
+
 def column_lineage(
     mapping: dict[str, list[tuple[str, str, str, str]]],
     dataset_level: list[tuple[str, str, str]] = (),

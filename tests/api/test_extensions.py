@@ -6,7 +6,7 @@ import uuid
 import pytest
 import sqlalchemy
 
-from factories import dataset, run_event
+from factories import checked_dataset, dataset, run_event
 
 PARENT = str(uuid.uuid4())
 
@@ -25,13 +25,7 @@ def _parent(job: str = "nightly") -> dict:
 @pytest.fixture
 def filled(client):
     owners = {"_producer": "p", "_schemaURL": "s", "owners": [{"name": "team-finance"}]}
-    checks = {
-        "_producer": "p",
-        "_schemaURL": "s",
-        "assertions": [{"assertion": "not_null(id)", "column": "id", "success": False}],
-    }
-    checked = dataset("accounts")
-    checked["inputFacets"] = {"dataQualityAssertions": checks}
+    checked = checked_dataset("accounts", [("not_null(id)", False)])
     events = [
         run_event("START", job="nightly", run_id=PARENT, at=0),
         run_event(

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from factories import column_lineage, dataset, run_event, ts
+from factories import checked_dataset, column_lineage, dataset, run_event, ts
 from headwater.graph import column_lineage as column_graph
 from headwater.graph import lineage, upstream_runs
 from headwater.model import DatasetId, EventValidationError, JobId, parse_node_id
@@ -357,13 +357,7 @@ def test_unsupported_urls_are_refused_clearly(url):
 
 def test_quality_results_keep_the_latest_per_assertion(store):
     def checked(success, at):
-        facet = {
-            "_producer": "p",
-            "_schemaURL": "s",
-            "assertions": [{"assertion": "not_null", "column": "id", "success": success}],
-        }
-        ds = dataset("orders")
-        ds["inputFacets"] = {"dataQualityAssertions": facet}
+        ds = checked_dataset("orders", [("not_null", success)])
         return run_event(job="checks", inputs=[ds], at=at)
 
     store.ingest(checked(True, 0))
@@ -782,13 +776,7 @@ def test_child_runs(store):
 
 def test_quality_history_keeps_every_result(store):
     def checked(results, at, event_type="COMPLETE", run_id=None):
-        facet = {
-            "_producer": "p",
-            "_schemaURL": "s",
-            "assertions": [{"assertion": a, "column": "id", "success": ok} for a, ok in results],
-        }
-        ds = dataset("orders")
-        ds["inputFacets"] = {"dataQualityAssertions": facet}
+        ds = checked_dataset("orders", results)
         return run_event(event_type, job="checks", run_id=run_id, inputs=[ds], at=at)
 
     store.ingest(checked([("not_null", True), ("unique", True)], 0))

@@ -199,6 +199,13 @@ def test_diff_shows_added_edges_and_coloured_sql(lineage_server, page, screensho
     assert "is not an ISO 8601 date-time" in page.wait_for_selector(".error").inner_text()
 
 
+def _copy_of(db: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A copy of the reference store, for a server that changes or breaks it."""
+    copy = tmp_path_factory.mktemp(name) / "headwater.db"
+    shutil.copy(db, copy)
+    return copy
+
+
 @dataclass
 class _Failed:
     check: str
@@ -212,8 +219,7 @@ def checked_server(
 ) -> Iterator[CatalogServer]:
     """A copy of the reference store where the latest check of customer_orders_staging failed."""
     db, warehouse, _ = lineage_db
-    copy = tmp_path_factory.mktemp("checked") / "headwater.db"
-    shutil.copy(db, copy)
+    copy = _copy_of(db, tmp_path_factory, "checked")
     store = open_store(f"sqlite:///{copy}")
     try:
         emit_check_run(
@@ -345,8 +351,7 @@ def tampered_server(
     import sqlalchemy
 
     db, _, _ = lineage_db
-    copy = tmp_path_factory.mktemp("tampered") / "headwater.db"
-    shutil.copy(db, copy)
+    copy = _copy_of(db, tmp_path_factory, "tampered")
     engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
     with engine.begin() as conn:
         conn.execute(
@@ -377,8 +382,7 @@ def failing_check_server(
     """A copy of the reference store where a SQL check on the summary failed, served with the
     reference catalog (so traces read rows)."""
     db, warehouse, _ = lineage_db
-    copy = tmp_path_factory.mktemp("failing") / "headwater.db"
-    shutil.copy(db, copy)
+    copy = _copy_of(db, tmp_path_factory, "failing")
     store = open_store(f"sqlite:///{copy}")
     try:
         emit_check_run(

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, quote, urlparse
 import httpx
 import pytest
 
+from pagejs import FRAME, NEXT_FRAME
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PRODUCER = "https://github.com/headwater-lineage/headwater/tests/web"
@@ -148,15 +150,6 @@ def column_server(serve, tmp_path_factory):
 
 
 BOXES = "() => window.headwaterGraph.nodes('.dataset').map(n => n.id()).sort()"
-NEXT_FRAME = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
-FRAME = """async (change) => {
-  const cy = window.headwaterGraph;
-  const t = performance.now();
-  if (change === "zoom") cy.zoom({level: cy.zoom() * 1.15, renderedPosition: {x: 480, y: 360}});
-  else cy.panBy({x: 45, y: 30});
-  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));  // drawn
-  return performance.now() - t;
-}"""
 
 
 def _expansions(page) -> list[str]:

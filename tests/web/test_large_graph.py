@@ -10,6 +10,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from pagejs import FRAME, NEXT_FRAME
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 JOBS = 600  # a source read by 600 jobs, each writing its own table: 1,201 nodes at depth 1
@@ -139,16 +141,6 @@ def layered_server(serve, tmp_path_factory):
         yield url
 
 
-FRAME = """async (change) => {
-  const cy = window.headwaterGraph;
-  const t = performance.now();
-  if (change === "zoom") cy.zoom({level: cy.zoom() * 1.15, renderedPosition: {x: 480, y: 360}});
-  else cy.panBy({x: 45, y: 30});
-  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));  // drawn
-  return performance.now() - t;
-}"""
-
-
 def test_two_thousand_nodes_draw_and_stay_interactive(layered_server, page, record_property):
     nodes = 1 + LAYERS * WIDTH + (LAYERS - 1) * WIDTH + 1
     assert nodes == 1997
@@ -159,7 +151,7 @@ def test_two_thousand_nodes_draw_and_stay_interactive(layered_server, page, reco
         f"() => window.headwaterGraph && window.headwaterGraph.nodes().length === {nodes}",
         timeout=DRAW_BOUND_S * 1000,
     )
-    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.evaluate(NEXT_FRAME)
     drawn = time.monotonic() - started
     timing = page.evaluate("() => window.headwaterGraphTiming")
     assert timing["nodes"] == nodes and timing["layout"] == "preset"  # layered.js, not dagre
