@@ -6,14 +6,17 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from headwater.model.events import EventParseError, EventValidationError
 from headwater.model.nodes import InvalidNodeId
-from headwater.store.base import StoreError
+from headwater.store.base import LineageStore, StoreError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
@@ -37,6 +40,20 @@ ApiKeyOption = Annotated[
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_backlog(store: LineageStore, progress: Progress) -> int:
+    """Project what the store's log holds past its watermark, advancing a ``projecting`` bar.
+
+    Returns:
+        How many events were projected.
+    """
+    task = progress.add_task("projecting", total=store.pending())
+    done = 0
+    while step := store.catch_up(limit=500):
+        done += step
+        progress.advance(task, step)
+    return done
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

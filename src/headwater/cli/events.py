@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from headwater.cli.common import DbOption, console, err_console, fail, friendly_errors
+from headwater.cli.common import (
+    DbOption,
+    console,
+    err_console,
+    fail,
+    friendly_errors,
+    project_backlog,
+)
 from headwater.model.events import EventParseError
 from headwater.store import open_store
 
@@ -98,10 +105,7 @@ def ingest(
                     duplicate += result.result.duplicate
                     stored += not result.result.duplicate
             progress.advance(task, len(chunk))
-        # project what was appended now, so the next read has nothing left to do
-        projecting = progress.add_task("projecting", total=store.pending())
-        while done := store.catch_up(limit=500):
-            progress.advance(projecting, done)
+        project_backlog(store, progress)  # now, so the next read has nothing left to do
     console.print(f"stored {stored}, duplicate {duplicate}, rejected {len(rejected)}")
     for line in rejected:
         err_console.print(f"  [red]rejected[/] {line}", highlight=False, soft_wrap=True)

@@ -111,7 +111,7 @@ def project(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from headwater.cli.common import err_console
+    from headwater.cli.common import err_console, project_backlog
     from headwater.store.projector import follow as follow_log
 
     store = open_store(resolve_url(db))
@@ -124,18 +124,14 @@ def project(
             done = follow_log(store, stop, interval=interval)
         else:
             with Progress(
-                TextColumn("projecting"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 console=err_console,
                 transient=True,
                 disable=quiet,
             ) as progress:
-                task = progress.add_task("project", total=store.pending())
-                done = 0
-                while step := store.catch_up(limit=500):
-                    done += step
-                    progress.advance(task, step)
+                done = project_backlog(store, progress)
         left = store.pending()
     finally:
         store.close()

@@ -76,6 +76,10 @@ PROJECT_LOCK_KEY = 0x48_57_50_52  # "HWPR": serializes projectors across process
 _PROJECTION = "graph"  # the watermark's row in ``projection``
 _PROJECT_BATCH = 500  # events per projection transaction
 _T = TypeVar("_T")
+_WATERMARK = select(t.projection.c.event_id).where(t.projection.c.name == _PROJECTION)
+_LOG_POSITION = select(
+    select(func.max(t.events.c.id)).scalar_subquery(), _WATERMARK.scalar_subquery()
+)
 log = logging.getLogger(__name__)
 _CHUNK = 500  # bound on IN-list sizes per query
 
@@ -222,8 +226,6 @@ class SqlStore(LineageStore):
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        # Called after each append commits (the server wakes its background projector here).
-        self.on_append: Callable[[], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -312,16 +314,19 @@ class SqlStore(LineageStore):
 
     # -- projection --------------------------------------------------------------------------
     def _watermark(self, conn: Connection) -> int:
-        mark = conn.execute(
-            select(t.projection.c.event_id).where(t.projection.c.name == _PROJECTION)
-        ).scalar()
+        mark = conn.execute(_WATERMARK).scalar()
         return int(mark or 0)
+
+    @staticmethod
+    def _log_position(conn: Connection) -> tuple[int, int]:
+        """The newest logged event's id and the watermark, in one round trip."""
+        newest, mark = conn.execute(_LOG_POSITION).one()
+        return int(newest or 0), int(mark or 0)
 
     def pending(self) -> int:
         """How many accepted events the tables do not reflect yet (0 when caught up)."""
         with self.engine.connect() as conn:
-            newest = conn.execute(select(func.max(t.events.c.id))).scalar() or 0
-            mark = self._watermark(conn)
+            newest, mark = self._log_position(conn)
             if newest <= mark:
                 return 0
             count = select(func.count()).where(t.events.c.id > mark)
@@ -350,8 +355,8 @@ class SqlStore(LineageStore):
     def _behind(self) -> bool:
         """Whether the log holds events past the watermark (one cheap query)."""
         with self.engine.connect() as conn:
-            newest = conn.execute(select(func.max(t.events.c.id))).scalar() or 0
-            return int(newest) > self._watermark(conn)
+            newest, mark = self._log_position(conn)
+            return newest > mark
 
     def _project_batch(self, conn: Connection, batch: int) -> int:
         if self.dialect == "postgresql":
