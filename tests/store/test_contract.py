@@ -339,6 +339,28 @@ def test_concurrent_writers_lose_nothing(store_url):
         s.close()
 
 
+def test_a_long_read_neither_waits_for_nor_blocks_writers(store_url):
+    reader, writer = open_store(store_url), open_store(store_url)
+    for i in range(3):
+        reader.ingest(run_event(job=f"job{i}", outputs=[dataset(f"t{i}")], at=i))
+    export = reader.export_events()
+    first = next(export)  # a read transaction is open now, mid-way through the log
+    done = threading.Event()
+
+    def write():
+        writer.ingest(run_event(job="late", outputs=[dataset("t_late")], at=9))
+        done.set()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    assert done.wait(10), "a writer waited for an open read transaction"
+    rest = list(export)
+    assert [first, *rest] == list(reader.export_events())[:3]  # the read saw its own snapshot
+    assert writer.list_jobs()[1] == 4
+    reader.close()
+    writer.close()
+
+
 def test_search_matches_wildcards_literally(store):
     store.ingest(
         run_event(outputs=[dataset("sales_2024"), dataset("sales-2024"), dataset("sales%x")])

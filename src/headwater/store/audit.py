@@ -17,6 +17,7 @@ from headwater.model.events import canonical_hash
 from headwater.store import schema as t
 from headwater.store.base import LineageStore
 from headwater.store.ingest import GENESIS, chain
+from headwater.store.sql import READ_ONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ def verify_chain(store: LineageStore) -> ChainReport:
         raise TypeError(msg)
     prev = GENESIS
     checked = pruned = 0
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         rows = conn.execution_options(yield_per=1000).execute(
             select(
                 t.events.c.id,

@@ -82,6 +82,7 @@ _LOG_POSITION = select(
 )
 log = logging.getLogger(__name__)
 _CHUNK = 500  # bound on IN-list sizes per query
+READ_ONLY = "headwater_read_only"  # execution option: a read transaction (SQLite: deferred)
 
 
 def normalize_url(url: str) -> str:
@@ -117,9 +118,14 @@ def create_engine_for(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
+        # Writes take the write lock when they begin (a deferred transaction that writes after
+        # another writer committed fails at once, whatever busy_timeout says); reads marked
+        # READ_ONLY (`SqlStore._read`) begin deferred and, in WAL mode, never wait for a writer
+        # nor block one.
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     # Multi-row writes go through psycopg's pipelined executemany: one short statement psycopg
@@ -325,7 +331,7 @@ class SqlStore(LineageStore):
 
     def pending(self) -> int:
         """How many accepted events the tables do not reflect yet (0 when caught up)."""
-        with self.engine.connect() as conn:
+        with self._reader() as conn:
             newest, mark = self._log_position(conn)
             if newest <= mark:
                 return 0
@@ -354,7 +360,7 @@ class SqlStore(LineageStore):
 
     def _behind(self) -> bool:
         """Whether the log holds events past the watermark (one cheap query)."""
-        with self.engine.connect() as conn:
+        with self._reader() as conn:
             newest, mark = self._log_position(conn)
             return newest > mark
 
@@ -403,11 +409,15 @@ class SqlStore(LineageStore):
             stmt.on_conflict_do_update(index_elements=["name"], set_={"event_id": event_id})
         )
 
+    def _reader(self) -> Connection:
+        """A connection for a read transaction that need not see events not yet projected."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for reading, after every accepted event has been projected."""
         self.catch_up()
-        with self.engine.connect() as conn:
+        with self._reader() as conn:
             yield conn
 
     def prune_events(self, older_than: datetime) -> int:
