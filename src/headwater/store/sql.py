@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -68,6 +69,7 @@ from headwater.store.base import (
     StoreError,
     TableEdges,
 )
+from headwater.store.column_index import ColumnIndex
 from headwater.store.ingest import append, json_dumps, stored_event
 from headwater.store.projection import project
 
@@ -82,6 +84,8 @@ _LOG_POSITION = select(
 )
 log = logging.getLogger(__name__)
 _CHUNK = 500  # bound on IN-list sizes per query
+_INDEX_EDGES = 1_000_000  # default bound of the in-memory column index (about 300 MB)
+_INDEX_RELOAD = 20_000  # events since the index's last refresh past which it is reloaded whole
 READ_ONLY = "headwater_read_only"  # execution option: a read transaction (SQLite: deferred)
 
 
@@ -227,11 +231,15 @@ class SqlStore(LineageStore):
         url: ``sqlite:///path.db``, ``postgresql://user@host:port/db`` or a SQLAlchemy URL.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, column_index_edges: int | None = None) -> None:
         self.url = url
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        if column_index_edges is None:
+            column_index_edges = int(os.environ.get("HEADWATER_COLUMN_INDEX_EDGES", _INDEX_EDGES))
+        # Built on the first column walk, so processes that only write never hold it.
+        self._column_index = ColumnIndex(column_index_edges) if column_index_edges > 0 else None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -1371,30 +1379,139 @@ class SqlStore(LineageStore):
             ).scalar()
             if pk is None:
                 return ColumnReach([], {})
-            query = traversal.column_downstream(self.dialect, as_of is not None, tuple(keys))
-            values = {"start_ds": int(pk), "start_field": name, "depth": depth, "as_of": as_of}
-            self._plan_walk(conn)
-            rows = conn.execute(query, values).all()
             found: dict[DatasetId | JobId, Json] = {}
-            jobs, unnamed = traversal.row_jobs(rows, keys, found)
-            for chunk in _chunks(sorted(unnamed)):
-                q = select(
-                    t.jobs.c.id,
-                    t.jobs.c.namespace,
-                    t.jobs.c.name,
-                    *(traversal.facet(self.dialect, t.jobs.c.facets, k) for k in keys),
-                ).where(t.jobs.c.id.in_(chunk))
-                for r in conn.execute(q):
-                    jobs[r.id] = job = JobId(r.namespace, r.name)
-                    if any(v is not None for v in r[3:]):
-                        found[job] = traversal.present(keys, r[3:])
+            walked = None
+            if as_of is None:
+                walked = self._walk_index(conn, int(pk), name, depth, keys, found)
+            if walked is None:
+                walked = self._walk_database(conn, int(pk), name, depth, as_of, keys, found)
             if keys:
                 q = select(*(traversal.facet(self.dialect, t.datasets.c.facets, k) for k in keys))
                 own = conn.execute(q.where(t.datasets.c.id == pk)).one()
                 if any(v is not None for v in own):
                     found[dataset] = traversal.present(keys, own)
-        states = traversal.column_states(dataset, name, int(pk), rows, jobs, keys, found)
+        reached, datasets, jobs = walked
+        states = traversal.column_states(dataset, name, int(pk), reached, datasets, jobs)
         return ColumnReach(states, found)
+
+    def _walk_database(
+        self,
+        conn: Connection,
+        pk: int,
+        field: str,
+        depth: int,
+        as_of: datetime | None,
+        keys: Sequence[str],
+        found: dict[DatasetId | JobId, Json],
+    ) -> tuple[list[tuple[Any, ...]], dict[int, DatasetId], dict[int, JobId]]:
+        """:meth:`column_downstream`'s walk as one recursive query (any time, any graph size)."""
+        query = traversal.column_downstream(self.dialect, as_of is not None, tuple(keys))
+        values = {"start_ds": pk, "start_field": field, "depth": depth, "as_of": as_of}
+        self._plan_walk(conn)
+        rows = conn.execute(query, values).all()
+        jobs, unnamed = traversal.row_jobs(rows, keys, found)
+        for chunk in _chunks(sorted(unnamed)):
+            q = select(
+                t.jobs.c.id,
+                t.jobs.c.namespace,
+                t.jobs.c.name,
+                *(traversal.facet(self.dialect, t.jobs.c.facets, k) for k in keys),
+            ).where(t.jobs.c.id.in_(chunk))
+            for r in conn.execute(q):
+                jobs[r.id] = job = JobId(r.namespace, r.name)
+                if any(v is not None for v in r[3:]):
+                    found[job] = traversal.present(keys, r[3:])
+        reached, datasets = traversal.reached_rows(rows, keys, found)
+        return reached, datasets, jobs
+
+    def _walk_index(
+        self,
+        conn: Connection,
+        pk: int,
+        field: str,
+        depth: int,
+        keys: Sequence[str],
+        found: dict[DatasetId | JobId, Json],
+    ) -> tuple[list[Any], dict[int, DatasetId], dict[int, JobId]] | None:
+        """:meth:`column_downstream`'s walk on the current graph through the in-memory index;
+        None when there is none or the graph is too large for it."""
+        index = self._column_index
+        if index is None:
+            return None
+        with index.lock:
+            if not self._refresh_index(conn, index):
+                return None
+            reached = index.walk((pk, field), depth)
+        job_pks: set[int] = set()
+        for r in reached:
+            if r.job is not None:
+                job_pks.add(r.job)
+            elif r.jobs:
+                job_pks.update(map(int, r.jobs.split(",")))
+        named: list[dict[int, Any]] = []
+        for table, pks, kind in (
+            (t.datasets, {r.dataset for r in reached} | {pk}, DatasetId),
+            (t.jobs, job_pks, JobId),
+        ):
+            names = index.names.setdefault(table.name, {})
+            unknown = pks.difference(names)
+            if unknown:
+                where = traversal.ids_in(self.dialect, table.c.id)
+                ids = traversal.id_list(self.dialect, unknown)
+                query = select(table.c.id, table.c.namespace, table.c.name).where(where)
+                for row in conn.execute(query, {"ids": ids}):
+                    names[row[0]] = kind(row[1], row[2])
+            facets = index.facets.setdefault((table.name, tuple(keys)), {})
+            unknown = pks.difference(facets) if keys else set()
+            if unknown:  # few nodes have the facets asked for: only theirs come back
+                values = [traversal.facet(self.dialect, table.c.facets, k) for k in keys]
+                has_any = or_(*(v.is_not(None) for v in values))
+                where = and_(traversal.ids_in(self.dialect, table.c.id), has_any)
+                ids = traversal.id_list(self.dialect, unknown)
+                facets.update(dict.fromkeys(unknown))
+                for row in conn.execute(select(table.c.id, *values).where(where), {"ids": ids}):
+                    facets[row[0]] = traversal.present(keys, row[1:])
+            for node_pk in pks:
+                values_of = facets.get(node_pk)
+                if values_of:
+                    found[names[node_pk]] = values_of
+            named.append(names)
+        return reached, named[0], named[1]
+
+    def _refresh_index(self, conn: Connection, index: ColumnIndex) -> bool:
+        """Bring ``index`` up to the projection watermark; whether it can answer walks.
+
+        Only the jobs named by the events projected since the last refresh can have a new
+        current version or new edges: their edges are reloaded. A long way behind (or a
+        watermark that went back), the whole index is.
+        """
+        if not index.usable:
+            return False
+        mark = self._watermark(conn)
+        if index.mark == mark:
+            return True
+        if index.mark is None or not 0 < mark - index.mark <= _INDEX_RELOAD:
+            started = time.perf_counter()
+            index.load(conn.execute(traversal.current_column_edges(False)), mark)
+            log.info(
+                "column index: %d edges loaded in %.0f ms",
+                len(index),
+                (time.perf_counter() - started) * 1000,
+            )
+            return index.usable
+        touched = [
+            r[0]
+            for r in conn.execute(
+                traversal.jobs_logged_between(), {"after": index.mark, "upto": mark}
+            )
+        ]
+        edges = [
+            row
+            for chunk in _chunks(touched)
+            for row in conn.execute(traversal.current_column_edges(True), {"jobs": list(chunk)})
+        ]
+        index.replace_jobs(touched, edges, mark)
+        return index.usable
 
     @staticmethod
     def _rows_by_key(conn: Any, table: Any, keys: Sequence[DatasetId | JobId]) -> list[Any]:

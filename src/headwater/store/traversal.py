@@ -22,8 +22,9 @@ SQLite is told the working table is small (:func:`few`), and PostgreSQL walks ru
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -35,6 +36,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -47,7 +49,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from headwater.model.nodes import DatasetId, JobId
 from headwater.store import schema as t
@@ -341,6 +343,65 @@ def jobs_reached(dialect: str, from_job: bool, upstream: bool, as_of: bool) -> S
     )
 
 
+def ids_in(dialect: str, column: Any) -> ColumnElement[bool]:
+    """``column IN (ids)`` for any number of ids in one bind parameter, ``ids`` (pass
+    :func:`id_list` of them): no statement to rebuild per list size, and one round trip.
+
+    SQLite reads the ids from a JSON array (``json_each``), PostgreSQL from an array (``ANY``).
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+    each = func.json_each(bindparam("ids", type_=Text)).table_valued("value")
+    return column.in_(select(each.c.value))
+
+
+def id_list(dialect: str, ids: Iterable[int]) -> Any:
+    """The value of the ``ids`` parameter of :func:`ids_in`."""
+    values = sorted(ids)
+    return values if dialect == "postgresql" else orjson.dumps(values).decode()
+
+
+def current_column_edges(for_jobs: bool) -> Select[Any]:
+    """The column edges of every job's current version (not dataset-level ones), as the
+    in-memory index loads them (:class:`headwater.store.column_index.ColumnIndex`): ``id,
+    in_dataset_id, in_field, out_dataset_id, out_field, job, type, transformations`` (JSON
+    text); with ``for_jobs``, only of the jobs in the expanding bind parameter ``jobs``."""
+    ce = t.column_edges
+    query = (
+        select(
+            ce.c.id,
+            ce.c.in_dataset_id,
+            ce.c.in_field,
+            ce.c.out_dataset_id,
+            ce.c.out_field,
+            t.jobs.c.id,
+            ce.c.type,
+            cast(ce.c.transformations, Text),
+        )
+        .select_from(ce.join(t.jobs, t.jobs.c.current_version_id == ce.c.job_version_id))
+        .where(ce.c.out_field != "")
+    )
+    if for_jobs:
+        query = query.where(t.jobs.c.id.in_(bindparam("jobs", expanding=True)))
+    return query
+
+
+def jobs_logged_between() -> Select[Any]:
+    """The jobs named by the events logged after id ``after`` up to id ``upto`` (bind parameters):
+    the only jobs whose current version or its edges projecting those events can change."""
+    e = t.events.c
+    return (
+        select(t.jobs.c.id)
+        .select_from(
+            t.events.join(
+                t.jobs, and_(t.jobs.c.namespace == e.job_namespace, t.jobs.c.name == e.job_name)
+            )
+        )
+        .where(e.id > bindparam("after"), e.id <= bindparam("upto"))
+        .distinct()
+    )
+
+
 # Positions in the rows of column_downstream.
 _TRANSFORMATIONS, _JOB, _JOBS, _FACETS = 9, 10, 13, 14
 
@@ -373,52 +434,75 @@ def row_jobs(
     return jobs, listed.difference(jobs)
 
 
+def reached_rows(
+    rows: Sequence[Any], keys: Sequence[str], found: dict[DatasetId | JobId, Json]
+) -> tuple[list[tuple[Any, ...]], dict[int, DatasetId]]:
+    """The rows of :func:`column_downstream` in the layout of the in-memory index's walk
+    (:class:`headwater.store.column_index.Reached`), and the datasets they name by primary key.
+
+    The facets (of ``keys``) that the datasets reached have go into ``found``.
+    """
+    datasets: dict[int, DatasetId] = {}
+    width = len(keys)
+    reached = []
+    for row in rows:
+        ds_pk = row[0]
+        if ds_pk not in datasets:
+            datasets[ds_pk] = ds = DatasetId(row[1], row[2])
+            values = row[_FACETS : _FACETS + width]
+            if width and any(v is not None for v in values):
+                found[ds] = present(keys, values)
+        reached.append((ds_pk, *row[3:10], row[_JOB], row[_JOBS]))
+    return reached, datasets
+
+
+_WALK_ORDER = itemgetter(3, 0, 1, 2)  # depth (predecessors first), dataset key, field, direct
+
+
 def column_states(
     dataset: DatasetId,
     field: str,
     dataset_pk: int,
-    rows: Sequence[Any],
+    reached: Sequence[Sequence[Any]],
+    datasets: dict[int, DatasetId],
     jobs: dict[int, JobId],
-    keys: Sequence[str],
-    found: dict[DatasetId | JobId, Json],
 ) -> list[ReachedColumn]:
-    """The rows of :func:`column_downstream` as states, ``via`` resolved to list positions.
+    """A walk's rows (in :class:`headwater.store.column_index.Reached` layout) as states, ``via``
+    resolved to list positions, in the same order whichever walk found them.
 
-    The facets (of ``keys``) that the datasets reached have go into ``found``.
+    ``datasets`` and ``jobs`` name the primary keys the rows hold.
     """
-    datasets: dict[int, DatasetId] = {dataset_pk: dataset}
     decoded: dict[str, tuple[Json, ...]] = {}  # edges share few distinct transformation lists
 
-    def jobs_of(row: Any) -> tuple[JobId, ...]:
-        if row[_JOB] is not None:
-            return (jobs[row[_JOB]],)
-        if not row[_JOBS]:
+    def jobs_of(job: int | None, listed: str | None) -> tuple[JobId, ...]:
+        if job is not None:
+            return (jobs[job],)
+        if not listed:
             return ()
-        return tuple(sorted({jobs[int(j)] for j in row[_JOBS].split(",")}))
+        return tuple(sorted({jobs[int(j)] for j in listed.split(",")}))
 
     index: dict[tuple[int, str, int], int] = {(dataset_pk, field, 1): 0}
     first_state: dict[tuple[int, str], int] = {}  # a field's first state, to share its jobs
     states = [ReachedColumn(dataset, field, 0, True, None, (), ())]
-    width = len(keys)
-    for row in rows:
-        ds_pk, namespace, name, column, direct, depth = row[:6]
+    for ds_pk, column, direct, depth, pred_ds, pred_field, pred_direct, text, job, listed in sorted(
+        reached, key=_WALK_ORDER
+    ):
         if ds_pk == dataset_pk and column == field:  # edges back into the start: their jobs
-            merged = tuple(sorted({*states[0].jobs, *jobs_of(row)}))
+            merged = tuple(sorted({*states[0].jobs, *jobs_of(job, listed)}))
             states[0] = states[0]._replace(jobs=merged)
             continue
-        ds = datasets.get(ds_pk)
-        if ds is None:
-            ds = datasets[ds_pk] = DatasetId(namespace, name)
-            values = row[_FACETS : _FACETS + width]
-            if width and any(v is not None for v in values):
-                found[ds] = present(keys, values)
-        text = row[_TRANSFORMATIONS] or "[]"
-        steps = decoded.get(text)
+        steps = decoded.get(text or "[]")
         if steps is None:
-            steps = decoded[text] = tuple(orjson.loads(text))
+            steps = decoded[text or "[]"] = tuple(orjson.loads(text or "[]"))
         index[(ds_pk, column, direct)] = len(states)
         state = ReachedColumn(
-            ds, column, depth, direct == 1, index[(row[6], row[7], row[8])], steps, jobs_of(row)
+            datasets[ds_pk],
+            column,
+            depth,
+            direct == 1,
+            index[(pred_ds, pred_field, pred_direct)],
+            steps,
+            jobs_of(job, listed),
         )
         other = first_state.setdefault((ds_pk, column), len(states))
         if other != len(states):  # the field's other state: both list the jobs of either
