@@ -1410,19 +1410,33 @@ class SqlStore(LineageStore):
         self._plan_walk(conn)
         rows = conn.execute(query, values).all()
         jobs, unnamed = traversal.row_jobs(rows, keys, found)
-        for chunk in _chunks(sorted(unnamed)):
-            q = select(
-                t.jobs.c.id,
-                t.jobs.c.namespace,
-                t.jobs.c.name,
-                *(traversal.facet(self.dialect, t.jobs.c.facets, k) for k in keys),
-            ).where(t.jobs.c.id.in_(chunk))
-            for r in conn.execute(q):
-                jobs[r.id] = job = JobId(r.namespace, r.name)
-                if any(v is not None for v in r[3:]):
-                    found[job] = traversal.present(keys, r[3:])
+        facets = [traversal.facet(self.dialect, t.jobs.c.facets, k) for k in keys]
+        for r in self._node_rows(
+            conn, t.jobs, unnamed, [t.jobs.c.namespace, t.jobs.c.name, *facets]
+        ):
+            jobs[r[0]] = job = JobId(r[1], r[2])
+            if any(v is not None for v in r[3:]):
+                found[job] = traversal.present(keys, r[3:])
         reached, datasets = traversal.reached_rows(rows, keys, found)
         return reached, datasets, jobs
+
+    def _node_rows(
+        self,
+        conn: Connection,
+        table: Any,
+        pks: Iterable[int],
+        columns: Sequence[Any],
+        *where: ColumnElement[bool],
+    ) -> Iterable[Any]:
+        """``id, *columns`` of the rows of ``datasets`` or ``jobs`` with primary keys ``pks``
+        (and ``where``), in one statement however many keys (none for no keys)."""
+        ids = list(pks)
+        if not ids:
+            return []
+        query = select(table.c.id, *columns).where(
+            traversal.ids_in(self.dialect, table.c.id), *where
+        )
+        return conn.execute(query, {"ids": traversal.id_list(self.dialect, ids)})
 
     def _walk_index(
         self,
@@ -1434,7 +1448,11 @@ class SqlStore(LineageStore):
         found: dict[DatasetId | JobId, Json],
     ) -> tuple[list[Any], dict[int, DatasetId], dict[int, JobId]] | None:
         """:meth:`column_downstream`'s walk on the current graph through the in-memory index;
-        None when there is none or the graph is too large for it."""
+        None when there is none or the graph is too large for it.
+
+        Names and facets are read into the index's caches under its lock, so that what is cached
+        for a watermark was read after the refresh to it.
+        """
         index = self._column_index
         if index is None:
             return None
@@ -1442,41 +1460,48 @@ class SqlStore(LineageStore):
             if not self._refresh_index(conn, index):
                 return None
             reached = index.walk((pk, field), depth)
-        job_pks: set[int] = set()
-        for r in reached:
-            if r.job is not None:
-                job_pks.add(r.job)
-            elif r.jobs:
-                job_pks.update(map(int, r.jobs.split(",")))
-        named: list[dict[int, Any]] = []
-        for table, pks, kind in (
-            (t.datasets, {r.dataset for r in reached} | {pk}, DatasetId),
-            (t.jobs, job_pks, JobId),
-        ):
-            names = index.names.setdefault(table.name, {})
-            unknown = pks.difference(names)
-            if unknown:
-                where = traversal.ids_in(self.dialect, table.c.id)
-                ids = traversal.id_list(self.dialect, unknown)
-                query = select(table.c.id, table.c.namespace, table.c.name).where(where)
-                for row in conn.execute(query, {"ids": ids}):
-                    names[row[0]] = kind(row[1], row[2])
-            facets = index.facets.setdefault((table.name, tuple(keys)), {})
-            unknown = pks.difference(facets) if keys else set()
-            if unknown:  # few nodes have the facets asked for: only theirs come back
-                values = [traversal.facet(self.dialect, table.c.facets, k) for k in keys]
-                has_any = or_(*(v.is_not(None) for v in values))
-                where = and_(traversal.ids_in(self.dialect, table.c.id), has_any)
-                ids = traversal.id_list(self.dialect, unknown)
-                facets.update(dict.fromkeys(unknown))
-                for row in conn.execute(select(table.c.id, *values).where(where), {"ids": ids}):
-                    facets[row[0]] = traversal.present(keys, row[1:])
-            for node_pk in pks:
-                values_of = facets.get(node_pk)
-                if values_of:
-                    found[names[node_pk]] = values_of
-            named.append(names)
-        return reached, named[0], named[1]
+            job_pks: set[int] = set()
+            for r in reached:
+                if r.job is not None:
+                    job_pks.add(r.job)
+                elif r.jobs:
+                    job_pks.update(map(int, r.jobs.split(",")))
+            datasets = {r.dataset for r in reached}
+            return (
+                reached,
+                self._cached_nodes(conn, index, t.datasets, DatasetId, datasets, keys, found),
+                self._cached_nodes(conn, index, t.jobs, JobId, job_pks, keys, found),
+            )
+
+    def _cached_nodes(
+        self,
+        conn: Connection,
+        index: ColumnIndex,
+        table: Any,
+        kind: type[DatasetId] | type[JobId],
+        pks: set[int],
+        keys: Sequence[str],
+        found: dict[DatasetId | JobId, Json],
+    ) -> dict[int, Any]:
+        """The nodes of ``pks`` by primary key, from the index's caches (filled first with what
+        they lack); the facets of ``keys`` that the nodes have go into ``found``."""
+        names = index.names.setdefault(table.name, {})
+        unknown = pks.difference(names)
+        for row in self._node_rows(conn, table, unknown, [table.c.namespace, table.c.name]):
+            names[row[0]] = kind(row[1], row[2])
+        facets = index.facets.setdefault((table.name, tuple(keys)), {})
+        unknown = pks.difference(facets) if keys else set()
+        if unknown:  # few nodes have the facets asked for: only theirs come back
+            values = [traversal.facet(self.dialect, table.c.facets, k) for k in keys]
+            has_any = or_(*(v.is_not(None) for v in values))
+            facets.update(dict.fromkeys(unknown))
+            for row in self._node_rows(conn, table, unknown, values, has_any):
+                facets[row[0]] = traversal.present(keys, row[1:])
+        for node_pk in pks:
+            values_of = facets.get(node_pk)
+            if values_of:
+                found[names[node_pk]] = values_of
+        return names
 
     def _refresh_index(self, conn: Connection, index: ColumnIndex) -> bool:
         """Bring ``index`` up to the projection watermark; whether it can answer walks.

@@ -452,7 +452,8 @@ def reached_rows(
             values = row[_FACETS : _FACETS + width]
             if width and any(v is not None for v in values):
                 found[ds] = present(keys, values)
-        reached.append((ds_pk, *row[3:10], row[_JOB], row[_JOBS]))
+        # field, direct, depth, pred_ds, pred_field, pred_direct, transformations; jobs
+        reached.append((ds_pk, *row[3 : _TRANSFORMATIONS + 1], row[_JOB], row[_JOBS]))
     return reached, datasets
 
 
@@ -491,9 +492,10 @@ def column_states(
             merged = tuple(sorted({*states[0].jobs, *jobs_of(job, listed)}))
             states[0] = states[0]._replace(jobs=merged)
             continue
-        steps = decoded.get(text or "[]")
+        text = text or "[]"
+        steps = decoded.get(text)
         if steps is None:
-            steps = decoded[text or "[]"] = tuple(orjson.loads(text or "[]"))
+            steps = decoded[text] = tuple(orjson.loads(text))
         index[(ds_pk, column, direct)] = len(states)
         state = ReachedColumn(
             datasets[ds_pk],
