@@ -131,6 +131,22 @@ def test_errors_without_traceback(db, args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("value", ["abc", "-3", "1.5"])
+def test_a_bad_column_index_bound_is_an_error_without_traceback(db, monkeypatch, value):
+    monkeypatch.setenv("HEADWATER_COLUMN_INDEX_EDGES", value)
+    result = runner.invoke(app, ["datasets", "--db", db])
+    assert result.exit_code == 1
+    assert "HEADWATER_COLUMN_INDEX_EDGES must be a number of edges, 0 or more" in result.output
+    assert repr(value) in result.output and "Traceback" not in result.output
+
+
+def test_the_column_index_bound_accepts_zero_and_underscores(db, monkeypatch):
+    for value in ("0", "1_000"):
+        monkeypatch.setenv("HEADWATER_COLUMN_INDEX_EDGES", value)
+        out = runner.invoke(app, ["datasets", "-f", "json", "--db", db])
+        assert out.exit_code == 0 and len(json.loads(out.stdout)) == 22
+
+
 def test_db_upgrade_and_real_process(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'p.db'}"
     proc = subprocess.run(

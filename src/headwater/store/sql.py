@@ -89,6 +89,25 @@ _INDEX_RELOAD = 20_000  # events since the index's last refresh past which it is
 READ_ONLY = "headwater_read_only"  # execution option: a read transaction (SQLite: deferred)
 
 
+def _index_edges_setting() -> int:
+    """``HEADWATER_COLUMN_INDEX_EDGES``: the in-memory column index's bound (0: no index).
+
+    Raises:
+        StoreError: a value that is not a whole number of edges, 0 or more.
+    """
+    value = os.environ.get("HEADWATER_COLUMN_INDEX_EDGES", "").strip()
+    if not value:
+        return _INDEX_EDGES
+    try:
+        edges = int(value.replace("_", ""))
+    except ValueError:
+        edges = -1
+    if edges < 0:
+        msg = f"HEADWATER_COLUMN_INDEX_EDGES must be a number of edges, 0 or more (0: no index); got {value!r}"
+        raise StoreError(msg)
+    return edges
+
+
 def normalize_url(url: str) -> str:
     """Map user-facing URLs to SQLAlchemy ones (``postgresql://`` uses psycopg 3).
 
@@ -237,7 +256,7 @@ class SqlStore(LineageStore):
         self.dialect = self.engine.dialect.name
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         if column_index_edges is None:
-            column_index_edges = int(os.environ.get("HEADWATER_COLUMN_INDEX_EDGES", _INDEX_EDGES))
+            column_index_edges = _index_edges_setting()
         # Built on the first column walk, so processes that only write never hold it.
         self._column_index = ColumnIndex(column_index_edges) if column_index_edges > 0 else None
 
