@@ -61,12 +61,7 @@ def _event(rng: random.Random, job: int, at: int) -> dict[str, Any]:
     event = run_event(
         job=f"job{job}",
         inputs=[dataset(n) for n in inputs],
-        outputs=[
-            {
-                **dataset(out, fields=FIELDS),
-                "facets": {**dataset(out, fields=FIELDS)["facets"], **facets},
-            }
-        ],
+        outputs=[dataset(out, fields=FIELDS, **facets)],
         at=at,
     )
     if rng.random() < 0.3:
