@@ -525,22 +525,21 @@ class SqlStore(LineageStore):
         self, conn: Any, jv_ids: Sequence[int]
     ) -> dict[int, tuple[list[DatasetId], list[DatasetId]]]:
         io: dict[int, tuple[list[DatasetId], list[DatasetId]]] = defaultdict(lambda: ([], []))
-        for chunk in _chunks([i for i in jv_ids if i is not None]):
-            rows = conn.execute(
-                select(
-                    t.job_version_io.c.job_version_id,
-                    t.job_version_io.c.direction,
-                    t.datasets.c.namespace,
-                    t.datasets.c.name,
-                )
-                .join(t.datasets, t.datasets.c.id == t.job_version_io.c.dataset_id)
-                .where(t.job_version_io.c.job_version_id.in_(chunk))
-                .order_by(t.datasets.c.namespace, t.datasets.c.name)
-            )
-            for r in rows:
-                io[r.job_version_id][0 if r.direction == "in" else 1].append(
-                    DatasetId(r.namespace, r.name)
-                )
+        named: dict[tuple[str, str], DatasetId] = {}  # one DatasetId per dataset, not per row
+        rows = self._node_rows(
+            conn,
+            t.job_version_io,
+            [i for i in jv_ids if i is not None],
+            [t.job_version_io.c.direction, t.datasets.c.namespace, t.datasets.c.name],
+            key=t.job_version_io.c.job_version_id,
+            join=(t.datasets, t.datasets.c.id == t.job_version_io.c.dataset_id),
+            order=(t.datasets.c.namespace, t.datasets.c.name),
+        )
+        for version_id, direction, namespace, name in rows:
+            dataset = named.get((namespace, name))
+            if dataset is None:
+                dataset = named[namespace, name] = DatasetId(namespace, name)
+            io[version_id][0 if direction == "in" else 1].append(dataset)
         return io
 
     def _merged_facets(self, conn: Any, run_ids: Sequence[str], column: str) -> dict[str, Json]:
@@ -562,22 +561,18 @@ class SqlStore(LineageStore):
             return []
         run_ids = [r.run_id for r in rows]
         facets = {} if summary else self._merged_facets(conn, run_ids, "run_facets")
+        job_ids = {r.job_id for r in rows}
         jobs = {
-            r.id: JobId(r.namespace, r.name)
-            for r in conn.execute(
-                select(t.jobs.c.id, t.jobs.c.namespace, t.jobs.c.name).where(
-                    t.jobs.c.id.in_({r.job_id for r in rows})
-                )
+            pk: JobId(namespace, name)
+            for pk, namespace, name in self._node_rows(
+                conn, t.jobs, job_ids, [t.jobs.c.namespace, t.jobs.c.name]
             )
         }
+        version_ids = {r.job_version_id for r in rows if r.job_version_id is not None}
         versions = {
-            r.id: r.version
-            for r in conn.execute(
-                select(t.job_versions.c.id, t.job_versions.c.version).where(
-                    t.job_versions.c.id.in_(
-                        {r.job_version_id for r in rows if r.job_version_id is not None}
-                    )
-                )
+            pk: version
+            for pk, version in self._node_rows(
+                conn, t.job_versions, version_ids, [t.job_versions.c.version]
             )
         }
         io: dict[str, tuple[list[Json], list[Json]]] = defaultdict(lambda: ([], []))
@@ -644,19 +639,19 @@ class SqlStore(LineageStore):
 
     def _jobs_json(self, conn: Any, rows: Sequence[Any], summary: bool = False) -> list[Json]:
         io = self._version_io(conn, [r.current_version_id for r in rows])
+        version_ids = {r.current_version_id for r in rows if r.current_version_id is not None}
         versions = {
-            r.id: r.version
-            for r in conn.execute(
-                select(t.job_versions.c.id, t.job_versions.c.version).where(
-                    t.job_versions.c.id.in_(
-                        {r.current_version_id for r in rows if r.current_version_id is not None}
-                    )
-                )
+            pk: version
+            for pk, version in self._node_rows(
+                conn, t.job_versions, version_ids, [t.job_versions.c.version]
             )
         }
-        latest_ids = [r.latest_run_id for r in rows if r.latest_run_id]
+        latest_ids = {r.latest_run_id for r in rows if r.latest_run_id}
         latest_rows = (
-            conn.execute(select(t.runs).where(t.runs.c.run_id.in_(latest_ids))).all()
+            conn.execute(
+                select(t.runs).where(traversal.ids_in(self.dialect, t.runs.c.run_id)),
+                {"ids": traversal.id_list(self.dialect, latest_ids)},
+            ).all()
             if latest_ids
             else []
         )
@@ -1443,19 +1438,26 @@ class SqlStore(LineageStore):
         self,
         conn: Connection,
         table: Any,
-        pks: Iterable[int],
+        keys: Iterable[int] | Iterable[str],
         columns: Sequence[Any],
         *where: ColumnElement[bool],
+        key: Any = None,
+        join: tuple[Any, ColumnElement[bool]] | None = None,
+        order: Sequence[Any] = (),
     ) -> Iterable[Any]:
-        """``id, *columns`` of the rows of ``datasets`` or ``jobs`` with primary keys ``pks``
-        (and ``where``), in one statement however many keys (none for no keys)."""
-        ids = list(pks)
-        if not ids:
+        """``key, *columns`` of the rows of ``table`` whose ``key`` (default: its primary key
+        ``id``) is one of ``keys`` (and ``where``), in one statement however many keys (none
+        for no keys); ``join`` adds a table to read columns from, ``order`` sorts the rows."""
+        values: list[Any] = list(keys)
+        if not values:
             return []
-        query = select(table.c.id, *columns).where(
-            traversal.ids_in(self.dialect, table.c.id), *where
+        key = table.c.id if key is None else key
+        query = select(key, *columns).where(traversal.ids_in(self.dialect, key), *where)
+        if join is not None:
+            query = query.join(*join)
+        return conn.execute(
+            query.order_by(*order), {"ids": traversal.id_list(self.dialect, values)}
         )
-        return conn.execute(query, {"ids": traversal.id_list(self.dialect, ids)})
 
     def _walk_index(
         self,

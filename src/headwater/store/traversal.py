@@ -344,18 +344,20 @@ def jobs_reached(dialect: str, from_job: bool, upstream: bool, as_of: bool) -> S
 
 
 def ids_in(dialect: str, column: Any) -> ColumnElement[bool]:
-    """``column IN (ids)`` for any number of ids in one bind parameter, ``ids`` (pass
-    :func:`id_list` of them): no statement to rebuild per list size, and one round trip.
+    """``column IN (ids)`` for any number of keys (integers, or text such as run ids) in one bind
+    parameter, ``ids`` (pass :func:`id_list` of them): no statement to rebuild per list size, no
+    placeholder per key, and one round trip.
 
-    SQLite reads the ids from a JSON array (``json_each``), PostgreSQL from an array (``ANY``).
+    SQLite reads the keys from a JSON array (``json_each``), PostgreSQL from an array (``ANY``).
     """
     if dialect == "postgresql":
-        return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+        element = Text if column.type.python_type is str else BigInteger
+        return column == any_(bindparam("ids", type_=ARRAY(element)))
     each = func.json_each(bindparam("ids", type_=Text)).table_valued("value")
     return column.in_(select(each.c.value))
 
 
-def id_list(dialect: str, ids: Iterable[int]) -> Any:
+def id_list(dialect: str, ids: Iterable[int] | Iterable[str]) -> Any:
     """The value of the ``ids`` parameter of :func:`ids_in`."""
     values = sorted(ids)
     return values if dialect == "postgresql" else orjson.dumps(values).decode()
