@@ -16,16 +16,22 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import PgDatabase, rate, write_report  # noqa: E402
+from common import PgDatabase, write_report  # noqa: E402
 from warehouse import build  # noqa: E402
+
+from headwater.store.sql import SqlStore  # noqa: E402
 
 
 def _port() -> int:
@@ -48,51 +54,113 @@ def _start(cmd: list[str], url: str, env: dict[str, str] | None = None) -> subpr
     raise RuntimeError(f"{cmd} did not start")
 
 
+def _in_threads(
+    producers: int, bodies: list[bytes], send: Callable[[Any, bytes], None], make: Callable[[], Any]
+) -> float:
+    """Events/s of ``producers`` threads, each with its own connection, sending ``bodies`` between them."""
+    clients = [make() for _ in range(producers)]
+    start = threading.Barrier(producers + 1)
+
+    def work(k: int) -> None:
+        start.wait()
+        for body in bodies[k::producers]:
+            send(clients[k], body)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(producers)]
+    for th in threads:
+        th.start()
+    start.wait()
+    began = time.perf_counter()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - began
+    for client in clients:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+    return len(bodies) / elapsed
+
+
+def _http_client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=600, headers={"Content-Type": "application/json"})
+
+
+def _post_one(client: httpx.Client, body: bytes) -> None:
+    assert client.post("/api/v1/lineage", content=body).status_code == 201
+
+
 def measure(
-    url: str, single: list[bytes], batched: list[bytes], batch: int, read: bool
-) -> tuple[float, float, float]:
-    """Events/s accepted one by one, accepted in batches, and until readable after the batches.
+    url: str, chunk: list[bytes], n_single: int, producers: int, batch: int, read: bool
+) -> tuple[float, float, float, float]:
+    """Events/s accepted one by one from one producer and from ``producers`` at once, accepted
+    in batches, and until readable after the batches.
 
     "Readable" adds the time of one read sent right after the last batch: Headwater answers a
     read only after projecting every accepted event (its projector process works while the
     events arrive; the read projects whatever is left).
     """
-    with httpx.Client(
-        base_url=url, timeout=600, headers={"Content-Type": "application/json"}
-    ) as client:
-
-        def one_by_one() -> None:
-            for body in single:
-                assert client.post("/api/v1/lineage", content=body).status_code == 201
-
-        def in_batches() -> None:
-            for i in range(0, len(batched), batch):
-                body = b"[" + b",".join(batched[i : i + batch]) + b"]"
-                assert client.post("/api/v1/lineage/batch", content=body).status_code in (200, 207)
-
-        single_rate = rate(len(single), one_by_one)
+    single, concurrent, batched = (
+        chunk[:n_single],
+        chunk[n_single : 2 * n_single],
+        chunk[2 * n_single :],
+    )
+    alone = _in_threads(1, single, _post_one, lambda: _http_client(url))
+    together = _in_threads(producers, concurrent, _post_one, lambda: _http_client(url))
+    with _http_client(url) as client:
         start = time.perf_counter()
-        in_batches()
+        for i in range(0, len(batched), batch):
+            body = b"[" + b",".join(batched[i : i + batch]) + b"]"
+            assert client.post("/api/v1/lineage/batch", content=body).status_code in (200, 207)
         sent = time.perf_counter() - start
         if not read:
-            return single_rate, len(batched) / sent, float("nan")
+            return alone, together, len(batched) / sent, float("nan")
         client.get("/api/v1/namespaces")
-        return single_rate, len(batched) / sent, len(batched) / (time.perf_counter() - start)
+        return alone, together, len(batched) / sent, len(batched) / (time.perf_counter() - start)
+
+
+def commit_ceiling(
+    db: str, chunk: list[bytes], n_single: int, producers: int
+) -> tuple[float, float]:
+    """The storage ceiling of one event per request: a plain INSERT of the same JSON and a
+    commit per event, into the same database, from one connection and from ``producers``."""
+    store = SqlStore(db)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, body TEXT)"
+                if store.dialect == "sqlite"
+                else "CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, body JSONB)"
+            )
+        )
+    insert = text("INSERT INTO bench_raw (body) VALUES (:b)")
+
+    def one(engine: Any, body: bytes) -> None:
+        with engine.begin() as conn:
+            conn.execute(insert, {"b": body.decode()})
+
+    try:
+        alone = _in_threads(1, chunk[:n_single], one, lambda: store.engine)
+        together = _in_threads(producers, chunk[n_single : 2 * n_single], one, lambda: store.engine)
+    finally:
+        store.close()
+    return alone, together
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--producers", type=int, default=8)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     n_single, n_batched, batch = (200, 1000, 100) if args.quick else (600, 4000, 100)
-    per_round = n_single + n_batched
+    per_round = 2 * n_single + n_batched
     events_raw, _ = build(20, per_round * args.rounds // 19 + 1)
     events = [json.dumps(e, separators=(",", ":")).encode() for e in events_raw]
     backends = args.backends.split(",")
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         servers: dict[str, str] = {}
+        dbs: dict[str, str] = {}
         port = _port()
         noop = _start(
             [
@@ -110,13 +178,15 @@ def main() -> None:
             f"http://127.0.0.1:{port}",
         )
         stack.callback(_stop, noop)
-        servers["no-op FastAPI endpoint (ceiling)"] = f"http://127.0.0.1:{port}"
+        noop_name = "no-op FastAPI endpoint (HTTP ceiling)"
+        servers[noop_name] = f"http://127.0.0.1:{port}"
         for backend in backends:
             db = (
                 stack.enter_context(PgDatabase())
                 if backend == "postgres"
                 else f"sqlite:///{tmp}/api.db"
             )
+            dbs[backend] = db
             port = _port()
             url = f"http://127.0.0.1:{port}"
             proc = _start(
@@ -124,43 +194,65 @@ def main() -> None:
             )
             stack.callback(_stop, proc)
             servers[f"headwater serve, {backend}"] = url
-        figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
+        figures: dict[str, list[tuple[float, ...]]] = {name: [] for name in servers}
+        ceilings: dict[str, list[tuple[float, float]]] = {b: [] for b in backends}
         for r in range(args.rounds):
             chunk = events[r * per_round : (r + 1) * per_round]
             for name, url in servers.items():
                 is_headwater = name.startswith("headwater")
                 figures[name].append(
-                    measure(url, chunk[:n_single], chunk[n_single:], batch, is_headwater)
+                    measure(url, chunk, n_single, args.producers, batch, is_headwater)
                 )
                 print(name, [f"{x:,.0f}" for x in figures[name][-1]], flush=True)
+            for backend, db in dbs.items():
+                ceilings[backend].append(commit_ceiling(db, chunk, n_single, args.producers))
+                print(backend, "commit ceiling", [f"{x:,.0f}" for x in ceilings[backend][-1]])
 
     def med(name: str, k: int) -> float:
         return statistics.median(f[k] for f in figures[name])
 
-    ceiling = "no-op FastAPI endpoint (ceiling)"
-    rows = [f"| {ceiling} | {med(ceiling, 0):,.0f} | 100% | {med(ceiling, 1):,.0f} | 100% | - |"]
+    def ceil(backend: str, k: int) -> float:
+        return statistics.median(c[k] for c in ceilings[backend])
+
+    rows = [
+        f"| {noop_name} | {med(noop_name, 0):,.0f} | 100% | - "
+        f"| {med(noop_name, 1):,.0f} | 100% | - | {med(noop_name, 2):,.0f} | 100% | - |"
+    ]
+    for backend in backends:
+        rows.append(
+            f"| plain INSERT + COMMIT per event, {backend} (storage ceiling) "
+            f"| {ceil(backend, 0):,.0f} | - | 100% | {ceil(backend, 1):,.0f} | - | 100% | - | - | - |"
+        )
     for backend in backends:
         name = f"headwater serve, {backend}"
         rows.append(
-            f"| {name} | {med(name, 0):,.0f} | {med(name, 0) / med(ceiling, 0):.0%} "
-            f"| {med(name, 1):,.0f} | {med(name, 1) / med(ceiling, 1):.0%} | {med(name, 2):,.0f} |"
+            f"| {name} | {med(name, 0):,.0f} | {med(name, 0) / med(noop_name, 0):.0%} "
+            f"| {med(name, 0) / ceil(backend, 0):.0%} "
+            f"| {med(name, 1):,.0f} | {med(name, 1) / med(noop_name, 1):.0%} "
+            f"| {med(name, 1) / ceil(backend, 1):.0%} "
+            f"| {med(name, 2):,.0f} | {med(name, 2) / med(noop_name, 2):.0%} | {med(name, 3):,.0f} |"
         )
-    text = f"""
-Synthetic RunEvents (schema and column lineage facets, ~2 KB each), sent by one keep-alive httpx
-client: per round and server, {n_single:,} one by one (`POST /api/v1/lineage`), then {n_batched:,} in
-batches of {batch} (`POST /api/v1/lineage/batch`); {args.rounds} rounds, every server in turn each round,
-medians shown. Baseline: a no-op FastAPI app under the same uvicorn. "Accepted" counts answered
-requests (the event is validated, durable and in the hash chain); "readable" is the batched rate
-counted until one read sent after the last batch answers, which Headwater does only once every
-accepted event is projected into the lineage tables (`headwater serve` runs a projector process
-beside the server; the read projects what is left). Client, server and projector share the
-machine's 2 cores. Reproduce: `python benchmarks/bench_api.py`.
+    text_ = f"""
+Synthetic RunEvents (schema and column lineage facets, ~2 KB each). Per round and server:
+{n_single:,} events one per request (`POST /api/v1/lineage`) from one producer, {n_single:,} more
+from {args.producers} producers at once (threads of the client process, a keep-alive connection
+each), then {n_batched:,} in batches of {batch} (`POST /api/v1/lineage/batch`); {args.rounds} rounds,
+every server in turn each round, medians shown. Baselines, measured in the same rounds: a no-op
+FastAPI app under the same uvicorn (the HTTP ceiling), and a plain INSERT of the same JSON with a
+commit per event into the same database (the storage ceiling of one event per request: on
+PostgreSQL each commit waits for the WAL flush). "Accepted" counts answered requests (the event is
+validated, durable and in the hash chain). Concurrent single events share commits (group commit,
+`headwater.store.group_commit`). "Readable" is the batched rate counted until one read sent after
+the last batch answers, which Headwater does only once every accepted event is projected into the
+lineage tables (`headwater serve` runs a projector process beside the server; the read projects
+what is left). Client, server, projector and PostgreSQL share the machine's 2 cores.
+Reproduce: `python benchmarks/bench_api.py`.
 
-| server | single accepted/s | vs ceiling | batched accepted/s | vs ceiling | batched readable/s |
-|---|---|---|---|---|---|
+| server | 1 producer accepted/s | vs HTTP ceiling | vs storage ceiling | {args.producers} producers accepted/s | vs HTTP ceiling | vs storage ceiling | batched accepted/s | vs HTTP ceiling | batched readable/s |
+|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """
-    write_report("api", "HTTP ingest benchmark", text)
+    write_report("api", "HTTP ingest benchmark", text_)
 
 
 def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]

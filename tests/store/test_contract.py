@@ -339,6 +339,37 @@ def test_concurrent_writers_lose_nothing(store_url):
         s.close()
 
 
+def test_concurrent_ingests_into_one_store_share_commits_and_lose_nothing(store):
+    """Threads of one process (the server's request threads) append through group commit."""
+    events = [run_event(job=f"job{i % 5}", outputs=[dataset(f"t{i}")], at=i) for i in range(60)]
+    results: dict[int, list] = {}
+    start = threading.Barrier(6)
+
+    def work(k: int) -> None:
+        start.wait()
+        mine = [store.ingest(e) for e in events[k::6]]
+        mine += [store.ingest(e) for e in events[k::6]]  # the same again: duplicates
+        results[k] = mine
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for mine in results.values():
+        first, again = mine[: len(mine) // 2], mine[len(mine) // 2 :]
+        assert not any(r.duplicate for r in first)
+        assert all(r.duplicate for r in again)
+        assert [r.event_id for r in first] == [r.event_id for r in again]
+    ids = [r.event_id for mine in results.values() for r in mine[: len(mine) // 2]]
+    assert len(set(ids)) == 60
+    assert store.list_events(limit=1)[1] == 60
+    assert store.list_datasets("warehouse")[1] == 60
+    from headwater.store.audit import verify_chain
+
+    assert verify_chain(store).ok
+
+
 def test_a_long_read_neither_waits_for_nor_blocks_writers(store_url):
     reader, writer = open_store(store_url), open_store(store_url)
     for i in range(3):

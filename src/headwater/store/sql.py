@@ -70,6 +70,7 @@ from headwater.store.base import (
     TableEdges,
 )
 from headwater.store.column_index import ColumnIndex
+from headwater.store.group_commit import GroupCommit
 from headwater.store.ingest import append, json_dumps, stored_event
 from headwater.store.projection import project
 
@@ -257,6 +258,7 @@ class SqlStore(LineageStore):
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         if column_index_edges is None:
             column_index_edges = _index_edges_setting()
+        self._group: GroupCommit[ValidatedEvent, IngestResult] = GroupCommit(self._append_all)
         # Built on the first column walk, so processes that only write never hold it.
         self._column_index = ColumnIndex(column_index_edges) if column_index_edges > 0 else None
 
@@ -277,9 +279,13 @@ class SqlStore(LineageStore):
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
 
     def ingest(self, payload: Payload) -> IngestResult:
-        """Validate and append one event to the log in one transaction (see :class:`LineageStore`)."""
-        event = parse_event(payload)
-        return self._store([event])[0]
+        """Validate and append one event to the log (see :class:`LineageStore`).
+
+        Concurrent calls share transactions (:class:`GroupCommit`): events that arrive while
+        another append is in flight are appended together, in one commit, by the next caller
+        to write. Each event is still all or nothing, and a refused one fails alone.
+        """
+        return self._group.submit(parse_event(payload))
 
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Validate every item, then append the valid ones; errors are returned per index.
@@ -296,20 +302,35 @@ class SqlStore(LineageStore):
                 valid.append((i, parse_event(payload)))
             except (EventParseError, EventValidationError) as exc:
                 results[i] = BatchItemResult(i, error=exc)
-        if valid:
-            try:
-                stored = self._store([event for _, event in valid])
-            except DBAPIError:
-                for i, event in valid:  # one by one: only the refused events fail
-                    try:
-                        results[i] = BatchItemResult(i, result=self._store([event])[0])
-                    except DBAPIError as exc:
-                        refused = ValueError(f"the database refused this event: {exc.orig}")
-                        results[i] = BatchItemResult(i, error=refused)
+        outcomes = self._append_all([event for _, event in valid])
+        for (i, _), outcome in zip(valid, outcomes, strict=True):
+            if isinstance(outcome, DBAPIError):
+                refused = ValueError(f"the database refused this event: {outcome.orig}")
+                results[i] = BatchItemResult(i, error=refused)
             else:
-                for (i, _), result in zip(valid, stored, strict=True):
-                    results[i] = BatchItemResult(i, result=result)
+                results[i] = BatchItemResult(i, result=outcome)
         return [results[i] for i in sorted(results)]
+
+    def _append_all(self, events: Sequence[ValidatedEvent]) -> list[IngestResult | DBAPIError]:
+        """Append ``events`` in one transaction; should the database refuse it, in one each.
+
+        Returns:
+            Per event, its result or the database's refusal of it.
+        """
+        if not events:
+            return []
+        try:
+            return list(self._store(list(events)))
+        except DBAPIError as exc:
+            if len(events) == 1:
+                return [exc]
+        outcomes: list[IngestResult | DBAPIError] = []
+        for one in events:  # one by one: only the refused events fail
+            try:
+                outcomes.append(self._store([one])[0])
+            except DBAPIError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def _store(self, events: list[ValidatedEvent]) -> list[IngestResult]:
         """Append ``events`` to the log in one transaction; the projector applies them later."""
