@@ -11,10 +11,8 @@ leniency (and that of its producers) is kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-Check = Callable[[Any, str], None]  # (value, path); raises FacetShapeError
 
 
 class FacetShapeError(ValueError):
@@ -26,72 +24,142 @@ class FacetShapeError(ValueError):
         self.reason = reason
 
 
-def _type(expected: type | tuple[type, ...], name: str) -> Check:
-    def check(value: Any, path: str) -> None:
-        if value is None or (isinstance(value, expected) and not isinstance(value, bool)):
-            return None
-        if expected is bool and isinstance(value, bool):
-            return None
-        raise FacetShapeError(path, f"must be {name}")
+class Check:
+    """The expected shape of a value.
 
-    return check
+    :meth:`ok` answers whether a value has it without building a single path (the common case
+    at ingest); :meth:`check` walks the value again, with paths, only to name what is wrong.
+    """
+
+    def ok(self, value: Any) -> bool:
+        """Whether ``value`` has this shape (null always does)."""
+        raise NotImplementedError
+
+    def explain(self, value: Any, path: str) -> None:
+        """Raise :class:`FacetShapeError` for the first part of ``value`` not of this shape."""
+        raise NotImplementedError
+
+    def check(self, value: Any, path: str) -> None:
+        """Pass a value of this shape; name the first wrong part of any other.
+
+        Raises:
+            FacetShapeError: naming the path of the first value of the wrong type.
+        """
+        if not self.ok(value):
+            self.explain(value, path)
+
+    def __call__(self, value: Any, path: str) -> None:
+        self.check(value, path)
 
 
-STR = _type(str, "a string")
-BOOL = _type(bool, "a boolean")
-SCALAR = _type((str, int, float), "a string or a number")
+class _Type(Check):
+    def __init__(self, expected: type | tuple[type, ...], name: str) -> None:
+        self.expected = expected
+        self.name = name
+
+    def ok(self, value: Any) -> bool:
+        if value is None:
+            return True
+        if isinstance(value, bool):  # a bool is an int to isinstance, not to JSON
+            return self.expected is bool
+        return isinstance(value, self.expected)
+
+    def explain(self, value: Any, path: str) -> None:
+        if not self.ok(value):
+            raise FacetShapeError(path, f"must be {self.name}")
+
+
+STR: Check = _Type(str, "a string")
+BOOL: Check = _Type(bool, "a boolean")
+SCALAR: Check = _Type((str, int, float), "a string or a number")
+
+
+class _Object(Check):
+    def __init__(self, fields: dict[str, Check]) -> None:
+        self.fields = tuple(fields.items())
+
+    def ok(self, value: Any) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, dict):
+            return False
+        return all(sub.ok(value[key]) for key, sub in self.fields if key in value)
+
+    def explain(self, value: Any, path: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            raise FacetShapeError(path, "must be an object")
+        for key, sub in self.fields:
+            if key in value:
+                sub.check(value[key], f"{path}.{key}")
+
+
+class _Array(Check):
+    def __init__(self, item: Check) -> None:
+        self.item = item
+
+    def ok(self, value: Any) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, list):
+            return False
+        item_ok = self.item.ok
+        return all(item_ok(element) for element in value)
+
+    def explain(self, value: Any, path: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            raise FacetShapeError(path, "must be an array")
+        for i, element in enumerate(value):
+            self.item.check(element, f"{path}[{i}]")
+
+
+class _Mapping(Check):
+    def __init__(self, item: Check) -> None:
+        self.item = item
+
+    def ok(self, value: Any) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, dict):
+            return False
+        item_ok = self.item.ok
+        return all(item_ok(element) for element in value.values())
+
+    def explain(self, value: Any, path: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            raise FacetShapeError(path, "must be an object")
+        for key, element in value.items():
+            self.item.check(element, f"{path}.{key}")
 
 
 def obj(**fields: Check) -> Check:
     """An object (or null) whose listed keys, when present, pass their checks."""
-
-    def check(value: Any, path: str) -> None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise FacetShapeError(path, "must be an object")
-        for key, sub in fields.items():
-            if key in value:
-                sub(value[key], f"{path}.{key}")
-        return None
-
-    return check
+    return _Object(fields)
 
 
 def array(item: Check) -> Check:
     """An array (or null) whose items pass ``item``."""
-
-    def check(value: Any, path: str) -> None:
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise FacetShapeError(path, "must be an array")
-        for i, element in enumerate(value):
-            item(element, f"{path}[{i}]")
-        return None
-
-    return check
+    return _Array(item)
 
 
 def mapping(item: Check) -> Check:
     """An object (or null) used as a map: every value passes ``item``."""
-
-    def check(value: Any, path: str) -> None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise FacetShapeError(path, "must be an object")
-        for key, element in value.items():
-            item(element, f"{path}.{key}")
-        return None
-
-    return check
+    return _Mapping(item)
 
 
-def _schema_field(value: Any, path: str) -> None:
-    return obj(name=STR, type=STR, description=STR, fields=array(_schema_field))(value, path)
+def _schema_field() -> Check:
+    """A schema field: nested fields are schema fields again (a struct's members)."""
+    field = _Object({})
+    field.fields = (("name", STR), ("type", STR), ("description", STR), ("fields", array(field)))
+    return field
 
 
+_SCHEMA_FIELD = _schema_field()
 _INPUT_FIELD = obj(
     namespace=STR,
     name=STR,
@@ -102,7 +170,7 @@ _DOCUMENTATION = obj(description=STR)
 _OWNERSHIP = obj(owners=array(obj(name=STR, type=STR)))
 
 DATASET_FACETS: Mapping[str, Check] = {
-    "schema": obj(fields=array(_schema_field)),
+    "schema": obj(fields=array(_SCHEMA_FIELD)),
     "columnLineage": obj(
         fields=mapping(
             obj(
@@ -145,5 +213,5 @@ def check_facets(facets: Mapping[str, Any], known: Mapping[str, Check], path: st
     """
     for name, facet in facets.items():
         check = known.get(name)
-        if check is not None:
-            check(facet, f"{path}.{name}")
+        if check is not None and not check.ok(facet):
+            check.explain(facet, f"{path}.{name}")
