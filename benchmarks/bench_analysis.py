@@ -161,11 +161,14 @@ the report edge by edge (kept in `benchmarks/legacy.py`). Both give the same fie
 ## Table lineage: full downstream of the hub dataset (ms, p50 of 3 runs)
 
 The same warehouse's hub dataset (`lineage(hub, depth=20, downstream)`, the store benchmark's
-`hub_rows` on this smaller graph), beside the previous level-by-level walk (same graph, checked)
-and a breadth-first search over an in-memory adjacency dict.
+`hub_rows` on this smaller graph), node details through the store's node cache
+(`headwater.store.node_cache`), beside the same read by a store without the cache, the first read
+after an event (a job of the graph re-ran, projected; median of three), the previous
+level-by-level walk (same graph, checked) and a breadth-first search over an in-memory adjacency
+dict.
 
-| backend | node data | reached | lineage | previous walk | speed-up | in-memory BFS |
-|---|---|---|---|---|---|---|
+| backend | node data | reached | lineage | no node cache | after an event | previous walk | speed-up | in-memory BFS |
+|---|---|---|---|---|---|---|---|---|
 {chr(10).join(hub_table)}
 """
     write_report("analysis", "Analysis benchmark", body)

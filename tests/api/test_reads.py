@@ -1,8 +1,15 @@
 """Marquez-compatible reads, over the real integration events and the retail scenario."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
+
+from factories import dataset, run_event
+from headwater.api.reads import json_response
+from headwater.graph import column_lineage, lineage
+from headwater.model import DatasetId
 
 
 @pytest.fixture
@@ -125,8 +132,6 @@ def test_tags(loaded):
 
 
 def test_as_of_parameter(client):
-    from factories import dataset, run_event
-
     client.post(
         "/api/v1/lineage",
         json=run_event(job="j", inputs=[dataset("a")], outputs=[dataset("o")], at=0),
@@ -164,3 +169,44 @@ def test_lean_lineage_has_the_same_graph_without_details(loaded):
     for node in lean.json()["graph"]:
         assert set(node["data"]) == {"id", "name", "namespace", "type"}
     assert any("facets" in n["data"] or "latestRun" in n["data"] for n in full.json()["graph"])
+
+
+def _fastapi_bytes(payload):
+    """The body FastAPI writes for a handler returning ``Json`` (validate, then pydantic)."""
+    adapter = TypeAdapter(dict[str, Any])
+    return adapter.dump_json(adapter.validate_python(payload))
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "build"),
+    [
+        (
+            "/api/v1/lineage",
+            {"nodeId": "dataset:bigquery:mock-project.test.upload", "depth": 20},
+            lambda store: lineage(store, DatasetId("bigquery", "mock-project.test.upload"), 20),
+        ),
+        (
+            "/api/v1/column-lineage",
+            {"nodeId": "dataset:file:/tmp/cll_test/tbl1", "depth": 20, "withDownstream": True},
+            lambda store: column_lineage(store, DatasetId("file", "/tmp/cll_test/tbl1"), 20, True),
+        ),
+    ],
+)
+def test_graph_bodies_are_the_bytes_fastapi_would_write(loaded, path, params, build):
+    r = loaded.get(path, params=params)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.content == _fastapi_bytes(build(loaded.app.state.store))
+
+
+def test_graph_floats_are_written_as_fastapi_would(client):
+    facets = {"stats": {"_producer": "x", "_schemaURL": "x", "f": [1e-7, 1e16, 0.1, 2.5e-300]}}
+    event = run_event(inputs=[dataset("a")], outputs=[dataset("b", **facets)])
+    assert client.post("/api/v1/lineage", json=event).status_code == 201
+    r = client.get("/api/v1/lineage", params={"nodeId": "dataset:warehouse:a"})
+    assert r.content == _fastapi_bytes(lineage(client.app.state.store, DatasetId("warehouse", "a")))
+    assert b'"f":[1e-7,1e+16,0.1,2.5e-300]' in r.content
+
+
+def test_what_orjson_cannot_write_goes_through_pydantic():
+    payload = {"rows": 2**70, "graph": [{"n": -(2**64)}]}  # integers beyond 64 bits
+    assert json_response(payload).body == _fastapi_bytes(payload)

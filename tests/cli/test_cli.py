@@ -131,18 +131,23 @@ def test_errors_without_traceback(db, args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("variable", "unit"),
+    [("HEADWATER_COLUMN_INDEX_EDGES", "edges"), ("HEADWATER_NODE_CACHE", "nodes")],
+)
 @pytest.mark.parametrize("value", ["abc", "-3", "1.5"])
-def test_a_bad_column_index_bound_is_an_error_without_traceback(db, monkeypatch, value):
-    monkeypatch.setenv("HEADWATER_COLUMN_INDEX_EDGES", value)
+def test_a_bad_store_bound_is_an_error_without_traceback(db, monkeypatch, variable, unit, value):
+    monkeypatch.setenv(variable, value)
     result = runner.invoke(app, ["datasets", "--db", db])
     assert result.exit_code == 1
-    assert "HEADWATER_COLUMN_INDEX_EDGES must be a number of edges, 0 or more" in result.output
+    assert f"{variable} must be a number of {unit}, 0 or more" in result.output
     assert repr(value) in result.output and "Traceback" not in result.output
 
 
-def test_the_column_index_bound_accepts_zero_and_underscores(db, monkeypatch):
+@pytest.mark.parametrize("variable", ["HEADWATER_COLUMN_INDEX_EDGES", "HEADWATER_NODE_CACHE"])
+def test_a_store_bound_accepts_zero_and_underscores(db, monkeypatch, variable):
     for value in ("0", "1_000"):
-        monkeypatch.setenv("HEADWATER_COLUMN_INDEX_EDGES", value)
+        monkeypatch.setenv(variable, value)
         out = runner.invoke(app, ["datasets", "-f", "json", "--db", db])
         assert out.exit_code == 0 and len(json.loads(out.stdout)) == 22
 

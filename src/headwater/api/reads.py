@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from headwater.api.errors import BadParameter
@@ -25,6 +27,24 @@ Json = dict[str, Any]
 Limit = Annotated[int, Query(ge=0, le=10_000)]
 Offset = Annotated[int, Query(ge=0)]
 Depth = Annotated[int, Query(ge=0, le=100)]
+
+
+_JSON = TypeAdapter(Json)  # what FastAPI serializes a handler's ``Json`` with
+
+
+def json_response(content: Json) -> Response:
+    """``content`` as FastAPI would send it for a handler returning ``Json``, serialized by orjson.
+
+    For a graph of tens of thousands of nodes FastAPI's own path (validate the dict, then
+    serialize it with pydantic) took about three times as long as orjson, which writes the same
+    bytes (compared on random JSON values, floats from random bit patterns included). What orjson
+    refuses (integers beyond 64 bits) goes through pydantic as before.
+    """
+    try:
+        body = orjson.dumps(content)
+    except TypeError:
+        body = _JSON.dump_json(_JSON.validate_python(content))
+    return Response(body, media_type="application/json")
 
 
 def name(segment: str) -> str:
@@ -157,7 +177,7 @@ async def run_facets(request: Request, run_id: str, type: Literal["run", "job"] 
     return await _call(request, "get_run_facets", run_id, type)
 
 
-@router.get("/lineage", summary="Table-level lineage graph")
+@router.get("/lineage", summary="Table-level lineage graph", response_model=Json)
 async def get_lineage(
     request: Request,
     nodeId: str,
@@ -165,26 +185,27 @@ async def get_lineage(
     direction: Literal["upstream", "downstream", "both"] = "both",
     asOf: str | None = None,
     lean: bool = False,
-) -> Json:
+) -> Response:
     """Datasets and jobs around ``nodeId``; ``direction``, ``asOf`` and ``lean`` (nodes without
     facets, schema and latest run, for large graphs) are Headwater extensions."""
+    node, when = parse_node_id(nodeId), query_time(asOf, "asOf")
     return await _call(
-        request, lineage, parse_node_id(nodeId), depth, direction, query_time(asOf, "asOf"), lean
+        request, lambda s: json_response(lineage(s, node, depth, direction, when, lean))
     )
 
 
-@router.get("/column-lineage", summary="Column-level lineage graph")
+@router.get("/column-lineage", summary="Column-level lineage graph", response_model=Json)
 async def get_column_lineage(
     request: Request,
     nodeId: str,
     depth: Depth = 20,
     withDownstream: bool = False,
     asOf: str | None = None,
-) -> Json:
+) -> Response:
     """Fields feeding ``nodeId`` (a datasetField or every field of a dataset), optionally those it feeds."""
-    node = parse_node_id(nodeId)
+    node, when = parse_node_id(nodeId), query_time(asOf, "asOf")
     return await _call(
-        request, column_lineage, node, depth, withDownstream, query_time(asOf, "asOf")
+        request, lambda s: json_response(column_lineage(s, node, depth, withDownstream, when))
     )
 
 

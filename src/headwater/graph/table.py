@@ -15,20 +15,33 @@ Edge = tuple[
 ]  # (origin, destination), data flows origin -> destination
 
 
+Node = DatasetId | JobId
+IdEdge = tuple[str, str]  # (origin, destination) node ids
+
+
 def _walk(
     store: LineageStore,
-    start: DatasetId | JobId,
+    start: Node,
     depth: int,
     upstream: bool,
-    nodes: set[DatasetId | JobId],
-    edges: set[Edge],
+    nodes: dict[str, Node],
+    edges: set[IdEdge],
     as_of: datetime | None = None,
 ) -> None:
+    """Add the nodes (by node id) and edges reached from ``start`` in one direction."""
     for te in store.jobs_reached(start, depth, "upstream" if upstream else "downstream", as_of):
-        nodes.add(te.job)
-        edges.update((ds, te.job) for ds in te.inputs)
-        edges.update((te.job, ds) for ds in te.outputs)
-        nodes.update(te.inputs if upstream else te.outputs)
+        job = te.job.node_id()
+        nodes[job] = te.job
+        for ds in te.inputs:
+            ds_id = ds.node_id()
+            edges.add((ds_id, job))
+            if upstream:
+                nodes[ds_id] = ds
+        for ds in te.outputs:
+            ds_id = ds.node_id()
+            edges.add((job, ds_id))
+            if not upstream:
+                nodes[ds_id] = ds
 
 
 @pausing_gc
@@ -52,61 +65,72 @@ def lineage(
             latest run): for large graphs, where reading every node's details dominates.
 
     Returns:
-        ``{"graph": [{"id", "type": "DATASET"|"JOB", "data", "inEdges", "outEdges"}]}``.
+        ``{"graph": [{"id", "type": "DATASET"|"JOB", "data", "inEdges", "outEdges"}]}``. Values
+        nested in a node's ``data`` may be shared with the store's node cache: read-only.
 
     Raises:
         NotFound: the node is not in the store.
     """
-    start: DatasetId | JobId = node.dataset if isinstance(node, FieldId) else node
+    start: Node = node.dataset if isinstance(node, FieldId) else node
     if not store.node_exists(start):
         msg = f"node {start.node_id()} not found"
         raise NotFound(msg)
-    nodes: set[DatasetId | JobId] = {start}
-    edges: set[Edge] = set()
+    nodes: dict[str, Node] = {start.node_id(): start}
+    edges: set[IdEdge] = set()
     if direction in ("upstream", "both"):
         _walk(store, start, depth, True, nodes, edges, as_of)
     if direction in ("downstream", "both"):
         _walk(store, start, depth, False, nodes, edges, as_of)
-    edges = {(a, b) for a, b in edges if a in nodes and b in nodes}
-    return {"graph": graph_nodes(store, nodes, edges, lean)}
+    return {"graph": _graph(store, nodes, edges, lean)}
 
 
 def graph_nodes(
-    store: LineageStore, nodes: set[DatasetId | JobId], edges: set[Edge], lean: bool = False
+    store: LineageStore, nodes: set[Node], edges: set[Edge], lean: bool = False
 ) -> list[Json]:
-    """Marquez graph nodes for ``nodes`` with their in/out edges, sorted by id."""
-    datasets = {} if lean else store.datasets_by_id([n for n in nodes if isinstance(n, DatasetId)])
-    jobs = {} if lean else store.jobs_by_id([n for n in nodes if isinstance(n, JobId)])
-    ins: dict[DatasetId | JobId, list[Json]] = {n: [] for n in nodes}
-    outs: dict[DatasetId | JobId, list[Json]] = {n: [] for n in nodes}
-    for origin, dest in sorted(edges, key=lambda e: (e[0].node_id(), e[1].node_id())):
-        edge = {"origin": origin.node_id(), "destination": dest.node_id()}
-        outs[origin].append(edge)
-        ins[dest].append(edge)
+    """Marquez graph nodes for ``nodes`` with their in/out edges (those between two of
+    ``nodes``), sorted by id."""
+    by_id = {n.node_id(): n for n in nodes}
+    return _graph(store, by_id, {(a.node_id(), b.node_id()) for a, b in edges}, lean)
+
+
+def _graph(
+    store: LineageStore, nodes: dict[str, Node], edges: set[IdEdge], lean: bool
+) -> list[Json]:
+    """:func:`graph_nodes` over node ids: string keys hash once, dataclass keys on every look-up."""
+    datasets: dict[DatasetId, Json] = {}
+    jobs: dict[JobId, Json] = {}
+    if not lean:
+        datasets = store.datasets_by_id([n for n in nodes.values() if isinstance(n, DatasetId)])
+        jobs = store.jobs_by_id([n for n in nodes.values() if isinstance(n, JobId)])
+    ins: dict[str, list[Json]] = {n: [] for n in nodes}
+    outs: dict[str, list[Json]] = {n: [] for n in nodes}
+    for origin, dest in sorted(edges):
+        if origin in nodes and dest in nodes:
+            edge = {"origin": origin, "destination": dest}
+            outs[origin].append(edge)
+            ins[dest].append(edge)
     result: list[Json] = []
-    for n in sorted(nodes, key=lambda x: x.node_id()):
-        data: Json
+    for node_id in sorted(nodes):
+        n = nodes[node_id]
+        # the store hands out a dict of its own per node: its "type" can be replaced in place
         if isinstance(n, DatasetId):
-            data = datasets.get(n) or {
-                "id": {"namespace": n.namespace, "name": n.name},
-                "name": n.name,
-                "namespace": n.namespace,
-            }
-            kind = "DATASET"
+            kind, data = "DATASET", datasets.get(n)
         else:
-            data = jobs.get(n) or {
+            kind, data = "JOB", jobs.get(n)
+        if data is None:
+            data = {
                 "id": {"namespace": n.namespace, "name": n.name},
                 "name": n.name,
                 "namespace": n.namespace,
             }
-            kind = "JOB"
+        data["type"] = kind
         result.append(
             {
-                "id": n.node_id(),
+                "id": node_id,
                 "type": kind,
-                "data": {**data, "type": kind},
-                "inEdges": ins[n],
-                "outEdges": outs[n],
+                "data": data,
+                "inEdges": ins[node_id],
+                "outEdges": outs[node_id],
             }
         )
     return result

@@ -424,14 +424,19 @@ class LineageStore(abc.ABC):
 
     @abc.abstractmethod
     def datasets_by_id(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, Json]:
-        """Marquez ``Dataset`` dicts for many datasets at once (missing ones left out)."""
+        """Marquez ``Dataset`` dicts for many datasets at once (missing ones left out).
+
+        Each dict is the caller's own, but the values in it may be shared with the store's node
+        cache (:mod:`headwater.store.node_cache`): change a key, never a nested value.
+        """
 
     @abc.abstractmethod
     def jobs_by_id(self, jobs: Sequence[JobId]) -> dict[JobId, Json]:
         """Marquez ``Job`` dicts for many jobs at once (missing ones left out).
 
         For graph payloads: each ``latestRun`` is a summary (state, times, version) without its
-        facets and dataset versions, which ``get_job``/``get_run`` give in full.
+        facets and dataset versions, which ``get_job``/``get_run`` give in full. Shared like
+        :meth:`datasets_by_id`'s: change a key, never a nested value.
         """
 
     @abc.abstractmethod

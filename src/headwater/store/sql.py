@@ -72,6 +72,7 @@ from headwater.store.base import (
 from headwater.store.column_index import ColumnIndex
 from headwater.store.group_commit import GroupCommit
 from headwater.store.ingest import append, json_dumps, stored_event
+from headwater.store.node_cache import LogPosition, NodeCache, Touched, touched_by
 from headwater.store.projection import project
 
 CHAIN_LOCK_KEY = 0x48_57_4C_4E  # "HWLN": the advisory lock guarding the event hash chain
@@ -79,34 +80,53 @@ PROJECT_LOCK_KEY = 0x48_57_50_52  # "HWPR": serializes projectors across process
 _PROJECTION = "graph"  # the watermark's row in ``projection``
 _PROJECT_BATCH = 500  # events per projection transaction
 _T = TypeVar("_T")
+_Node = TypeVar("_Node", DatasetId, JobId)
 _WATERMARK = select(t.projection.c.event_id).where(t.projection.c.name == _PROJECTION)
 _LOG_POSITION = select(
     select(func.max(t.events.c.id)).scalar_subquery(), _WATERMARK.scalar_subquery()
+)
+_NODE_POSITION = select(  # what the node cache's JSON reflects (see node_cache.LogPosition)
+    _WATERMARK.scalar_subquery(),
+    select(func.count()).select_from(t.dataset_tags).scalar_subquery(),
+    select(func.max(t.dataset_tags.c.tagged_at)).scalar_subquery(),
 )
 log = logging.getLogger(__name__)
 _CHUNK = 500  # bound on IN-list sizes per query
 _INDEX_EDGES = 1_000_000  # default bound of the in-memory column index (about 300 MB)
 _INDEX_RELOAD = 20_000  # events since the index's last refresh past which it is reloaded whole
+_NODE_CACHE = 50_000  # default bound of the node cache, in datasets and jobs (~7 KiB each)
+_NODE_RELOAD = 5_000  # events since the node cache's last refresh past which it is emptied
 READ_ONLY = "headwater_read_only"  # execution option: a read transaction (SQLite: deferred)
 
 
-def _index_edges_setting() -> int:
-    """``HEADWATER_COLUMN_INDEX_EDGES``: the in-memory column index's bound (0: no index).
+def _count_setting(variable: str, default: int, unit: str, zero: str) -> int:
+    """A bound read from the environment variable ``variable``: a whole number of ``unit``, 0 or
+    more (``zero``: what 0 means), underscores allowed; ``default`` when unset.
 
     Raises:
-        StoreError: a value that is not a whole number of edges, 0 or more.
+        StoreError: a value that is not a whole number, 0 or more.
     """
-    value = os.environ.get("HEADWATER_COLUMN_INDEX_EDGES", "").strip()
+    value = os.environ.get(variable, "").strip()
     if not value:
-        return _INDEX_EDGES
+        return default
     try:
-        edges = int(value.replace("_", ""))
+        count = int(value.replace("_", ""))
     except ValueError:
-        edges = -1
-    if edges < 0:
-        msg = f"HEADWATER_COLUMN_INDEX_EDGES must be a number of edges, 0 or more (0: no index); got {value!r}"
+        count = -1
+    if count < 0:
+        msg = f"{variable} must be a number of {unit}, 0 or more (0: {zero}); got {value!r}"
         raise StoreError(msg)
-    return edges
+    return count
+
+
+def _index_edges_setting() -> int:
+    """``HEADWATER_COLUMN_INDEX_EDGES``: the in-memory column index's bound (0: no index)."""
+    return _count_setting("HEADWATER_COLUMN_INDEX_EDGES", _INDEX_EDGES, "edges", "no index")
+
+
+def _node_cache_setting() -> int:
+    """``HEADWATER_NODE_CACHE``: the node cache's bound, in datasets and jobs (0: no cache)."""
+    return _count_setting("HEADWATER_NODE_CACHE", _NODE_CACHE, "nodes", "no cache")
 
 
 def normalize_url(url: str) -> str:
@@ -249,9 +269,19 @@ class SqlStore(LineageStore):
 
     Args:
         url: ``sqlite:///path.db``, ``postgresql://user@host:port/db`` or a SQLAlchemy URL.
+        column_index_edges: the in-memory column index's bound (None: from
+            ``HEADWATER_COLUMN_INDEX_EDGES``; 0: no index).
+        node_cache_nodes: the node cache's bound (None: from ``HEADWATER_NODE_CACHE``; 0: no
+            cache; see :mod:`headwater.store.node_cache`).
     """
 
-    def __init__(self, url: str, *, column_index_edges: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        column_index_edges: int | None = None,
+        node_cache_nodes: int | None = None,
+    ) -> None:
         self.url = url
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
@@ -261,6 +291,9 @@ class SqlStore(LineageStore):
         self._group: GroupCommit[ValidatedEvent, IngestResult] = GroupCommit(self._append_all)
         # Built on the first column walk, so processes that only write never hold it.
         self._column_index = ColumnIndex(column_index_edges) if column_index_edges > 0 else None
+        if node_cache_nodes is None:
+            node_cache_nodes = _node_cache_setting()
+        self._node_cache = NodeCache(node_cache_nodes) if node_cache_nodes > 0 else None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -1601,19 +1634,68 @@ class SqlStore(LineageStore):
 
     def datasets_by_id(self, datasets: Sequence[DatasetId]) -> dict[DatasetId, Json]:
         with self._read() as conn:
-            rows = self._dataset_rows(conn, datasets)
-            return {
-                DatasetId(r.namespace, r.name): d
-                for r, d in zip(rows, self._datasets_json(conn, rows), strict=True)
-            }
+            return self._cached_json(conn, datasets, self._read_datasets)
 
     def jobs_by_id(self, jobs: Sequence[JobId]) -> dict[JobId, Json]:
         with self._read() as conn:
-            rows = self._rows_by_key(conn, t.jobs, jobs)
-            return {
-                JobId(r.namespace, r.name): j
-                for r, j in zip(rows, self._jobs_json(conn, rows, summary=True), strict=True)
-            }
+            return self._cached_json(conn, jobs, self._read_jobs)
+
+    def _read_datasets(self, conn: Connection, datasets: Sequence[DatasetId]) -> dict[Any, Json]:
+        rows = self._dataset_rows(conn, datasets)
+        return {
+            DatasetId(r.namespace, r.name): d
+            for r, d in zip(rows, self._datasets_json(conn, rows), strict=True)
+        }
+
+    def _read_jobs(self, conn: Connection, jobs: Sequence[JobId]) -> dict[Any, Json]:
+        rows = self._rows_by_key(conn, t.jobs, jobs)
+        return {
+            JobId(r.namespace, r.name): j
+            for r, j in zip(rows, self._jobs_json(conn, rows, summary=True), strict=True)
+        }
+
+    def _cached_json(
+        self,
+        conn: Connection,
+        keys: Sequence[_Node],
+        read: Callable[[Connection, Sequence[_Node]], dict[Any, Json]],
+    ) -> dict[_Node, Json]:
+        """The Marquez JSON of ``keys`` (those that exist) through the node cache: what it lacks
+        is ``read`` and kept. Each value is a dict of its own; what it holds is shared."""
+        cache = self._node_cache
+        if cache is None:
+            return read(conn, keys)
+        with cache.lock:
+            self._refresh_nodes(conn, cache)
+            found, missing = cache.lookup(keys)
+            generation = cache.generation
+        if missing:
+            fresh = read(conn, missing)
+            with cache.lock:
+                cache.add(generation, fresh)
+            found.update(fresh)
+        return {key: dict(data) for key, data in found.items()}
+
+    def _refresh_nodes(self, conn: Connection, cache: NodeCache) -> None:
+        """Bring ``cache`` to the log position ``conn`` sees (callers hold its lock)."""
+        mark, tag_rows, newest_tag = conn.execute(_NODE_POSITION).one()
+        position = LogPosition(int(mark or 0), (int(tag_rows), newest_tag))
+        if position != cache.position:
+            cache.refresh(position, self._touched(conn, cache.position, position))
+
+    @staticmethod
+    def _touched(conn: Connection, old: LogPosition | None, new: LogPosition) -> Touched | None:
+        """The nodes the events projected between ``old`` and ``new`` can change; None when
+        there are too many to read (or the log went back, or some bodies were pruned)."""
+        if old is None or not 0 <= new.watermark - old.watermark <= _NODE_RELOAD:
+            return None
+        events = t.events.c
+        rows = conn.execute(
+            select(t.events).where(events.id > old.watermark, events.id <= new.watermark)
+        ).all()
+        if not all(r.raw for r in rows):
+            return None
+        return touched_by(stored_event(r) for r in rows)
 
     def run_inputs_upstream(self, run_id: str) -> list[Json]:
         with self._read() as conn:
