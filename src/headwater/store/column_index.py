@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from headwater.model.transformations import is_direct
+
 FieldKey = tuple[int, str]  # (dataset primary key, field)
 
 
@@ -55,13 +57,18 @@ EdgeRow = tuple[int, int, str, int, str, int, str | None, str]
 
 
 def has_direct(type_: str | None, transformations: str) -> bool:
-    """Whether an edge has a DIRECT transformation (the first's ``type``, else any in the JSON)."""
+    """:func:`headwater.model.is_direct` of an edge as the store holds it: ``type_`` is its
+    first transformation's type, ``transformations`` the list as JSON text.
+
+    The same answer without decoding most edges (a load reads every current edge): a first
+    transformation that is DIRECT answers yes, and JSON text without the string ``"DIRECT"`` has
+    none; only the rest are decoded and asked.
+    """
     if type_ == "DIRECT":
         return True
     if '"DIRECT"' not in transformations:
         return False
-    steps = orjson.loads(transformations)
-    return any(isinstance(s, dict) and s.get("type") == "DIRECT" for s in steps)
+    return is_direct(orjson.loads(transformations))
 
 
 class ColumnIndex:
