@@ -126,13 +126,80 @@ def test_walk_rules_on_a_hand_made_graph():
         ],
         mark=1,
     )
-    rows = {(r.dataset, r.field, r.direct): r for r in index.walk((1, "x"), 20)}
+    walk = index.walk((1, "x"), 20)
+    assert walk is not None
+    rows = {(r.dataset, r.field, r.direct): r for r in walk.rows()}
     assert rows[(1, "x", 1)].job == 14  # the edge back into the start, for its job
     assert rows[(2, "y", 1)].depth == 1 and rows[(2, "y", 1)].job == 10
     assert rows[(2, "y", 0)].job == 11
     assert rows[(3, "z", 1)].jobs == "12,13"  # a DIRECT transformation after an INDIRECT one
     assert rows[(3, "z", 0)].pred_direct == 0  # reached from b.y's INDIRECT state
-    assert {r.depth for r in index.walk((1, "x"), 1)} == {1}
+    assert {r.depth for r in index.walk((1, "x"), 1).rows()} == {1}
     index.replace_jobs([12, 13], [], mark=2)  # those jobs now write no column lineage
-    assert {(r.dataset, r.field) for r in index.walk((1, "x"), 20)} == {(2, "y")}
-    assert index.walk((9, "nope"), 20) == []
+    assert {(r.dataset, r.field) for r in index.walk((1, "x"), 20).rows()} == {(2, "y")}
+    assert index.walk((9, "nope"), 20) is None
+
+
+def _random_index(rng: random.Random) -> tuple[ColumnIndex, dict[int, DatasetId], dict[int, Any]]:
+    """An index over random edges: 8 datasets whose keys are not in name order, 3 fields, cycles,
+    edges within a dataset, several jobs into a field, DIRECT and INDIRECT edges."""
+    from headwater.model import JobId
+
+    keys = rng.sample(range(100, 200), 8)
+    datasets = {k: DatasetId("warehouse", f"d{i}") for i, k in enumerate(keys)}
+    jobs = {j: JobId("etl", f"job{rng.randrange(1000)}-{j}") for j in range(1, 9)}
+    texts = [
+        ("DIRECT", '[{"type":"DIRECT","subtype":"IDENTITY","description":"x"}]'),
+        ("INDIRECT", '[{"type":"INDIRECT","subtype":"JOIN"}]'),
+        ("INDIRECT", '[{"type":"INDIRECT"},{"type":"DIRECT","description":"y"}]'),
+    ]
+    rows = []
+    for edge_id in rng.sample(range(1, 1000), 40):
+        type_, text = rng.choice(texts)
+        rows.append(
+            (
+                edge_id,
+                rng.choice(keys),
+                rng.choice(FIELDS),
+                rng.choice(keys),
+                rng.choice(FIELDS),
+                rng.choice(list(jobs)),
+                type_,
+                text,
+            )
+        )
+    index = ColumnIndex(1000)
+    index.load(rows, mark=1)
+    return index, datasets, jobs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_walk_states_equal_the_states_of_its_rows(seed):
+    """The index's states, built straight from the walk, equal what the shared row path
+    (column_states, as for the database walk's rows) makes of the same walk."""
+    from headwater.store.traversal import column_states
+
+    rng = random.Random(seed)
+    index, datasets, jobs = _random_index(rng)
+    compared = twins = 0
+    for ds in datasets:
+        for field in FIELDS:
+            for depth in (1, 2, 3, 20):
+                walk = index.walk((ds, field), depth)
+                if walk is None:
+                    continue
+                dataset_keys, job_keys = walk.keys()
+                states = walk.states(datasets[ds], datasets, jobs)
+                rows = walk.rows()
+                assert states == column_states(datasets[ds], field, ds, rows, datasets, jobs)
+                named = {datasets[k] for k in dataset_keys}
+                assert {s.dataset for s in states[1:]} <= named
+                assert {j for s in states for j in s.jobs} == {jobs[k] for k in job_keys}
+                order = [
+                    (s.depth, s.dataset.namespace, s.dataset.name, s.field, s.direct)
+                    for s in states[1:]
+                ]
+                assert order == sorted(order)
+                compared += len(states)
+                twins += len(states) - len({(s.dataset, s.field) for s in states})
+    assert compared > 200 and twins  # not trivial: fields reached in both states

@@ -1170,3 +1170,7 @@ def test_column_downstream_matches_a_breadth_first_search(store, seed):
         expected.add((node[0], node[1], d, kind, via, jobs))
     reach = store.column_downstream((DatasetId("warehouse", start[0]), start[1]), depth)
     assert set(_states(reach)) == expected
+    order = [
+        (s.depth, s.dataset.namespace, s.dataset.name, s.field, s.direct) for s in reach.states
+    ]
+    assert order == sorted(order)  # as a report lists them

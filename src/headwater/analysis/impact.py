@@ -1,8 +1,10 @@
 """Impact analysis: what depends on a dataset or column, and what a change would break.
 
-For a column, downstream column lineage is walked level by level (one store call per level),
-keeping for every reached column its depth, the path from the changed column, and the
-transformation chain (``products_source.cost -> total_cost (SUM(...)) -> total_profit``). A column
+For a column, downstream column lineage is walked in one store call
+(:meth:`LineageStore.column_downstream`), and the report is built in one pass over its states:
+for every reached column its depth, kind and jobs, with the transformation chain
+(``products_source.cost -> total_cost (SUM(...)) -> total_profit``) and the impact graph built
+when first read (a hub column reaches tens of thousands; the JSON form reads them all). A column
 reached only through INDIRECT edges (joins, filters, grouping) is affected differently from one
 computed from the value (DIRECT): a type change breaks the latter, a drop or rename breaks both.
 For a dataset, table-level downstream lineage gives the datasets and jobs. Owners to notify come
@@ -12,34 +14,85 @@ from ownership facets of the affected datasets and jobs.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
-from typing import Any, Literal, NamedTuple
+from functools import partial
+from typing import Any, Literal, NamedTuple, TypeVar, overload
 
 from headwater.gcpause import pausing_gc
 from headwater.graph import lineage
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
-from headwater.store.base import LineageStore, NotFound
+from headwater.model.transformations import is_direct
+from headwater.store.base import Json, LineageStore, NotFound, ReachedColumn
 
 Change = Literal["drop", "type", "rename"]
+T = TypeVar("T")
 Field = tuple[DatasetId, str]
 
 
-class Affected(NamedTuple):
+class Affected:
     """One downstream column (or dataset, with ``field`` None).
 
-    A named tuple: a hub's report holds tens of thousands, built several times faster than
-    frozen dataclasses.
+    A plain class with slots: a hub's report holds tens of thousands. The chain may be given
+    as text, or as a column walk's :class:`Chains` and the state's position in it: then it is
+    built when first read (:attr:`chain`), and kept.
+
+    Attributes:
+        dataset: the dataset.
+        field: the column (None for a dataset).
+        depth: jobs from the changed node.
+        kind: DIRECT when the changed value flows into it, INDIRECT when it is only used in
+            joins, filters or grouping on the way.
+        jobs: the jobs that write it from what the change affects (``namespace:name``).
     """
 
-    dataset: DatasetId
-    field: str | None
-    depth: int
-    kind: Literal["DIRECT", "INDIRECT"]
-    jobs: tuple[str, ...]
-    chain: str
+    __slots__ = ("_at", "_chain", "dataset", "depth", "field", "jobs", "kind")
+
+    def __init__(
+        self,
+        dataset: DatasetId,
+        field: str | None,
+        depth: int,
+        kind: Literal["DIRECT", "INDIRECT"],
+        jobs: tuple[str, ...],
+        chain: str | Chains,
+        at: int = 0,
+    ) -> None:
+        self.dataset = dataset
+        self.field = field
+        self.depth = depth
+        self.kind = kind
+        self.jobs = jobs
+        self._chain = chain
+        self._at = at
+
+    @property
+    def chain(self) -> str:
+        """The path from the changed node, e.g. ``orders.qty -> total (SUM(qty)) -> margin``."""
+        chain = self._chain
+        if isinstance(chain, str):
+            return chain
+        text = self._chain = chain[self._at]
+        return text
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.dataset, self.field, self.depth, self.kind, self.jobs, self.chain)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Affected) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(
+                ("dataset", "field", "depth", "kind", "jobs", "chain"), self._key(), strict=True
+            )
+        )
+        return f"Affected({fields})"
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -52,6 +105,60 @@ class Affected(NamedTuple):
             "jobs": list(self.jobs),
             "chain": self.chain,
         }
+
+
+class Chains:
+    """The transformation chains of a column walk's states, each built when first read and kept.
+
+    A state's chain is its predecessor's, then `` -> `` and the state's field: with the dataset
+    when it changes, and with the description of the edge's DIRECT transformation (else its
+    first) unless that is the field's own name: ``products_source.cost -> total_cost
+    (SUM(cost)) -> total_profit``. A hub's report lists tens of thousands of columns and most
+    readers show a few; serializing all of them builds each once, from its predecessor's.
+
+    Args:
+        states: the walk (:meth:`LineageStore.column_downstream`), ``states[0]`` the start.
+        start: the start's chain (``dataset.field``).
+    """
+
+    def __init__(self, states: Sequence[ReachedColumn], start: str) -> None:
+        self._states = states
+        self._text: list[str | None] = [None] * len(states)
+        self._text[0] = start
+        self._described: dict[int, str] = {}  # by transformations tuple: states share few
+        self._short: dict[str, str] = {}
+
+    def __getitem__(self, at: int) -> str:
+        """The chain of ``states[at]``."""
+        texts = self._text
+        text = texts[at]
+        if text is not None:
+            return text
+        states = self._states
+        pending = []
+        while text is None:  # up to the nearest state whose chain is built (the start's is)
+            pending.append(at)
+            at = states[at].via or 0
+            text = texts[at]
+        for i in reversed(pending):
+            text = texts[i] = f"{text} -> {self._hop(i)}"
+        return text
+
+    def _hop(self, at: int) -> str:
+        dataset, field, _, _, via, steps, _ = self._states[at]
+        desc = self._described.get(id(steps))
+        if desc is None:
+            desc = self._described[id(steps)] = _hop_description(steps)
+        hop = f"{field} ({desc})" if desc and desc != field else field
+        source = self._states[via or 0].dataset
+        if dataset is not source and (
+            dataset.name != source.name or dataset.namespace != source.namespace
+        ):
+            name = self._short.get(dataset.name)
+            if name is None:
+                name = self._short[dataset.name] = _short(dataset)
+            hop = f"{name}.{hop}"
+        return hop
 
 
 class ImpactEdge(NamedTuple):
@@ -67,6 +174,44 @@ class ImpactEdge(NamedTuple):
         return {"source": self.source, "target": self.target, "job": self.job, "kind": self.kind}
 
 
+class Deferred(Sequence[T]):
+    """A sequence built on first use (then kept): for the parts of a report that only its JSON
+    form shows, such as a hub column's impact graph of tens of thousands of edges.
+
+    Args:
+        build: makes the items; called at most once.
+    """
+
+    def __init__(self, build: Callable[[], Sequence[T]]) -> None:
+        self._build: Callable[[], Sequence[T]] | None = build
+        self._items: Sequence[T] = ()
+
+    def _built(self) -> Sequence[T]:
+        build = self._build
+        if build is not None:
+            self._items = build()
+            self._build = None
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._built()[index]
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._built())
+
+    def __repr__(self) -> str:
+        return f"Deferred({list(self._built())!r})"
+
+
 @dataclass(frozen=True)
 class ImpactReport:
     """Everything downstream of a node, and the verdict for a change."""
@@ -77,7 +222,7 @@ class ImpactReport:
     affected: tuple[Affected, ...]
     jobs: tuple[str, ...]
     owners: dict[str, list[str]] = field(default_factory=dict)
-    edges: tuple[ImpactEdge, ...] = ()
+    edges: Sequence[ImpactEdge] = ()  # a column's: Deferred, built when first read
 
     @property
     def breaking(self) -> tuple[Affected, ...]:
@@ -109,13 +254,19 @@ class ImpactReport:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (for ``--format json`` and the API)."""
+        affected = [a.to_json() for a in self.affected]
+        breaking: list[dict[str, Any]] = []
+        if self.change == "type":
+            breaking = [a for a in affected if a["kind"] == "DIRECT"]
+        elif self.change:
+            breaking = list(affected)  # the same objects: a hub's list is long
         return {
             "node": self.node,
             "change": self.change,
             "verdict": self.verdict,
             "safe": not self.breaking if self.change else None,
-            "affected": [a.to_json() for a in self.affected],
-            "breaking": [a.to_json() for a in self.breaking] if self.change else [],
+            "affected": affected,
+            "breaking": breaking,
             "jobs": list(self.jobs),
             "owners": self.owners,
             "edges": [e.to_json() for e in self.edges],
@@ -136,97 +287,99 @@ def _hop_description(transformations: tuple[dict[str, Any], ...]) -> str:
 
 def _column_impact(
     store: LineageStore, start: FieldId, depth: int, as_of: datetime | None = None
-) -> tuple[list[Affected], set[str], dict[str, list[str]], list[ImpactEdge]]:
+) -> tuple[list[Affected], set[str], dict[str, list[str]], Sequence[ImpactEdge]]:
     reach = store.column_downstream((start.dataset, start.field), depth, as_of, ["ownership"])
     states = reach.states
     if not states:
         return [], set(), {}, []
-    # Built for tens of thousands of states: keys are tuples of strings (the id dataclasses hash
-    # in Python), and the store shares one tuple among edges with equal transformations, so
-    # their description is found once per distinct tuple.
-    short: dict[str, str] = {}
-    described: dict[int, str] = {}
-    job_names: dict[tuple[str, str], str] = {}  # every job followed, as the report names it
-    job_text: dict[int, str] = {}
-    chains = [f"{_short(start.dataset)}.{start.field}"]
-    label: dict[tuple[str, str, str], int] = {}  # a field's state: the DIRECT one if it has one
+    # Built for tens of thousands of states, in one pass over them: the store orders them by
+    # depth, dataset and field, as the report lists them, and shares one JobId per job, so job
+    # names are formatted once per job (looked up by identity; equal ids give equal text).
+    # A field reached both along DIRECT edges and through an INDIRECT step has two states: the
+    # report lists it once, DIRECT.
+    carried: set[tuple[str, str, str]] = set()  # the fields reached along DIRECT edges
+    if not all(s.direct for s in states):
+        carried = {(s.dataset.namespace, s.dataset.name, s.field) for s in states[1:] if s.direct}
+    job_text: dict[int, str] = {}  # every job followed, as the report names it
     for job in states[0].jobs:  # edges back into the start, through a cycle
-        job_names[job.namespace, job.name] = f"{job.namespace}:{job.name}"
+        job_text[id(job)] = f"{job.namespace}:{job.name}"
+    chains = Chains(states, f"{_short(start.dataset)}.{start.field}")
+    affected = []
     for i in range(1, len(states)):
-        dataset, field, _, direct, via, steps, _ = states[i]
-        via = via or 0
-        desc = described.get(id(steps))
-        if desc is None:
-            desc = described[id(steps)] = _hop_description(steps)
-        hop = f"{field} ({desc})" if desc and desc != field else field
-        source = states[via].dataset
-        if dataset is not source and (
-            dataset.name != source.name or dataset.namespace != source.namespace
-        ):
-            name = short.get(dataset.name)
-            if name is None:
-                name = short[dataset.name] = _short(dataset)
-            hop = f"{name}.{hop}"
-        chains.append(f"{chains[via]} -> {hop}")
-        key = (dataset.namespace, dataset.name, field)
-        seen = label.get(key)
-        if seen is None or (direct and not states[seen].direct):
-            label[key] = i
-    ranked = []
-    for (namespace, name, field), i in label.items():
-        dataset, _, depth_, direct, _, _, jobs = states[i]
+        dataset, field, depth_, direct, _, _, jobs = states[i]
+        if not direct and carried and (dataset.namespace, dataset.name, field) in carried:
+            continue
         texts = []
-        for job in jobs:  # the store shares one JobId per job: looked up by identity
+        for job in jobs:
             text = job_text.get(id(job))
             if text is None:
                 text = job_text[id(job)] = f"{job.namespace}:{job.name}"
-                job_names[job.namespace, job.name] = text
             texts.append(text)
-        kind: Literal["DIRECT", "INDIRECT"] = "DIRECT" if direct else "INDIRECT"
-        texts.sort()
-        ranked.append(
-            (
-                (depth_, namespace, name, field),
-                Affected(dataset, field, depth_, kind, tuple(texts), chains[i]),
+        if len(texts) > 1:
+            texts.sort()
+        affected.append(
+            Affected(
+                dataset, field, depth_, "DIRECT" if direct else "INDIRECT", (*texts,), chains, i
             )
         )
-    ranked.sort(key=itemgetter(0))
-    # The store returns facets only for nodes that have them: few, so this loop is short.
-    datasets = {(namespace, name) for namespace, name, _ in label}
-    owned = [
-        (node, facets)
-        for node, facets in reach.facets.items()
-        if isinstance(node, JobId) or (node.namespace, node.name) in datasets
-    ]
-    return [a for _, a in ranked], set(job_names.values()), _owners(owned), _tree_edges(states)
+    return (
+        affected,
+        set(job_text.values()),
+        _owners(_reached_facets(start.dataset, states, reach.facets)),
+        Deferred(partial(_tree_edges, states, len(affected) < len(states) - 1)),
+    )
 
 
-def _tree_edges(states: list[Any]) -> list[ImpactEdge]:
+def _reached_facets(
+    start: DatasetId, states: Sequence[ReachedColumn], facets: dict[DatasetId | JobId, Json]
+) -> Iterable[tuple[DatasetId | JobId, Json]]:
+    """The facets of the jobs and affected datasets: the store returns them for every node its
+    states name, so only the start's dataset is left out, unless other columns of it are
+    affected."""
+    if start not in facets:
+        return facets.items()
+    name, namespace = start.name, start.namespace
+    if any(s.dataset.name == name and s.dataset.namespace == namespace for s in states[1:]):
+        return facets.items()
+    return [(node, value) for node, value in facets.items() if node != start]
+
+
+def _tree_edges(states: Sequence[ReachedColumn], mixed: bool) -> list[ImpactEdge]:
     """The impact graph of a column: each reached field joined to the field it was reached from
-    (the walk's tree), DIRECT when that edge carries the value, once per pair of fields."""
+    (the walk's tree), DIRECT when that edge carries the value, once per pair of fields (a pair
+    can repeat only when a field was reached in both states: ``mixed``)."""
     ids = [f"datasetField:{s.dataset.namespace}:{s.dataset.name}:{s.field}" for s in states]
-    edges: dict[tuple[str, str], ImpactEdge] = {}
     carries: dict[int, bool] = {}  # by transformations tuple: states share few distinct ones
+    names: dict[int, str] = {}  # by JobId: the store shares one per job
+    edges: list[ImpactEdge] = []
+    kept: dict[tuple[str, str], int] = {}  # with mixed states: each pair's position in edges
     for i in range(1, len(states)):
-        state = states[i]
-        pair = (ids[state.via or 0], ids[i])
-        direct = carries.get(id(state.transformations))
+        _, _, _, _, via, steps, jobs = states[i]
+        direct = carries.get(id(steps))
         if direct is None:
-            direct = carries[id(state.transformations)] = any(
-                step.get("type") == "DIRECT" for step in state.transformations
-            )
-        if pair in edges and (edges[pair].kind == "DIRECT" or not direct):
+            direct = carries[id(steps)] = is_direct(steps)
+        pair = (ids[via or 0], ids[i])
+        at = kept.get(pair) if mixed else None
+        if at is not None and (edges[at].kind == "DIRECT" or not direct):
             continue
-        job = state.jobs[0] if state.jobs else None
-        edges[pair] = ImpactEdge(
-            *pair, f"{job.namespace}:{job.name}" if job else "", "DIRECT" if direct else "INDIRECT"
-        )
-    return list(edges.values())
+        job = ""
+        if jobs:
+            job = names.get(id(jobs[0]), "")
+            if not job:
+                job = names[id(jobs[0])] = f"{jobs[0].namespace}:{jobs[0].name}"
+        edge = ImpactEdge(*pair, job, "DIRECT" if direct else "INDIRECT")
+        if at is not None:
+            edges[at] = edge
+            continue
+        if mixed:
+            kept[pair] = len(edges)
+        edges.append(edge)
+    return edges
 
 
 def _dataset_impact(
     store: LineageStore, start: DatasetId, depth: int, as_of: datetime | None = None
-) -> tuple[list[Affected], dict[JobId, str], list[ImpactEdge]]:
+) -> tuple[list[Affected], dict[JobId, str], tuple[ImpactEdge, ...]]:
     graph = {n["id"]: n for n in lineage(store, start, depth, "downstream", as_of)["graph"]}
     depth_of = {start.node_id(): 0}
     chain = {start.node_id(): _short(start)}
@@ -269,7 +422,7 @@ def _dataset_impact(
         for e_out in graph[node_id]["outEdges"]
         if e_out["destination"] in depth_of
     ]
-    return sorted(affected, key=lambda a: (a.depth, a.dataset)), jobs, edges
+    return sorted(affected, key=lambda a: (a.depth, a.dataset)), jobs, tuple(edges)
 
 
 def _owners(facets_of: Iterable[tuple[DatasetId | JobId, dict[str, Any]]]) -> dict[str, list[str]]:
@@ -322,5 +475,5 @@ def impact(
         jobs = set(job_ids.values())
     label = f"{_short(node.dataset)}.{node.field}" if isinstance(node, FieldId) else _short(node)
     return ImpactReport(
-        node.node_id(), label, change, tuple(affected), tuple(sorted(jobs)), owners, tuple(edges)
+        node.node_id(), label, change, tuple(affected), tuple(sorted(jobs)), owners, edges
     )

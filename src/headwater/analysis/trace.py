@@ -29,6 +29,7 @@ from sqlglot.errors import ParseError
 from headwater.analysis.impact import impact
 from headwater.graph import column_lineage, lineage
 from headwater.model.nodes import DatasetId, FieldId, JobId
+from headwater.model.transformations import is_direct
 from headwater.store.base import LineageStore, NotFound
 
 
@@ -255,7 +256,7 @@ class Tracer:
             while frontier:
                 node = graph.get(frontier.pop())
                 for inp in node["data"]["inputFields"] if node else []:
-                    if not any(t.get("type") == "DIRECT" for t in inp["transformations"]):
+                    if not is_direct(inp["transformations"]):
                         continue
                     out.setdefault(inp["dataset"], set()).add(inp["field"])
                     nid = FieldId(

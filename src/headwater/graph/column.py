@@ -15,6 +15,7 @@ from typing import Any
 
 from headwater.gcpause import pausing_gc
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId
+from headwater.model.transformations import is_direct
 from headwater.store.base import ColumnEdge, LineageStore, NotFound
 
 Json = dict[str, Any]
@@ -128,9 +129,7 @@ def _nodes(
         ins[dst].append(edge)
     result = []
     for f in sorted(fields, key=_fid):
-        direct = [
-            i for i in inputs[f] if any(t.get("type") == "DIRECT" for t in i["transformations"])
-        ]
+        direct = [i for i in inputs[f] if is_direct(i["transformations"])]
         first = (direct or inputs[f] or [{}])[0]
         result.append(
             {

@@ -7,6 +7,7 @@ from headwater.model.events import (
     parse_event,
 )
 from headwater.model.nodes import DatasetId, FieldId, JobId, NodeId, parse_node_id
+from headwater.model.transformations import is_direct
 
 __all__ = [
     "DatasetId",
@@ -16,6 +17,7 @@ __all__ = [
     "JobId",
     "NodeId",
     "ValidatedEvent",
+    "is_direct",
     "parse_event",
     "parse_node_id",
 ]

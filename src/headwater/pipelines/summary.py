@@ -14,6 +14,7 @@ from headwater.analysis.trace import trace
 from headwater.capture.iceberg import IcebergReader, dataset_name, read_table
 from headwater.graph import column_lineage, lineage
 from headwater.model.nodes import DatasetId
+from headwater.model.transformations import is_direct
 from headwater.pipelines.runner import PipelineResult
 from headwater.pipelines.validate import Validation
 from headwater.store import LineageStore
@@ -132,7 +133,7 @@ def negative_profit(
         return [
             f"datasetField:{i['namespace']}:{i['dataset']}:{i['field']}"
             for i in data["inputFields"]
-            if any(t["type"] == "DIRECT" for t in i["transformations"])
+            if is_direct(i["transformations"])
         ]
 
     start = f"datasetField:{ns}:{name}:total_profit"

@@ -389,7 +389,8 @@ class LineageStore(abc.ABC):
         along an edge without; a DIRECT predecessor is preferred, then the first recorded edge.
         ``states[0]`` is the start (depth 0, ``via`` None, with the jobs of edges back into it
         through a cycle); it is never re-entered. The rest are ordered by depth, so ``via``
-        always points back. Cycle-safe. An unknown dataset gives no states at all.
+        always points back, then by dataset (namespace, name), field, INDIRECT before DIRECT:
+        the order a report lists them in. Cycle-safe. An unknown dataset gives no states at all.
 
         Args:
             start: ``(dataset, field)``.

@@ -63,6 +63,7 @@ from headwater.store.base import (
     LineageStore,
     NotFound,
     Payload,
+    ReachedColumn,
     SearchKind,
     SearchMatch,
     SearchSort,
@@ -1448,18 +1449,19 @@ class SqlStore(LineageStore):
             if pk is None:
                 return ColumnReach([], {})
             found: dict[DatasetId | JobId, Json] = {}
-            walked = None
+            states = None
             if as_of is None:
-                walked = self._walk_index(conn, int(pk), name, depth, keys, found)
-            if walked is None:
-                walked = self._walk_database(conn, int(pk), name, depth, as_of, keys, found)
+                states = self._walk_index(conn, int(pk), start, depth, keys, found)
+            if states is None:
+                reached, datasets, jobs = self._walk_database(
+                    conn, int(pk), name, depth, as_of, keys, found
+                )
+                states = traversal.column_states(dataset, name, int(pk), reached, datasets, jobs)
             if keys:
                 q = select(*(traversal.facet(self.dialect, t.datasets.c.facets, k) for k in keys))
                 own = conn.execute(q.where(t.datasets.c.id == pk)).one()
                 if any(v is not None for v in own):
                     found[dataset] = traversal.present(keys, own)
-        reached, datasets, jobs = walked
-        states = traversal.column_states(dataset, name, int(pk), reached, datasets, jobs)
         return ColumnReach(states, found)
 
     def _walk_database(
@@ -1517,11 +1519,11 @@ class SqlStore(LineageStore):
         self,
         conn: Connection,
         pk: int,
-        field: str,
+        start: tuple[DatasetId, str],
         depth: int,
         keys: Sequence[str],
         found: dict[DatasetId | JobId, Json],
-    ) -> tuple[list[Any], dict[int, DatasetId], dict[int, JobId]] | None:
+    ) -> list[ReachedColumn] | None:
         """:meth:`column_downstream`'s walk on the current graph through the in-memory index;
         None when there is none or the graph is too large for it.
 
@@ -1531,22 +1533,17 @@ class SqlStore(LineageStore):
         index = self._column_index
         if index is None:
             return None
+        dataset, field = start
         with index.lock:
             if not self._refresh_index(conn, index):
                 return None
-            reached = index.walk((pk, field), depth)
-            job_pks: set[int] = set()
-            for r in reached:
-                if r.job is not None:
-                    job_pks.add(r.job)
-                elif r.jobs:
-                    job_pks.update(map(int, r.jobs.split(",")))
-            datasets = {r.dataset for r in reached}
-            return (
-                reached,
-                self._cached_nodes(conn, index, t.datasets, DatasetId, datasets, keys, found),
-                self._cached_nodes(conn, index, t.jobs, JobId, job_pks, keys, found),
-            )
+            walk = index.walk((pk, field), depth)
+            if walk is None:  # no edge out of the field
+                return [ReachedColumn(dataset, field, 0, True, None, (), ())]
+            datasets, job_pks = walk.keys()
+            names = self._cached_nodes(conn, index, t.datasets, DatasetId, datasets, keys, found)
+            jobs = self._cached_nodes(conn, index, t.jobs, JobId, job_pks, keys, found)
+            return walk.states(dataset, names, jobs)
 
     def _cached_nodes(
         self,
@@ -1572,8 +1569,8 @@ class SqlStore(LineageStore):
             facets.update(dict.fromkeys(unknown))
             for row in self._node_rows(conn, table, unknown, values, has_any):
                 facets[row[0]] = traversal.present(keys, row[1:])
-        for node_pk in pks:
-            values_of = facets.get(node_pk)
+        reached = list(pks)
+        for node_pk, values_of in zip(reached, map(facets.get, reached), strict=True):
             if values_of:
                 found[names[node_pk]] = values_of
         return names

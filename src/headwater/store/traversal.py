@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -90,7 +89,8 @@ def job_versions(as_of: datetime | BindParameter[datetime] | None) -> tuple[Any,
 
 
 def has_direct(dialect: str, edges: Any) -> ColumnElement[bool]:
-    """Whether a column edge has a DIRECT transformation (any of them, not just the first).
+    """Whether a column edge has a DIRECT transformation (any of them, not just the first): the
+    SQL form of :func:`headwater.model.is_direct`.
 
     The denormalized ``type`` (the first transformation's) answers most edges without touching
     the JSON; the JSON is searched only when the first transformation is not DIRECT.
@@ -459,9 +459,6 @@ def reached_rows(
     return reached, datasets
 
 
-_WALK_ORDER = itemgetter(3, 0, 1, 2)  # depth (predecessors first), dataset key, field, direct
-
-
 def column_states(
     dataset: DatasetId,
     field: str,
@@ -471,7 +468,8 @@ def column_states(
     jobs: dict[int, JobId],
 ) -> list[ReachedColumn]:
     """A walk's rows (in :class:`headwater.store.column_index.Reached` layout) as states, ``via``
-    resolved to list positions, in the same order whichever walk found them.
+    resolved to list positions, in the same order whichever walk found them: by depth
+    (predecessors first), then dataset namespace and name, field, INDIRECT before DIRECT.
 
     ``datasets`` and ``jobs`` name the primary keys the rows hold.
     """
@@ -487,8 +485,13 @@ def column_states(
     index: dict[tuple[int, str, int], int] = {(dataset_pk, field, 1): 0}
     first_state: dict[tuple[int, str], int] = {}  # a field's first state, to share its jobs
     states = [ReachedColumn(dataset, field, 0, True, None, (), ())]
+
+    def order(row: Sequence[Any]) -> tuple[Any, ...]:
+        named = datasets[row[0]]
+        return (row[3], named.namespace, named.name, row[1], row[2])
+
     for ds_pk, column, direct, depth, pred_ds, pred_field, pred_direct, text, job, listed in sorted(
-        reached, key=_WALK_ORDER
+        reached, key=order
     ):
         if ds_pk == dataset_pk and column == field:  # edges back into the start: their jobs
             merged = tuple(sorted({*states[0].jobs, *jobs_of(job, listed)}))
