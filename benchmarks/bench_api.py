@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bench_store import RAW_INSERT, create_raw_table  # noqa: E402
 from common import PgDatabase, write_report  # noqa: E402
 from warehouse import build  # noqa: E402
 
@@ -124,19 +124,11 @@ def commit_ceiling(
     """The storage ceiling of one event per request: a plain INSERT of the same JSON and a
     commit per event, into the same database, from one connection and from ``producers``."""
     store = SqlStore(db)
-    with store.engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, body TEXT)"
-                if store.dialect == "sqlite"
-                else "CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, body JSONB)"
-            )
-        )
-    insert = text("INSERT INTO bench_raw (body) VALUES (:b)")
+    create_raw_table(store)
 
     def one(engine: Any, body: bytes) -> None:
         with engine.begin() as conn:
-            conn.execute(insert, {"b": body.decode()})
+            conn.execute(RAW_INSERT, {"b": body.decode()})
 
     try:
         alone = _in_threads(1, chunk[:n_single], one, lambda: store.engine)
