@@ -205,6 +205,21 @@ def test_audit_verify_detects_tampering(demo, tmp_path):
     assert (
         bad.exit_code == 1 and "chain broken at event 5" in bad.output and "altered" in bad.output
     )
+    with engine.begin() as conn:  # now also drop the newest event (and what was projected of it)
+        newest = conn.execute(sqlalchemy.text("SELECT MAX(id) FROM events")).scalar()
+        for sql in (
+            "DELETE FROM run_facets WHERE event_id = :id",
+            "DELETE FROM quality_assertions WHERE event_id = :id",
+            "DELETE FROM events WHERE id = :id",
+        ):
+            conn.execute(sqlalchemy.text(sql), {"id": newest})
+        conn.execute(  # and undo the edit, so that only the missing tail is wrong
+            sqlalchemy.text(
+                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'kustomer', 'customer') AS BLOB) WHERE id = 5"
+            )
+        )
+    cut = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{copy}"])
+    assert cut.exit_code == 1 and "newest events were removed" in cut.output, cut.output
 
 
 def test_retention_keeps_lineage_and_a_verifiable_chain(tmp_path):

@@ -160,7 +160,7 @@ def test_db_upgrade_and_real_process(tmp_path: Path):
         text=True,
         check=False,
     )
-    assert proc.returncode == 0 and "schema at revision 0003" in proc.stdout
+    assert proc.returncode == 0 and "schema at revision 0004" in proc.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "headwater", "lineage", "job:a:b", "--db", url],
         capture_output=True,

@@ -5,12 +5,14 @@ import threading
 import uuid
 
 import pytest
+from sqlalchemy import delete, text
 
 from factories import checked_dataset, column_lineage, dataset, run_event, ts
 from headwater.graph import column_lineage as column_graph
 from headwater.graph import lineage, upstream_runs
 from headwater.model import DatasetId, EventValidationError, JobId, parse_node_id
 from headwater.store import NotFound, open_store
+from headwater.store import schema as t
 
 
 def _retail(store, run_a=None, run_b=None):
@@ -337,6 +339,51 @@ def test_concurrent_writers_lose_nothing(store_url):
     assert verify_chain(stores[0]).ok
     for s in stores:
         s.close()
+
+
+def test_stores_racing_the_same_events_log_each_once(store_url):
+    """Four processes' stores append the same events at once: each is logged once, every
+    caller gets its id, and the chain is whole (PostgreSQL: the one-statement append's retry)."""
+    stores = [open_store(store_url) for _ in range(4)]
+    events = [run_event(job=f"race{i % 3}", outputs=[dataset(f"r{i}")], at=i) for i in range(40)]
+    results: dict[int, list] = {}
+    start = threading.Barrier(4)
+
+    def work(k: int) -> None:
+        start.wait()
+        results[k] = [stores[k].ingest(e) for e in events]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for i in range(len(events)):
+        outcomes = [results[k][i] for k in range(4)]
+        assert len({r.event_id for r in outcomes}) == 1
+        assert sum(not r.duplicate for r in outcomes) == 1
+    assert stores[0].list_events(limit=1)[1] == 40
+    from headwater.store.audit import verify_chain
+
+    assert verify_chain(stores[0]).ok
+    for s in stores:
+        s.close()
+
+
+def test_removing_the_newest_events_breaks_the_chain(store):
+    from headwater.store.audit import verify_chain
+
+    for i in range(3):
+        store.ingest(run_event(job=f"tail{i}", at=i))
+    assert verify_chain(store).ok
+    with store.engine.begin() as conn:
+        newest = conn.execute(text("SELECT MAX(id) FROM events")).scalar()
+        for table in (t.run_facets, t.quality_assertions, t.projection_errors):
+            conn.execute(delete(table).where(table.c.event_id == newest))
+        conn.execute(delete(t.events).where(t.events.c.id == newest))
+    report = verify_chain(store)
+    assert not report.ok and report.checked == 2 and report.first_bad_id is None
+    assert "newest events were removed" in (report.reason or "")
 
 
 def test_concurrent_ingests_into_one_store_share_commits_and_lose_nothing(store):

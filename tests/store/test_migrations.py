@@ -5,6 +5,7 @@ from sqlalchemy import inspect, text
 from factories import dataset, run_event
 from headwater.model import DatasetId, JobId
 from headwater.store import open_store
+from headwater.store.audit import verify_chain
 from headwater.store.migrate import current_revision, head_revision
 from headwater.store.sql import SqlStore
 
@@ -20,13 +21,14 @@ def test_upgrade_from_0001_keeps_data(store_url):
         conn.execute(text("DROP INDEX ix_jobs_current_version"))
         conn.execute(text("DROP TABLE projection_errors"))
         conn.execute(text("DROP TABLE projection"))
+        conn.execute(text("DROP TABLE chain_head"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     assert current_revision(old.engine) == "0001"
     old.close()
 
     store = open_store(store_url)
     assert isinstance(store, SqlStore)
-    assert current_revision(store.engine) == head_revision() == "0003"
+    assert current_revision(store.engine) == head_revision() == "0004"
     indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("jobs")}
     assert "ix_jobs_current_version" in indexes
     # 0003: the events an older release projected on ingest are not projected again
@@ -34,6 +36,10 @@ def test_upgrade_from_0001_keeps_data(store_url):
     assert len(store.list_runs(JobId("pipelines", "second"))[0]) == 1
     assert store.get_dataset(DatasetId("warehouse", "kept"))["fields"][0]["name"] == "a"
     assert store.list_events()[1] == 2
+    # 0004: the chain head is the newest event's, so new events chain on from it
+    store.ingest(run_event(job="third"))
+    report = verify_chain(store)
+    assert report.ok and report.checked == 3, report
     store.close()
 
 

@@ -448,9 +448,8 @@ def verify(db: DbOption = None) -> None:
             soft_wrap=True,
         )
         return
-    raise fail(
-        f"chain broken at event {report.first_bad_id} ({report.checked} checked): {report.reason}"
-    )
+    where = "" if report.first_bad_id is None else f" at event {report.first_bad_id}"
+    raise fail(f"chain broken{where} ({report.checked} checked): {report.reason}")
 
 
 compliance_app = typer.Typer(help="Compliance: where personal data flows.", no_args_is_help=True)

@@ -3,7 +3,8 @@
 Each stored event has ``content_hash`` (SHA-256 of its canonical JSON) and
 ``chain_hash = sha256(prev_hash + content_hash)``, where ``prev_hash`` is the
 previous event's ``chain_hash`` (all zeros for the first). Editing an event's
-bytes, deleting one, or reordering them breaks the chain at that point.
+bytes, deleting one, or reordering them breaks the chain at that point; deleting
+the newest ones leaves the log ending before the chain head (``chain_head``).
 """
 
 from __future__ import annotations
@@ -76,4 +77,11 @@ def verify_chain(store: LineageStore) -> ChainReport:
             if chain(prev, content) != row.chain_hash:
                 return ChainReport(False, checked, row.id, "chain hash does not match")
             prev = row.chain_hash
+        head = conn.execute(
+            select(t.chain_head.c.chain_hash).where(t.chain_head.c.name == t.CHAIN)
+        ).scalar()
+    if head is not None and head != prev:  # every append moves the head to its event
+        return ChainReport(
+            False, checked, None, "the newest events were removed: the log ends before its head"
+        )
     return ChainReport(True, checked, pruned=pruned)

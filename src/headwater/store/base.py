@@ -149,6 +149,19 @@ class LineageStore(abc.ABC):
             headwater.model.EventValidationError: not a valid event (nothing stored).
         """
 
+    def ingest_nowait(self, payload: Payload) -> IngestResult | None:
+        """Like :meth:`ingest` when the log can be appended to without waiting; else None.
+
+        A caller that must not block (the server's event loop) tries this first and, on None,
+        calls :meth:`ingest` where waiting is fine (a worker thread). This default never
+        appends; a store whose appends wait on nothing but its own CPU (SQLite) overrides it.
+
+        Raises:
+            headwater.model.EventParseError: not JSON (nothing stored).
+            headwater.model.EventValidationError: not a valid event (nothing stored).
+        """
+        return None
+
     @abc.abstractmethod
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Ingest each item in its own transaction; a bad item does not stop the others."""

@@ -20,7 +20,8 @@ both, with the helpers below:
 * column lineage is stored in full (every transformation, and the facet's
   dataset-level ``dataset`` entries), per job version;
 * tamper evidence: each event row carries ``chain_hash = sha256(prev_hash +
-  content_hash)``; writers serialize on the chain head.
+  content_hash)``; writers serialize on the chain head's row (``chain_head``), which
+  every append moves to the newest event.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, exists, func, select, update
 
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import JobId
 from headwater.store import schema as t
+from headwater.store.schema import GENESIS
 
-GENESIS = "0" * 64
 VERSION_NS = uuid.UUID("6f1c8a53-8d0c-4b3e-9a43-5e0f3f6f2c11")
 
 RUN_STATES = {
@@ -66,7 +67,7 @@ def version_uuid(*parts: str) -> str:
 
 
 class LogStatements:
-    """The append path's statements, built once per dialect with bind parameters."""
+    """The append path's statements, built once with bind parameters."""
 
     @cached_property
     def events_by_hash(self) -> Any:
@@ -76,8 +77,19 @@ class LogStatements:
         )
 
     @cached_property
-    def chain_head(self) -> Any:
-        return select(t.events.c.chain_hash).order_by(t.events.c.id.desc()).limit(1)
+    def lock_head(self) -> Any:
+        """The chain head, locked until the transaction ends (SQLite: its write lock does that)."""
+        head = t.chain_head.c
+        return select(head.chain_hash).where(head.name == t.CHAIN).with_for_update()
+
+    @cached_property
+    def move_head(self) -> Any:
+        head = t.chain_head.c
+        return (
+            update(t.chain_head)
+            .where(head.name == t.CHAIN)
+            .values(chain_hash=bindparam("chain"), prev_hash=bindparam("prev"))
+        )
 
     @cached_property
     def insert_event(self) -> Any:
@@ -88,7 +100,9 @@ class LogStatements:
         """The chain head and the id of the event with content hash ``h``, in one round trip."""
         c = t.events.c
         return select(
-            select(c.chain_hash).order_by(c.id.desc()).limit(1).scalar_subquery(),
+            select(t.chain_head.c.chain_hash)
+            .where(t.chain_head.c.name == t.CHAIN)
+            .scalar_subquery(),
             select(c.id).where(c.content_hash == bindparam("h")).scalar_subquery(),
         )
 
@@ -96,35 +110,130 @@ class LogStatements:
     def insert_one_event(self) -> Any:
         return t.events.insert().returning(t.events.c.id)
 
+    @cached_property
+    def append_one(self) -> Any:
+        """PostgreSQL: append one event in one statement, a transaction of its own.
 
+        It moves the chain head (``sha256(prev_hash || content_hash)``, computed by the server)
+        unless the event is logged already, inserts the event linked to the old head, and answers
+        ``(new id, id of the logged twin)``, one of them null. Updating the head row waits for
+        its lock and then reads the head's newest version whatever the statement's snapshot, so
+        concurrent appends chain in order. Two appends of one new event at once: the second
+        fails on the unique content hash, and its retry finds the first.
+        """
+        head, c = t.chain_head.c, t.events.c
+        content_hash = bindparam("content_hash", type_=c.content_hash.type)
+        moved = (
+            update(t.chain_head)
+            .where(head.name == t.CHAIN, ~exists().where(c.content_hash == content_hash))
+            .values(
+                prev_hash=head.chain_hash,  # the old head: SET reads the row before the update
+                chain_hash=func.encode(
+                    func.sha256(func.convert_to(head.chain_hash + content_hash, "UTF8")), "hex"
+                ),
+            )
+            .returning(head.chain_hash, head.prev_hash)
+            .cte("moved")
+        )
+        computed = {
+            "content_hash": content_hash,
+            "chain_hash": moved.c.chain_hash,
+            "prev_hash": moved.c.prev_hash,
+        }
+        values = [
+            computed[name] if name in computed else bindparam(name, type_=c[name].type)
+            for name in _LOG_COLUMNS
+        ]
+        inserted = (
+            t.events.insert()
+            .from_select(list(_LOG_COLUMNS), select(*values).select_from(moved))
+            .returning(c.id)
+            .cte("inserted")
+        )
+        return select(
+            select(inserted.c.id).scalar_subquery(),
+            select(c.id).where(c.content_hash == content_hash).scalar_subquery(),
+        )
+
+
+_LOG_COLUMNS = (
+    "content_hash",
+    "prev_hash",
+    "chain_hash",
+    "kind",
+    "event_type",
+    "event_time",
+    "received_at",
+    "run_id",
+    "job_namespace",
+    "job_name",
+    "producer",
+    "raw",
+)
 LOG = LogStatements()
+
+
+def append_one(conn: Connection, event: ValidatedEvent, received_at: datetime) -> tuple[int, bool]:
+    """PostgreSQL: append one event in one statement on an autocommit connection (see
+    :attr:`LogStatements.append_one`).
+
+    Returns:
+        ``(event id, duplicate)``.
+
+    Raises:
+        IntegrityError: the same event was appended concurrently; a retry finds it.
+    """
+    row = _log_row(event, GENESIS, received_at)
+    del row["prev_hash"], row["chain_hash"]  # computed by the statement
+    new_id, existing = conn.execute(LOG.append_one, row).one()
+    if new_id is not None:
+        return int(new_id), False
+    if existing is None:
+        msg = "the event log has no chain head: run `headwater db upgrade`"
+        raise RuntimeError(msg)
+    return int(existing), True
+
+
+def lock_chain(conn: Connection) -> str:
+    """Lock the chain head until the transaction ends and return it (the newest chain hash)."""
+    head = conn.execute(LOG.lock_head).scalar()
+    if head is None:
+        msg = "the event log has no chain head: run `headwater db upgrade`"
+        raise RuntimeError(msg)
+    return str(head)
 
 
 def append(
     conn: Connection, events: list[ValidatedEvent], received_at: datetime
 ) -> list[tuple[int, bool]]:
-    """Append ``events`` to the log in order, skipping duplicates; the caller holds the chain lock.
+    """Append ``events`` to the log in order, skipping duplicates, in the caller's transaction.
 
-    One look-up of the content hashes already logged, one read of the chain head, one
-    multi-row insert and one read of the new ids, whatever the number of events; a single event
-    takes two statements (head and look-up together, then an insert returning its id).
+    It locks the chain head first. One look-up of the content hashes already logged, one
+    multi-row insert, one read of the new ids and one update of the head, whatever the number of
+    events; a single event takes three statements on SQLite (head and look-up together, an
+    insert returning its id, the head's update). On PostgreSQL a single event goes through
+    :func:`append_one` instead.
 
     Returns:
         ``(event id, duplicate)`` per event, in order; a duplicate has the id of the logged event.
     """
-    if len(events) == 1:  # the common single-event request: two statements
+    if len(events) == 1:  # the common single-event request
         event = events[0]
+        if conn.dialect.name != "sqlite":  # SQLite: the transaction holds the file's write lock
+            lock_chain(conn)
         head, existing = conn.execute(LOG.head_and_hash, {"h": event.content_hash}).one()
         if existing is not None:
             return [(int(existing), True)]
-        row = _log_row(event, head or GENESIS, received_at)
-        return [(int(conn.execute(LOG.insert_one_event, row).scalar_one()), False)]
+        row = _log_row(event, head, received_at)
+        event_id = int(conn.execute(LOG.insert_one_event, row).scalar_one())
+        conn.execute(LOG.move_head, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
+        return [(event_id, False)]
+    prev = lock_chain(conn)
     known: dict[str, int] = {}
     hashes = sorted({e.content_hash for e in events})
     for i in range(0, len(hashes), 500):
         for content_hash, event_id in conn.execute(LOG.events_by_hash, {"h": hashes[i : i + 500]}):
             known[content_hash] = int(event_id)
-    prev = conn.execute(LOG.chain_head).scalar() or GENESIS
     rows: list[dict[str, Any]] = []
     fresh: list[str] = []
     for event in events:
@@ -135,6 +244,9 @@ def append(
         prev = rows[-1]["chain_hash"]
     if rows:
         conn.execute(LOG.insert_event, rows)
+        conn.execute(
+            LOG.move_head, {"chain": rows[-1]["chain_hash"], "prev": rows[-1]["prev_hash"]}
+        )
         for i in range(0, len(fresh), 500):  # ids by content hash (unique, indexed)
             for content_hash, event_id in conn.execute(
                 LOG.events_by_hash, {"h": fresh[i : i + 500]}
@@ -266,4 +378,4 @@ def job_columns(facets: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-__all__ = ["GENESIS", "append", "chain", "stored_event"]
+__all__ = ["GENESIS", "append", "append_one", "chain", "lock_chain", "stored_event"]

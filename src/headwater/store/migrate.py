@@ -15,9 +15,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, insert, inspect, text
 
-from headwater.store.schema import metadata
+from headwater.store.schema import CHAIN, GENESIS, chain_head, metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATE_LOCK_KEY = 0x48_57_4D_47  # "HWMG"
@@ -55,6 +55,9 @@ def upgrade(engine: Engine) -> None:
         revision = MigrationContext.configure(conn).get_current_revision()
         if revision is None and not inspect(conn).has_table("events"):
             metadata.create_all(conn)
+            conn.execute(
+                insert(chain_head).values(name=CHAIN, chain_hash=GENESIS, prev_hash=GENESIS)
+            )
             command.stamp(cfg, "head")
         elif revision != head_revision():
             command.upgrade(cfg, "head")

@@ -56,6 +56,21 @@ events = Table(
     Index("ix_events_job", "job_namespace", "job_name"),
 )
 
+# The head of the event log's hash chain: the newest event's ``chain_hash`` and ``prev_hash``
+# (all zeros for an empty log), in one row that every append updates. Writers serialize on its
+# row lock, and a single event is appended on PostgreSQL in one statement that takes the lock,
+# computes the next hash and inserts (``headwater.store.ingest``). ``headwater audit verify``
+# checks the log ends where the head says, so dropping the newest events is detected too.
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("chain_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+)
+CHAIN = "events"  # ``chain_head``'s one row
+GENESIS = "0" * 64  # the chain head of an empty log
+
 namespaces = Table(
     "namespaces",
     metadata,

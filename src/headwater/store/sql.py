@@ -2,9 +2,9 @@
 
 Backend differences are confined to :func:`create_engine_for` (SQLite: WAL,
 ``busy_timeout``, foreign keys, ``BEGIN IMMEDIATE`` so concurrent writers queue
-instead of failing on lock upgrade), :meth:`SqlStore._lock_chain`
-(PostgreSQL: a transaction-scoped advisory lock serializes the hash chain across
-server workers) and :meth:`SqlStore._json_objects` (search expands a stored JSON
+instead of failing on lock upgrade), :meth:`SqlStore._store` (PostgreSQL: a single event
+is appended in one autocommit statement, :func:`headwater.store.ingest.append_one`; writers
+serialize on the chain head's row across server workers) and :meth:`SqlStore._json_objects` (search expands a stored JSON
 array with ``json_each`` or ``jsonb_array_elements``). Every query is built with SQLAlchemy Core: parameterized.
 """
 
@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from headwater.model.events import (
     EventParseError,
@@ -72,11 +72,10 @@ from headwater.store.base import (
 )
 from headwater.store.column_index import ColumnIndex
 from headwater.store.group_commit import GroupCommit
-from headwater.store.ingest import append, json_dumps, stored_event
+from headwater.store.ingest import append, append_one, json_dumps, lock_chain, stored_event
 from headwater.store.node_cache import LogPosition, NodeCache, Touched, touched_by
 from headwater.store.projection import project
 
-CHAIN_LOCK_KEY = 0x48_57_4C_4E  # "HWLN": the advisory lock guarding the event hash chain
 PROJECT_LOCK_KEY = 0x48_57_50_52  # "HWPR": serializes projectors across processes
 _PROJECTION = "graph"  # the watermark's row in ``projection``
 _PROJECT_BATCH = 500  # events per projection transaction
@@ -144,13 +143,20 @@ def normalize_url(url: str) -> str:
     raise StoreError(msg)
 
 
-def create_engine_for(url: str) -> Engine:
-    """An engine configured for concurrent, durable lineage writes."""
+def create_engine_for(url: str, *, wait: bool = True) -> Engine:
+    """An engine configured for concurrent, durable lineage writes.
+
+    Args:
+        url: the store URL.
+        wait: SQLite: a write waits up to a minute for another writer's lock (False: it fails
+            at once with "database is locked").
+    """
     url = normalize_url(url)
     codec: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
+        busy_ms = 60_000 if wait else 0
         engine = create_engine(
-            url, connect_args={"timeout": 60, "check_same_thread": False}, **codec
+            url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}, **codec
         )
 
         @event.listens_for(engine, "connect")
@@ -160,7 +166,9 @@ def create_engine_for(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms:d}")  # an int of ours, not input
+            if not wait:  # checkpoints (and their fsyncs) are left to the waiting connections
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         # Writes take the write lock when they begin (a deferred transaction that writes after
@@ -286,6 +294,10 @@ class SqlStore(LineageStore):
         self.url = url
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
+        # The same pool, each statement a transaction of its own (PostgreSQL's single appends).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # SQLite: connections whose writes fail at once rather than wait (ingest_nowait).
+        self._nowait = create_engine_for(url, wait=False) if self.dialect == "sqlite" else None
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         if column_index_edges is None:
             column_index_edges = _index_edges_setting()
@@ -304,14 +316,12 @@ class SqlStore(LineageStore):
         upgrade(self.engine)
 
     def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Dispose of the connection pools."""
         self.engine.dispose()
+        if self._nowait is not None:
+            self._nowait.dispose()
 
     # -- writes ------------------------------------------------------------------------------
-    def _lock_chain(self, conn: Any) -> None:
-        if self.dialect == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
-
     def ingest(self, payload: Payload) -> IngestResult:
         """Validate and append one event to the log (see :class:`LineageStore`).
 
@@ -320,6 +330,30 @@ class SqlStore(LineageStore):
         to write. Each event is still all or nothing, and a refused one fails alone.
         """
         return self._group.submit(parse_event(payload))
+
+    def ingest_nowait(self, payload: Payload) -> IngestResult | None:
+        """SQLite: validate and append one event now, unless another writer holds the file's
+        write lock (None: call :meth:`ingest`, which waits for it).
+
+        A SQLite append costs CPU and no round trip, so the server's event loop runs it itself
+        rather than hand it to a worker thread and back (two thread wake-ups, which cost more
+        than the append here); it must never wait there, neither for a lock nor for a WAL
+        checkpoint's fsync (these connections leave checkpoints to the projector's).
+        """
+        if self._nowait is None:
+            return None
+        event = parse_event(payload)
+        received = datetime.now(UTC)
+        try:
+            with self._nowait.begin() as conn:
+                [(event_id, duplicate)] = append(conn, [event], received)
+        except OperationalError as exc:
+            if "locked" in str(exc):
+                return None
+            raise
+        if self.on_append is not None:
+            self.on_append()
+        return IngestResult(event_id, duplicate, event.warnings)
 
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Validate every item, then append the valid ones; errors are returned per index.
@@ -367,14 +401,24 @@ class SqlStore(LineageStore):
         return outcomes
 
     def _store(self, events: list[ValidatedEvent]) -> list[IngestResult]:
-        """Append ``events`` to the log in one transaction; the projector applies them later."""
+        """Append ``events`` to the log in one transaction; the projector applies them later.
+
+        On PostgreSQL one event is one autocommit statement (one round trip instead of five:
+        on this kind of machine each costs about as much as the WAL flush), retried once should
+        the same event be appended concurrently.
+        """
         received = datetime.now(UTC)
-
-        def write(conn: Connection) -> list[tuple[int, bool]]:
-            self._lock_chain(conn)
-            return append(conn, events, received)
-
-        logged = self._write(write)
+        logged: list[tuple[int, bool]]
+        if len(events) == 1 and self.dialect == "postgresql":
+            for attempt in (0, 1):
+                try:
+                    logged = [self._write(lambda c: append_one(c, events[0], received), True)]
+                    break
+                except IntegrityError:
+                    if attempt:
+                        raise
+        else:
+            logged = self._write(lambda conn: append(conn, events, received))
         if self.on_append is not None:
             self.on_append()
         return [
@@ -382,11 +426,15 @@ class SqlStore(LineageStore):
             for (event_id, duplicate), event in zip(logged, events, strict=True)
         ]
 
-    def _write(self, fn: Callable[[Connection], _T]) -> _T:
-        """Run ``fn`` in one write transaction, retried while SQLite reports the file locked
+    def _write(self, fn: Callable[[Connection], _T], autocommit: bool = False) -> _T:
+        """Run ``fn`` in one write transaction (``autocommit``: on a connection in autocommit
+        mode, each statement its own transaction), retried while SQLite reports the file locked
         and once on a connection the database dropped (PostgreSQL restarted, say)."""
         for attempt in range(5):
             try:
+                if autocommit:
+                    with self._autocommit.connect() as conn:
+                        return fn(conn)
                 with self.engine.begin() as conn:
                     return fn(conn)
             except DBAPIError as exc:
@@ -506,7 +554,7 @@ class SqlStore(LineageStore):
         """Drop the bodies of events older than ``older_than``; hashes and lineage stay."""
         self.catch_up()  # a body is needed until its event is projected
         with self.engine.begin() as conn:
-            self._lock_chain(conn)
+            lock_chain(conn)
             result = conn.execute(
                 update(t.events)
                 .where(and_(t.events.c.event_time < older_than, func.length(t.events.c.raw) > 0))

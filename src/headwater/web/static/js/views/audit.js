@@ -80,7 +80,9 @@ async function chainStatus(out) {
       out,
       c.ok
         ? h("p.chain-status.ok", { role: "status" }, "✓ Hash chain verified: ", `${c.checked} event${c.checked === 1 ? "" : "s"}, none altered, missing or reordered${pruned}.`)
-        : h("p.chain-status.broken", { role: "alert" }, "✗ Hash chain broken at event ", h("code", null, String(c.firstBadId)), `: ${c.reason}. ${c.checked} events checked.`),
+        : c.firstBadId == null
+          ? h("p.chain-status.broken", { role: "alert" }, `✗ Hash chain broken: ${c.reason}. ${c.checked} events checked.`)
+          : h("p.chain-status.broken", { role: "alert" }, "✗ Hash chain broken at event ", h("code", null, String(c.firstBadId)), `: ${c.reason}. ${c.checked} events checked.`),
     );
   } catch (err) {
     fill(out, errorBox(err, "Could not verify the hash chain"));
