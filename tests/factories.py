@@ -97,3 +97,74 @@ def run_event(
         "inputs": inputs or [],
         "outputs": outputs or [],
     }
+
+
+RANDOM_FIELDS = ["a", "b", "c"]
+RANDOM_KINDS = [
+    [("DIRECT", "IDENTITY")],
+    [("DIRECT", "AGGREGATION")],
+    [("INDIRECT", "JOIN")],
+    [("INDIRECT", "FILTER"), ("DIRECT", "TRANSFORMATION")],  # DIRECT, but not first
+]
+
+
+def owner(team: str) -> dict[str, Any]:
+    """An ownership facet naming one team."""
+    return {"_producer": PRODUCER, "_schemaURL": "x", "owners": [{"name": team, "type": "TEAM"}]}
+
+
+def random_column_event(
+    rng: Any,
+    job: int,
+    at: float,
+    datasets: list[str],
+    namespaces: tuple[str, ...] = ("pipelines",),
+    input_schemas: bool = False,
+) -> dict[str, Any]:
+    """A RunEvent of a random column graph, for walks checked against a reference.
+
+    Its output is one of ``datasets`` (its inputs may include it: a cycle), each output field
+    fed by fields of one to three inputs through a random transformation list (DIRECT,
+    INDIRECT, or DIRECT but not first); ownership on some outputs and jobs.
+
+    Args:
+        rng: a ``random.Random``.
+        job: the job's number (``job{job}``).
+        at: seconds after T0.
+        datasets: the dataset names to draw from.
+        namespaces: the job's namespace is drawn from these (when more than one).
+        input_schemas: give the inputs a schema of :data:`RANDOM_FIELDS` too.
+    """
+    out = rng.choice(datasets)
+    inputs = rng.sample(datasets, rng.randint(1, 3))
+    fields = {}
+    for field in rng.sample(RANDOM_FIELDS, rng.randint(1, 3)):
+        refs = [
+            {
+                "namespace": "warehouse",
+                "name": source,
+                "field": in_field,
+                "transformations": [
+                    {"type": t, "subtype": s, "description": f"{s}({in_field})"}
+                    for t, s in rng.choice(RANDOM_KINDS)
+                ],
+            }
+            for source in inputs
+            for in_field in rng.sample(RANDOM_FIELDS, rng.randint(1, 2))
+        ]
+        fields[field] = {"inputFields": refs}
+    facets: dict[str, Any] = {
+        "columnLineage": {"_producer": PRODUCER, "_schemaURL": "x", "fields": fields}
+    }
+    if rng.random() < 0.3:
+        facets["ownership"] = owner(f"team-{rng.randrange(3)}")
+    event = run_event(
+        job=f"job{job}",
+        namespace=rng.choice(namespaces) if len(namespaces) > 1 else namespaces[0],
+        inputs=[dataset(n, fields=RANDOM_FIELDS if input_schemas else None) for n in inputs],
+        outputs=[dataset(out, fields=RANDOM_FIELDS, **facets)],
+        at=at,
+    )
+    if rng.random() < 0.3:
+        event["job"]["facets"]["ownership"] = owner(f"team-{rng.randrange(3)}")
+    return event

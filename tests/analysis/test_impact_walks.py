@@ -14,59 +14,13 @@ from typing import Any
 
 import pytest
 
-from factories import PRODUCER, dataset, run_event
+from factories import RANDOM_FIELDS as FIELDS
+from factories import random_column_event
 from headwater.analysis import impact
 from headwater.model import DatasetId, FieldId, JobId
 from headwater.store.sql import SqlStore
 
 DATASETS = ["d5", "d1", "d4", "d0", "d3", "d2"]  # created in this order: keys not in name order
-FIELDS = ["a", "b", "c"]
-KINDS = [
-    [("DIRECT", "IDENTITY")],
-    [("DIRECT", "AGGREGATION")],
-    [("INDIRECT", "JOIN")],
-    [("INDIRECT", "FILTER"), ("DIRECT", "TRANSFORMATION")],
-]
-
-
-def _owner(team: str) -> dict[str, Any]:
-    return {"_producer": PRODUCER, "_schemaURL": "x", "owners": [{"name": team, "type": "TEAM"}]}
-
-
-def _event(rng: random.Random, job: int, at: int) -> dict[str, Any]:
-    out = rng.choice(DATASETS)
-    inputs = rng.sample(DATASETS, rng.randint(1, 3))
-    fields = {}
-    for field in rng.sample(FIELDS, rng.randint(1, 3)):
-        refs = [
-            {
-                "namespace": "warehouse",
-                "name": source,
-                "field": in_field,
-                "transformations": [
-                    {"type": t, "subtype": s, "description": f"{s}({in_field})"}
-                    for t, s in rng.choice(KINDS)
-                ],
-            }
-            for source in inputs
-            for in_field in rng.sample(FIELDS, rng.randint(1, 2))
-        ]
-        fields[field] = {"inputFields": refs}
-    facets: dict[str, Any] = {
-        "columnLineage": {"_producer": PRODUCER, "_schemaURL": "x", "fields": fields}
-    }
-    if rng.random() < 0.3:
-        facets["ownership"] = _owner(f"team-{rng.randrange(3)}")
-    event = run_event(
-        job=f"job{job}",
-        namespace=rng.choice(["pipelines", "pipelines.x"]),  # ':' sorts after '.'
-        inputs=[dataset(n, fields=FIELDS) for n in inputs],
-        outputs=[dataset(out, fields=FIELDS, **facets)],
-        at=at,
-    )
-    if rng.random() < 0.3:
-        event["job"]["facets"]["ownership"] = _owner(f"team-{rng.randrange(3)}")
-    return event
 
 
 def _short(dataset: DatasetId) -> str:
@@ -150,7 +104,11 @@ def test_reports_equal_the_reference_on_random_graphs(tmp_path, seed, index):
     store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}", column_index_edges=None if index else 0)
     store.upgrade()
     for at in range(24):
-        store.ingest(_event(rng, rng.randrange(9), at))
+        store.ingest(
+            random_column_event(
+                rng, rng.randrange(9), at, DATASETS, ("pipelines", "pipelines.x"), True
+            )
+        )
     indirect = twins = 0
     for name in DATASETS:
         for field in FIELDS:

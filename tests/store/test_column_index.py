@@ -13,60 +13,13 @@ from typing import Any
 
 import pytest
 
-from factories import PRODUCER, dataset, run_event
+from factories import RANDOM_FIELDS as FIELDS
+from factories import random_column_event
 from headwater.model import DatasetId
 from headwater.store.column_index import ColumnIndex
 from headwater.store.sql import SqlStore
 
 DATASETS = [f"d{i}" for i in range(6)]
-FIELDS = ["a", "b", "c"]
-KINDS = [
-    [("DIRECT", "IDENTITY")],
-    [("DIRECT", "AGGREGATION")],
-    [("INDIRECT", "JOIN")],
-    [("INDIRECT", "FILTER"), ("DIRECT", "TRANSFORMATION")],  # DIRECT, but not first
-]
-
-
-def _owner(team: str) -> dict[str, Any]:
-    return {"_producer": PRODUCER, "_schemaURL": "x", "owners": [{"name": team, "type": "TEAM"}]}
-
-
-def _event(rng: random.Random, job: int, at: int) -> dict[str, Any]:
-    out = rng.choice(DATASETS)
-    inputs = rng.sample(DATASETS, rng.randint(1, 3))  # may include the output: a cycle
-    fields = {}
-    for field in rng.sample(FIELDS, rng.randint(1, 3)):
-        refs = []
-        for source in inputs:
-            for in_field in rng.sample(FIELDS, rng.randint(1, 2)):
-                steps = rng.choice(KINDS)
-                refs.append(
-                    {
-                        "namespace": "warehouse",
-                        "name": source,
-                        "field": in_field,
-                        "transformations": [
-                            {"type": t, "subtype": s, "description": f"{s}({in_field})"}
-                            for t, s in steps
-                        ],
-                    }
-                )
-        fields[field] = {"inputFields": refs}
-    facets: dict[str, Any] = {
-        "columnLineage": {"_producer": PRODUCER, "_schemaURL": "x", "fields": fields}
-    }
-    if rng.random() < 0.3:
-        facets["ownership"] = _owner(f"team-{rng.randrange(3)}")
-    event = run_event(
-        job=f"job{job}",
-        inputs=[dataset(n) for n in inputs],
-        outputs=[dataset(out, fields=FIELDS, **facets)],
-        at=at,
-    )
-    if rng.random() < 0.3:
-        event["job"]["facets"]["ownership"] = _owner(f"team-{rng.randrange(3)}")
-    return event
 
 
 def _walks(store: SqlStore) -> list[Any]:
@@ -88,7 +41,7 @@ def test_index_walks_equal_database_walks(store_url, seed):
     for _ in range(3):  # each round: new jobs, and old jobs rewritten with other lineage
         for _ in range(8):
             at += 1
-            indexed.ingest(_event(rng, rng.randrange(6), at))
+            indexed.ingest(random_column_event(rng, rng.randrange(6), at, DATASETS))
         expected = _walks(database)
         assert _walks(indexed) == expected
         assert any(len(r.states) > 3 for r in expected)  # the graphs are not trivial
@@ -104,7 +57,7 @@ def test_an_index_past_its_bound_hands_walks_to_the_database(store_url):
     small.upgrade()
     database = SqlStore(store_url, column_index_edges=0)
     for at in range(6):
-        small.ingest(_event(rng, at, at))
+        small.ingest(random_column_event(rng, at, at, DATASETS))
     assert _walks(small) == _walks(database)
     index = small._column_index
     assert index is not None and not index.usable and len(index) == 0  # emptied, not half full
