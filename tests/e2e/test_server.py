@@ -225,3 +225,54 @@ def test_serve_projects_in_a_process_of_its_own(tmp_path):
     while followers() and time.time() < deadline:
         time.sleep(0.1)
     assert followers() == []
+
+
+def test_the_projector_ends_with_a_server_stopped_while_starting_or_killed(tmp_path):
+    """No projector outlives its server: not when the server is stopped while the projector is
+    still starting (before it could watch its parent), nor when the server is killed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from servers import free_port
+
+    db_url = f"sqlite:///{tmp_path / 'orphan.db'}"
+    pattern = f"db project --follow --quiet --db {db_url}"
+
+    def followers() -> list[str]:
+        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        return found.stdout.split()
+
+    def until(condition, seconds: float) -> bool:
+        deadline = time.time() + seconds
+        while not condition() and time.time() < deadline:
+            time.sleep(0.05)
+        return condition()
+
+    for stop, wait_for_health in ((signal.SIGTERM, False), (signal.SIGKILL, True)):
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "headwater", "serve", "--port", str(port), "--db", db_url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert until(lambda: bool(followers()), 30), "no projector started"
+            if wait_for_health:
+                url = f"http://127.0.0.1:{port}"
+                assert until(lambda url=url: _answers(url), 30)
+            server.send_signal(stop)
+            server.wait(timeout=30)
+            assert until(lambda: not followers(), 10), f"projector outlived a {stop.name}"
+        finally:
+            server.kill()
+            for pid in followers():
+                subprocess.run(["kill", pid], check=False)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

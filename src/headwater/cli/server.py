@@ -32,6 +32,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the OpenLineage ingest API, the Marquez-compatible read API and the web UI."""
+    import signal
     import subprocess
     import sys
 
@@ -53,8 +54,12 @@ def serve(
     # (they project what is left themselves).
     projector = subprocess.Popen(
         [sys.executable, "-m", "headwater", "db", "project", "--follow", "--quiet", "--db", url],
-        preexec_fn=lambda: os.nice(10),
+        env={**os.environ, _PARENT_PID: str(os.getpid())},
+        preexec_fn=_projector_child,
     )
+    # uvicorn ends on SIGTERM by raising it again once it has shut down, with the handler found
+    # at its start: this one unwinds to the `finally` below instead of killing the process.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(
             "headwater.api.server:app",
@@ -139,12 +144,36 @@ def project(
         console.print(f"projected {done} events; {left} pending")
 
 
+_PARENT_PID = "HEADWATER_PARENT_PID"  # set by `serve` for its projector: the pid to outlive not
+
+
+def _projector_child() -> None:
+    """In the projector process before it runs: below the workers' priority and, on Linux,
+    sent SIGTERM by the kernel when the server dies (even by SIGKILL)."""
+    os.nice(10)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
+    except (OSError, AttributeError):  # not Linux: the parent watch below still stops it
+        pass
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _stop_with_parent(stop: threading.Event) -> None:
-    """Set ``stop`` when the process that started this one is gone (even if it was killed)."""
-    parent = os.getppid()
-    while not stop.wait(1.0):
-        if os.getppid() != parent:
-            stop.set()
+    """Set ``stop`` when the process that started this one is gone (even if it was killed).
+
+    The parent is the pid ``serve`` passed (``HEADWATER_PARENT_PID``), so a server that ended
+    while this process was still starting is noticed too; else the parent found at start.
+    """
+    parent = int(os.environ.get(_PARENT_PID) or os.getppid())
+    while os.getppid() == parent and not stop.wait(1.0):
+        pass
+    stop.set()
 
 
 def register(app: typer.Typer) -> None:

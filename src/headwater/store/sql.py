@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -72,7 +71,14 @@ from headwater.store.base import (
 )
 from headwater.store.column_index import ColumnIndex
 from headwater.store.group_commit import GroupCommit
-from headwater.store.ingest import append, append_one, json_dumps, lock_chain, stored_event
+from headwater.store.ingest import (
+    append,
+    append_one,
+    json_dumps,
+    json_loads,
+    lock_chain,
+    stored_event,
+)
 from headwater.store.node_cache import LogPosition, NodeCache, Touched, touched_by
 from headwater.store.projection import project
 
@@ -152,7 +158,7 @@ def create_engine_for(url: str, *, wait: bool = True) -> Engine:
             at once with "database is locked").
     """
     url = normalize_url(url)
-    codec: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
+    codec: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json_loads}
     if url.startswith("sqlite"):
         busy_ms = 60_000 if wait else 0
         engine = create_engine(
