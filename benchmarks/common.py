@@ -20,8 +20,27 @@ PG_ADMIN = os.environ.get("HEADWATER_TEST_PG", "postgresql://postgres@127.0.0.1:
 
 
 def machine() -> str:
-    """One line describing where and when the figures were measured."""
-    return f"{os.cpu_count()} cores, {_mem_gib():.0f} GiB, {platform.machine()}, Python {platform.python_version()}, {dt.date.today()}"
+    """One line describing where and when the figures were measured, and how fast the CPU ran."""
+    return (
+        f"{os.cpu_count()} cores, {_mem_gib():.0f} GiB, {platform.machine()}, Python "
+        f"{platform.python_version()}, {dt.date.today()}; interpreter speed at the time: "
+        f"{loop_ns():.0f} ns per loop iteration (`common.loop_ns`)"
+    )
+
+
+def loop_ns(iterations: int = 2_000_000) -> float:
+    """Nanoseconds per iteration of a plain Python loop (median of 5): how fast this machine runs
+    Python right now. Shared machines drift (here the same walk took 93 ms, then 150 ms within
+    the hour), so absolute figures of different runs compare only through this; ratios to a
+    baseline of the same run do not need it."""
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(iterations):
+            total += i
+        samples.append((time.perf_counter() - start) / iterations * 1e9)
+    return statistics.median(samples)
 
 
 def _mem_gib() -> float:
