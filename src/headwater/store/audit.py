@@ -17,7 +17,7 @@ from sqlalchemy import select
 from headwater.model.events import canonical_hash
 from headwater.store import schema as t
 from headwater.store.base import LineageStore
-from headwater.store.ingest import GENESIS, chain
+from headwater.store.ingest import GENESIS, LOG, chain
 from headwater.store.sql import READ_ONLY
 
 
@@ -77,9 +77,7 @@ def verify_chain(store: LineageStore) -> ChainReport:
             if chain(prev, content) != row.chain_hash:
                 return ChainReport(False, checked, row.id, "chain hash does not match")
             prev = row.chain_hash
-        head = conn.execute(
-            select(t.chain_head.c.chain_hash).where(t.chain_head.c.name == t.CHAIN)
-        ).scalar()
+        head = conn.execute(LOG.head).scalar()
     if head is not None and head != prev:  # every append moves the head to its event
         return ChainReport(
             False, checked, None, "the newest events were removed: the log ends before its head"

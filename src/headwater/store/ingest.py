@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Row, bindparam, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import JobId
@@ -78,10 +79,15 @@ class LogStatements:
         )
 
     @cached_property
+    def head(self) -> Any:
+        """The chain head: the newest event's chain hash."""
+        head = t.chain_head.c
+        return select(head.chain_hash).where(head.name == t.CHAIN)
+
+    @cached_property
     def lock_head(self) -> Any:
         """The chain head, locked until the transaction ends (SQLite: its write lock does that)."""
-        head = t.chain_head.c
-        return select(head.chain_hash).where(head.name == t.CHAIN).with_for_update()
+        return self.head.with_for_update()
 
     @cached_property
     def move_head(self) -> Any:
@@ -101,9 +107,7 @@ class LogStatements:
         """The chain head and the id of the event with content hash ``h``, in one round trip."""
         c = t.events.c
         return select(
-            select(t.chain_head.c.chain_hash)
-            .where(t.chain_head.c.name == t.CHAIN)
-            .scalar_subquery(),
+            self.head.scalar_subquery(),
             select(c.id).where(c.content_hash == bindparam("h")).scalar_subquery(),
         )
 
@@ -178,30 +182,37 @@ def append_one(conn: Connection, event: ValidatedEvent, received_at: datetime) -
     """PostgreSQL: append one event in one statement on an autocommit connection (see
     :attr:`LogStatements.append_one`).
 
+    The same event appended concurrently by another writer makes the statement fail on the
+    unique content hash; it is run once more, and then finds that writer's event.
+
     Returns:
         ``(event id, duplicate)``.
-
-    Raises:
-        IntegrityError: the same event was appended concurrently; a retry finds it.
     """
-    row = _log_row(event, GENESIS, received_at)
-    del row["prev_hash"], row["chain_hash"]  # computed by the statement
-    new_id, existing = conn.execute(LOG.append_one, row).one()
+    row = _event_columns(event, received_at)  # the statement links it to the chain
+    for attempt in (0, 1):
+        try:
+            new_id, existing = conn.execute(LOG.append_one, row).one()
+            break
+        except IntegrityError:
+            if attempt:
+                raise
     if new_id is not None:
         return int(new_id), False
-    if existing is None:
-        msg = "the event log has no chain head: run `headwater db upgrade`"
-        raise RuntimeError(msg)
+    _require_head(existing)  # neither appended nor found: no head row to move
     return int(existing), True
 
 
 def lock_chain(conn: Connection) -> str:
     """Lock the chain head until the transaction ends and return it (the newest chain hash)."""
-    head = conn.execute(LOG.lock_head).scalar()
-    if head is None:
+    return _require_head(conn.execute(LOG.lock_head).scalar())
+
+
+def _require_head(value: Any) -> Any:
+    """``value``, read from the chain head; a missing head row is an error, never a new chain."""
+    if value is None:
         msg = "the event log has no chain head: run `headwater db upgrade`"
         raise RuntimeError(msg)
-    return str(head)
+    return value
 
 
 def append(
@@ -225,7 +236,7 @@ def append(
         head, existing = conn.execute(LOG.head_and_hash, {"h": event.content_hash}).one()
         if existing is not None:
             return [(int(existing), True)]
-        row = _log_row(event, head, received_at)
+        row = _log_row(event, _require_head(head), received_at)
         event_id = int(conn.execute(LOG.insert_one_event, row).scalar_one())
         conn.execute(LOG.move_head, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
         return [(event_id, False)]
@@ -264,10 +275,16 @@ def append(
 
 def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[str, Any]:
     """The ``events`` row of ``event``, linked after the chain hash ``prev``."""
+    row = _event_columns(event, received_at)
+    row["prev_hash"] = prev
+    row["chain_hash"] = chain(prev, event.content_hash)
+    return row
+
+
+def _event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, Any]:
+    """The ``events`` columns of ``event`` but its links in the chain."""
     return {
         "content_hash": event.content_hash,
-        "prev_hash": prev,
-        "chain_hash": chain(prev, event.content_hash),
         "kind": event.kind,
         "event_type": event.event_type,
         "event_time": event.event_time,

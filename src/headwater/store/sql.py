@@ -41,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from headwater.model.events import (
     EventParseError,
@@ -352,14 +352,12 @@ class SqlStore(LineageStore):
         received = datetime.now(UTC)
         try:
             with self._nowait.begin() as conn:
-                [(event_id, duplicate)] = append(conn, [event], received)
+                logged = append(conn, [event], received)
         except OperationalError as exc:
             if "locked" in str(exc):
                 return None
             raise
-        if self.on_append is not None:
-            self.on_append()
-        return IngestResult(event_id, duplicate, event.warnings)
+        return self._appended([event], logged)[0]
 
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Validate every item, then append the valid ones; errors are returned per index.
@@ -410,21 +408,20 @@ class SqlStore(LineageStore):
         """Append ``events`` to the log in one transaction; the projector applies them later.
 
         On PostgreSQL one event is one autocommit statement (one round trip instead of five:
-        on this kind of machine each costs about as much as the WAL flush), retried once should
-        the same event be appended concurrently.
+        on this kind of machine each costs about as much as the WAL flush).
         """
         received = datetime.now(UTC)
-        logged: list[tuple[int, bool]]
         if len(events) == 1 and self.dialect == "postgresql":
-            for attempt in (0, 1):
-                try:
-                    logged = [self._write(lambda c: append_one(c, events[0], received), True)]
-                    break
-                except IntegrityError:
-                    if attempt:
-                        raise
+            logged = [self._write(lambda c: append_one(c, events[0], received), True)]
         else:
             logged = self._write(lambda conn: append(conn, events, received))
+        return self._appended(events, logged)
+
+    def _appended(
+        self, events: Sequence[ValidatedEvent], logged: list[tuple[int, bool]]
+    ) -> list[IngestResult]:
+        """The results of appending ``events`` (``logged``: their ids and duplicate flags),
+        after telling the projector."""
         if self.on_append is not None:
             self.on_append()
         return [
