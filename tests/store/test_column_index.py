@@ -15,7 +15,7 @@ import pytest
 
 from factories import RANDOM_FIELDS as FIELDS
 from factories import random_column_event
-from headwater.model import DatasetId
+from headwater.model import DatasetId, JobId
 from headwater.store.column_index import ColumnIndex
 from headwater.store.sql import SqlStore
 
@@ -156,3 +156,30 @@ def test_walk_states_equal_the_states_of_its_rows(seed):
                 compared += len(states)
                 twins += len(states) - len({(s.dataset, s.field) for s in states})
     assert compared > 200 and twins  # not trivial: fields reached in both states
+
+
+def test_states_stay_in_name_order_when_the_index_grows():
+    """The ranks that order a walk's states are rebuilt when a node is added: a dataset that
+    sorts before every other one, added after a walk, is listed first at its depth."""
+    from headwater.store.traversal import column_states
+
+    datasets = {1: DatasetId("w", "m"), 2: DatasetId("w", "z"), 3: DatasetId("w", "a")}
+    jobs = {10: JobId("etl", "one"), 11: JobId("etl", "two")}
+    direct = '[{"type":"DIRECT"}]'
+    index = ColumnIndex(100)
+    index.load([(1, 1, "x", 2, "y", 10, "DIRECT", direct)], mark=1)
+    walk = index.walk((1, "x"), 20)
+    assert walk is not None and index.ranked() is False
+    assert [s.dataset.name for s in walk.states(datasets[1], datasets, jobs)] == ["m", "z"]
+    assert index.ranked()
+    index.replace_jobs([11], [(2, 1, "x", 3, "y", 11, "DIRECT", direct)], mark=2)
+    assert not index.ranked()  # a node was added
+    walk = index.walk((1, "x"), 20)
+    assert walk is not None
+    states = walk.states(datasets[1], datasets, jobs)
+    assert [s.dataset.name for s in states] == ["m", "a", "z"]
+    assert states == column_states(datasets[1], "x", 1, walk.rows(), datasets, jobs)
+    index.replace_jobs([10], [], mark=3)  # a job's edges dropped: z is no longer reached
+    walk = index.walk((1, "x"), 20)
+    assert walk is not None and index.ranked()  # no node added: the ranks are kept
+    assert [s.dataset.name for s in walk.states(datasets[1], datasets, jobs)] == ["m", "a"]

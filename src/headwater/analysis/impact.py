@@ -300,31 +300,31 @@ def _column_impact(
     carried: set[tuple[str, str, str]] = set()  # the fields reached along DIRECT edges
     if not all(s.direct for s in states):
         carried = {(s.dataset.namespace, s.dataset.name, s.field) for s in states[1:] if s.direct}
-    job_text: dict[int, str] = {}  # every job followed, as the report names it
-    for job in states[0].jobs:  # edges back into the start, through a cycle
-        job_text[id(job)] = f"{job.namespace}:{job.name}"
+    # every job followed, as the report names it, by identity: a 1-tuple of its name (most
+    # states have one job), and the names of the tuples of several
+    single: dict[int, tuple[str]] = {}
+    several: dict[tuple[str, ...], tuple[str, ...]] = {}
     chains = Chains(states, f"{_short(start.dataset)}.{start.field}")
-    affected = []
-    for i in range(1, len(states)):
-        dataset, field, depth_, direct, _, _, jobs = states[i]
-        if not direct and carried and (dataset.namespace, dataset.name, field) in carried:
+    affected: list[Affected] = []
+    append = affected.append
+    for i, (dataset, column, depth_, direct, _, _, jobs) in enumerate(states):
+        if not direct and carried and (dataset.namespace, dataset.name, column) in carried:
             continue
-        texts = []
-        for job in jobs:
-            text = job_text.get(id(job))
-            if text is None:
-                text = job_text[id(job)] = f"{job.namespace}:{job.name}"
-            texts.append(text)
-        if len(texts) > 1:
-            texts.sort()
-        affected.append(
-            Affected(
-                dataset, field, depth_, "DIRECT" if direct else "INDIRECT", (*texts,), chains, i
-            )
+        if len(jobs) == 1:
+            texts: tuple[str, ...] | None = single.get(id(jobs[0]))
+            if texts is None:
+                texts = single[id(jobs[0])] = (f"{jobs[0].namespace}:{jobs[0].name}",)
+        else:
+            texts = tuple(sorted(f"{job.namespace}:{job.name}" for job in jobs))
+            texts = several.setdefault(texts, texts)
+        append(
+            Affected(dataset, column, depth_, "DIRECT" if direct else "INDIRECT", texts, chains, i)
         )
+    del affected[0]  # the start: listed for the jobs of edges back into it, through a cycle
+    job_names = {name for (name,) in single.values()}.union(*several)
     return (
         affected,
-        set(job_text.values()),
+        job_names,
         _owners(_reached_facets(start.dataset, states, reach.facets)),
         Deferred(partial(_tree_edges, states, len(affected) < len(states) - 1)),
     )

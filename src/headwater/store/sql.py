@@ -1592,9 +1592,26 @@ class SqlStore(LineageStore):
             if walk is None:  # no edge out of the field
                 return [ReachedColumn(dataset, field, 0, True, None, (), ())]
             datasets, job_pks = walk.keys()
+            if not index.ranked():  # states are sorted by ranks of every dataset's name
+                self._named_nodes(conn, index, t.datasets, DatasetId, index.dataset_keys())
             names = self._cached_nodes(conn, index, t.datasets, DatasetId, datasets, keys, found)
             jobs = self._cached_nodes(conn, index, t.jobs, JobId, job_pks, keys, found)
             return walk.states(dataset, names, jobs)
+
+    def _named_nodes(
+        self,
+        conn: Connection,
+        index: ColumnIndex,
+        table: Any,
+        kind: type[DatasetId] | type[JobId],
+        pks: set[int],
+    ) -> dict[int, Any]:
+        """The index's cache of node names for ``table``, filled first with what ``pks`` lack."""
+        names = index.names.setdefault(table.name, {})
+        unknown = pks.difference(names)
+        for row in self._node_rows(conn, table, unknown, [table.c.namespace, table.c.name]):
+            names[row[0]] = kind(row[1], row[2])
+        return names
 
     def _cached_nodes(
         self,
@@ -1608,22 +1625,19 @@ class SqlStore(LineageStore):
     ) -> dict[int, Any]:
         """The nodes of ``pks`` by primary key, from the index's caches (filled first with what
         they lack); the facets of ``keys`` that the nodes have go into ``found``."""
-        names = index.names.setdefault(table.name, {})
-        unknown = pks.difference(names)
-        for row in self._node_rows(conn, table, unknown, [table.c.namespace, table.c.name]):
-            names[row[0]] = kind(row[1], row[2])
-        facets = index.facets.setdefault((table.name, tuple(keys)), {})
-        unknown = pks.difference(facets) if keys else set()
+        names = self._named_nodes(conn, index, table, kind, pks)
+        if not keys:
+            return names
+        checked, facets = index.facets.setdefault((table.name, tuple(keys)), (set(), {}))
+        unknown = pks.difference(checked)
         if unknown:  # few nodes have the facets asked for: only theirs come back
             values = [traversal.facet(self.dialect, table.c.facets, k) for k in keys]
             has_any = or_(*(v.is_not(None) for v in values))
-            facets.update(dict.fromkeys(unknown))
             for row in self._node_rows(conn, table, unknown, values, has_any):
                 facets[row[0]] = traversal.present(keys, row[1:])
-        reached = list(pks)
-        for node_pk, values_of in zip(reached, map(facets.get, reached), strict=True):
-            if values_of:
-                found[names[node_pk]] = values_of
+            checked.update(unknown)
+        for node_pk in pks.intersection(facets):
+            found[names[node_pk]] = facets[node_pk]
         return names
 
     def _refresh_index(self, conn: Connection, index: ColumnIndex) -> bool:
