@@ -362,18 +362,17 @@ class Tracer:
     ) -> None:
         """One SELECT of a step: push the bad rows' keys down, trace each input it reads."""
         keys = self._keys(query, rows.column_names)
-        values = [
-            tuple(r[out] for out, _ in keys)
-            for r in rows.select([out for out, _ in keys]).to_pylist()
-        ]
+        # the bad rows' keys as a table the query semi-joins with, not as literals in its text: a
+        # hop's keys number in the thousands, and SQL text that long costs more to build, parse
+        # and bind than running the query
+        names = [f"k{i}" for i in range(len(keys))]
+        con.register("__bad_keys", pa.table([rows.column(out) for out, _ in keys], names=names))
         key_exprs = [e for _, e in keys]
-        pushdown = (
-            exp.In(this=key_exprs[0].copy(), expressions=[exp.convert(v[0]) for v in values])
+        pushdown = exp.In(
+            this=key_exprs[0].copy()
             if len(key_exprs) == 1
-            else exp.In(
-                this=exp.Tuple(expressions=[e.copy() for e in key_exprs]),
-                expressions=[exp.Tuple(expressions=[exp.convert(x) for x in v]) for v in values],
-            )
+            else exp.Tuple(expressions=[e.copy() for e in key_exprs]),
+            query=exp.Subquery(this=exp.select(*names).from_("__bad_keys")),
         )
         for source in query.find_all(exp.Table):
             alias = source.alias_or_name
@@ -385,19 +384,16 @@ class Tracer:
             for arg in ("group", "having", "order", "limit", "qualify"):
                 fed.set(arg, None)
             fed.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(alias))])
-            contributing_rows = con.sql(
-                fed.copy().where(pushdown.copy()).sql(dialect="duckdb")
-            ).to_arrow_table()
             all_rows = con.sql(fed.sql(dialect="duckdb")).to_arrow_table()
+            pushed = fed.where(pushdown.copy(), copy=False)  # no copy of the query per use
+            contributing_rows = con.sql(pushed.sql(dialect="duckdb")).to_arrow_table()
             distinct = con.sql(
                 exp.select("*")
                 .from_(
-                    exp.Subquery(
-                        this=fed.copy().where(pushdown.copy()),
-                        alias=exp.TableAlias(this=exp.to_identifier("x")),
-                    )
+                    exp.Subquery(this=pushed, alias=exp.TableAlias(this=exp.to_identifier("x"))),
+                    copy=False,
                 )
-                .distinct()
+                .distinct(copy=False)
                 .sql(dialect="duckdb")
             ).to_arrow_table()
             ds_id, ds = tables[name]
