@@ -342,6 +342,62 @@ def test_root_causes_beyond_column_pairs(tmp_path, defect, where, cause):
     store.close()
 
 
+REGIONAL = """
+name: regional
+namespace: shop
+description: revenue per customer and region
+parameters:
+  database_name: shop
+sources:
+  - table: orders
+steps:
+  - job: regional_revenue
+    target: regional_revenue
+    sql: |
+      SELECT customer_id, region, SUM(quantity * 2.0) AS revenue
+      FROM orders
+      GROUP BY customer_id, region
+"""
+
+
+def test_a_step_grouped_by_two_keys_is_traced_by_both(tmp_path):
+    """Bad rows keyed by (customer_id, region) are followed back by the pair: a customer's rows
+    in its other region, fine, are not among the contributing rows."""
+    catalog = open_catalog(tmp_path / "catalog")
+    store = open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    n = 200
+    customer = [i % 10 for i in range(n)]
+    region = ["north" if i % 20 < 10 else "south" for i in range(n)]
+    quantity = [
+        -3 if (c, r) == (3, "north") else 1 + i % 3
+        for i, (c, r) in enumerate(zip(customer, region, strict=True))
+    ]
+    orders = pa.table(
+        {
+            "order_id": list(range(n)),
+            "customer_id": customer,
+            "region": region,
+            "quantity": quantity,
+        }
+    )
+    commit_table(catalog, "shop.orders", orders, {})
+    spec = tmp_path / "regional.yaml"
+    spec.write_text(REGIONAL)
+    Runner(catalog, make_client(store)).run(load_pipeline(spec, {}))
+    report = trace(
+        store, IcebergReader(catalog), resolve_node(store, "regional_revenue"), "revenue < 0"
+    )
+    assert report.bad_rows == 1
+    (hop,) = report.hops
+    expected = sum(1 for c, r in zip(customer, region, strict=True) if (c, r) == (3, "north"))
+    assert (hop.dataset, hop.rows, hop.total) == ("orders", expected, n)
+    assert {(r["customer_id"], r["region"]) for r in hop.sample} == {(3, "north")}
+    assert [c.split(" (")[0] for c in report.root_causes] == [
+        "root cause: orders rows where quantity < 0"
+    ]
+    store.close()
+
+
 def test_trace_by_key(world):
     """--key customer_id=N traces one customer's row; keys and --where combine; bad keys are clear."""
     from headwater.analysis.trace import bad_rows_condition
