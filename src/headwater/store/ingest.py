@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import JobId
 from headwater.store import schema as t
+from headwater.store.prepared import Prepared
 from headwater.store.schema import GENESIS
 
 VERSION_NS = uuid.UUID("6f1c8a53-8d0c-4b3e-9a43-5e0f3f6f2c11")
@@ -202,6 +203,35 @@ def append_one(conn: Connection, event: ValidatedEvent, received_at: datetime) -
     return int(existing), True
 
 
+class SqliteAppend:
+    """SQLite: the single-event append of :func:`append` on a DBAPI connection, its three
+    statements (:class:`LogStatements`) compiled once (see :mod:`headwater.store.prepared`).
+
+    Args:
+        dialect: the engine's SQLite dialect.
+    """
+
+    def __init__(self, dialect: Any) -> None:
+        self._head_and_hash = Prepared(LOG.head_and_hash, dialect)
+        self._insert = Prepared(
+            LOG.insert_one_event, dialect, ("prev_hash", "chain_hash", *_EVENT_KEYS)
+        )
+        self._move_head = Prepared(LOG.move_head, dialect)
+
+    def __call__(
+        self, cursor: Any, event: ValidatedEvent, received_at: datetime
+    ) -> tuple[int, bool]:
+        """Append ``event`` in the cursor's transaction (begun ``IMMEDIATE``: it holds the
+        write lock); ``(event id, duplicate)``."""
+        head, existing = self._head_and_hash.execute(cursor, {"h": event.content_hash}).fetchone()
+        if existing is not None:
+            return int(existing), True
+        row = _log_row(event, _require_head(head), received_at)
+        event_id = int(self._insert.execute(cursor, row).fetchone()[0])
+        self._move_head.execute(cursor, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
+        return event_id, False
+
+
 def lock_chain(conn: Connection) -> str:
     """Lock the chain head until the transaction ends and return it (the newest chain hash)."""
     return _require_head(conn.execute(LOG.lock_head).scalar())
@@ -279,6 +309,20 @@ def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[st
     row["prev_hash"] = prev
     row["chain_hash"] = chain(prev, event.content_hash)
     return row
+
+
+_EVENT_KEYS = (
+    "content_hash",
+    "kind",
+    "event_type",
+    "event_time",
+    "received_at",
+    "run_id",
+    "job_namespace",
+    "job_name",
+    "producer",
+    "raw",
+)
 
 
 def _event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -72,6 +73,7 @@ from headwater.store.base import (
 from headwater.store.column_index import ColumnIndex
 from headwater.store.group_commit import GroupCommit
 from headwater.store.ingest import (
+    SqliteAppend,
     append,
     append_one,
     json_dumps,
@@ -304,6 +306,9 @@ class SqlStore(LineageStore):
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite: connections whose writes fail at once rather than wait (ingest_nowait).
         self._nowait = create_engine_for(url, wait=False) if self.dialect == "sqlite" else None
+        self._sqlite_append = (
+            SqliteAppend(self._nowait.dialect) if self._nowait is not None else None
+        )
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         if column_index_edges is None:
             column_index_edges = _index_edges_setting()
@@ -346,18 +351,30 @@ class SqlStore(LineageStore):
         than the append here); it must never wait there, neither for a lock nor for a WAL
         checkpoint's fsync (these connections leave checkpoints to the projector's).
         """
-        if self._nowait is None:
+        if self._nowait is None or self._sqlite_append is None:
             return None
         event = parse_event(payload)
         received = datetime.now(UTC)
+        # the driver's connection, through the pool, with the append's statements prepared
+        # (SqliteAppend): SQLAlchemy's per-statement work cost more than the append itself
+        raw = self._nowait.raw_connection()
         try:
-            with self._nowait.begin() as conn:
-                logged = append(conn, [event], received)
-        except OperationalError as exc:
-            if "locked" in str(exc):
-                return None
-            raise
-        return self._appended([event], logged)[0]
+            cursor = raw.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):
+                    return None
+                raise
+            try:
+                logged = self._sqlite_append(cursor, event, received)
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+        finally:
+            raw.close()
+        return self._appended([event], [logged])[0]
 
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Validate every item, then append the valid ones; errors are returned per index.
