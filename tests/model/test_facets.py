@@ -57,6 +57,34 @@ def test_ok_is_true_exactly_when_check_passes(name, value):
         assert check.ok(value)
 
 
+@pytest.mark.parametrize("name", sorted(CHECKS))
+@settings(max_examples=200, deadline=None)
+@given(value=JSON)
+def test_the_compiled_ok_answers_as_the_walk_does(name, value):
+    """Each standard facet's ``ok`` is generated code (every nested check inlined); it must
+    answer exactly as the checks' own walk."""
+    check = CHECKS[name]
+    assert "ok" in vars(check)  # compiled at import
+    assert check.ok(value) == type(check).ok(check, value)
+    assert check.ok({"fields": [value], "owners": [value], "run": value}) == type(check).ok(
+        check, {"fields": [value], "owners": [value], "run": value}
+    )
+
+
+def test_compiled_checks_refuse_what_the_walk_refuses_deep_down():
+    schema = F.DATASET_FACETS["schema"]
+    deep = {"fields": [{"name": "a", "fields": [{"name": "b", "fields": [{"type": 5}]}]}]}
+    assert not schema.ok(deep) and not type(schema).ok(schema, deep)
+    deep["fields"][0]["fields"][0]["fields"][0]["type"] = "int"
+    assert schema.ok(deep)
+    lineage = F.DATASET_FACETS["columnLineage"]
+    bad = {"fields": {"a": {"inputFields": [{"transformations": [{"masking": 1}]}]}}}
+    assert not lineage.ok(bad)  # 1 is not a boolean
+    bad["fields"]["a"]["inputFields"][0]["transformations"][0]["masking"] = True
+    assert lineage.ok(bad)
+    assert not F.DATASET_FACETS["version"].ok({"datasetVersion": False})
+
+
 def test_a_bool_is_not_a_number_and_a_number_is_not_a_string():
     assert not F.SCALAR.ok(True)
     assert F.SCALAR.ok(3) and F.SCALAR.ok("v3") and F.SCALAR.ok(None)

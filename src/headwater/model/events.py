@@ -113,7 +113,7 @@ def canonical_json(data: Any, raw: bytes | None = None) -> bytes:
         except (TypeError, orjson.JSONEncodeError):
             pass
         else:
-            if b"0.0000" not in text and not _SHORT_EXPONENT.search(text):
+            if b"0.0000" not in text and (b"e-" not in text or not _SHORT_EXPONENT.search(text)):
                 return text
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -308,7 +308,7 @@ def validate(raw: bytes, data: Any) -> ValidatedEvent:
             raise EventValidationError(
                 nul, "contains a NUL character (U+0000); it cannot be stored"
             )
-    if _SURROGATE_ESCAPE.search(raw):  # surrogates can only arrive escaped
+    if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):  # surrogates can only arrive escaped
         lone = _string_path(obj, "$", _lone_surrogate)
         if lone is not None:
             raise EventValidationError(
