@@ -47,6 +47,7 @@ from headwater.store.ingest import (
     state_wins,
     version_uuid,
 )
+from headwater.store.prepared import Prepared
 
 Row = dict[str, Any]
 DsKey = tuple[str, str]  # (namespace, name)
@@ -211,6 +212,86 @@ class Writes:
         )
 
 
+def _in(name: str) -> Any:
+    """An expanding bind parameter: ``column.in_(_in("ids"))`` takes a list at execution."""
+    return bindparam(name, expanding=True)
+
+
+class _Loads:
+    """The load step's queries, built once (each built per batch cost more than it ran on small
+    batches); lists are expanding parameters (``keys``, ``ids``, ``versions``)."""
+
+    @cached_property
+    def namespaces(self) -> Any:
+        return select(t.namespaces.c.name).where(t.namespaces.c.name.in_(_in("keys")))
+
+    @lru_cache(maxsize=2)  # noqa: B019 (one instance, two tables)
+    def by_name(self, table: Any) -> Any:
+        return select(table).where(
+            and_(table.c.namespace == bindparam("ns"), table.c.name.in_(_in("keys")))
+        )
+
+    @cached_property
+    def runs(self) -> Any:
+        jv = t.job_versions
+        return (
+            select(t.runs, jv.c.version.label("jv_version"))
+            .join(jv, jv.c.id == t.runs.c.job_version_id, isouter=True)
+            .where(t.runs.c.run_id.in_(_in("keys")))
+        )
+
+    @cached_property
+    def run_created(self) -> Any:
+        return select(t.runs.c.run_id, t.runs.c.created_at).where(t.runs.c.run_id.in_(_in("keys")))
+
+    @cached_property
+    def run_io(self) -> Any:
+        io, ds = t.run_io, t.datasets
+        return (
+            select(io, ds.c.namespace, ds.c.name)
+            .join(ds, ds.c.id == io.c.dataset_id)
+            .where(io.c.run_id.in_(_in("keys")))
+        )
+
+    @cached_property
+    def dataset_versions(self) -> Any:
+        dv = t.dataset_versions
+        return select(dv).where(
+            and_(dv.c.dataset_id.in_(_in("ids")), dv.c.version.in_(_in("versions")))
+        )
+
+    @cached_property
+    def top_versions(self) -> Any:
+        """Each dataset's newest version (by creation, then id)."""
+        dv = t.dataset_versions
+        ranked = (
+            select(
+                dv.c.dataset_id,
+                dv.c.version,
+                dv.c.created_at,
+                dv.c.id,
+                func.row_number()
+                .over(
+                    partition_by=dv.c.dataset_id, order_by=(dv.c.created_at.desc(), dv.c.id.desc())
+                )
+                .label("rn"),
+            )
+            .where(dv.c.dataset_id.in_(_in("ids")))
+            .subquery()
+        )
+        return select(ranked).where(ranked.c.rn == 1)
+
+    @cached_property
+    def job_version_ids(self) -> Any:
+        jv = t.job_versions
+        return select(jv.c.id, jv.c.job_id, jv.c.version).where(
+            and_(jv.c.job_id.in_(_in("ids")), jv.c.version.in_(_in("versions")))
+        )
+
+
+_LOADS = _Loads()
+
+
 @lru_cache(maxsize=4)
 def writes(insert: InsertFn) -> Writes:
     """The write step's statements for a dialect's ``insert`` (built once, then shared)."""
@@ -329,11 +410,7 @@ class _Batch:
         names = list(wanted)
         found: set[str] = set()
         for chunk in _chunks(names):
-            found.update(
-                self.conn.execute(select(t.namespaces.c.name).where(t.namespaces.c.name.in_(chunk)))
-                .scalars()
-                .all()
-            )
+            found.update(self.conn.execute(_LOADS.namespaces, {"keys": chunk}).scalars().all())
         rows = [
             {"name": n, "created_at": when, "updated_at": when}
             for n, when in wanted.items()
@@ -367,21 +444,14 @@ class _Batch:
             by_ns.setdefault(ns, []).append(name)
         for ns, names in by_ns.items():
             for chunk in _chunks(names):
-                q = select(table).where(and_(table.c.namespace == ns, table.c.name.in_(chunk)))
-                for r in self.conn.execute(q):
+                for r in self.conn.execute(_LOADS.by_name(table), {"ns": ns, "keys": chunk}):
                     into[(r.namespace, r.name)] = _row(r)
 
     # -- 2. load what the batch can change --------------------------------------------------
     def _load(self) -> None:
         run_ids = list(dict.fromkeys(i.event.run_id for i in self.items if i.event.run_id))
-        jv = t.job_versions
         for chunk in _chunks(run_ids):
-            q = (
-                select(t.runs, jv.c.version.label("jv_version"))
-                .join(jv, jv.c.id == t.runs.c.job_version_id, isouter=True)
-                .where(t.runs.c.run_id.in_(chunk))
-            )
-            for r in self.conn.execute(q):
+            for r in self.conn.execute(_LOADS.runs, {"keys": chunk}):
                 row = _row(r)
                 self.run_jv_version[r.run_id] = row.pop("jv_version")
                 self.runs[r.run_id] = row
@@ -391,17 +461,10 @@ class _Batch:
             if j["latest_run_id"] and j["latest_run_id"] not in self.runs
         ]
         for chunk in _chunks(others):
-            q = select(t.runs.c.run_id, t.runs.c.created_at).where(t.runs.c.run_id.in_(chunk))
-            for run_id, created in self.conn.execute(q):
+            for run_id, created in self.conn.execute(_LOADS.run_created, {"keys": chunk}):
                 self.other_run_created[run_id] = aware(created)
-        io, ds = t.run_io, t.datasets
         for chunk in _chunks(run_ids):
-            q = (
-                select(io, ds.c.namespace, ds.c.name)
-                .join(ds, ds.c.id == io.c.dataset_id)
-                .where(io.c.run_id.in_(chunk))
-            )
-            for r in self.conn.execute(q):
+            for r in self.conn.execute(_LOADS.run_io, {"keys": chunk}):
                 self.dataset_keys.setdefault(r.dataset_id, (r.namespace, r.name))
                 self.run_io.setdefault(r.run_id, {})[(r.dataset_id, r.direction)] = {
                     "dataset_version": r.dataset_version,
@@ -419,30 +482,17 @@ class _Batch:
                     wanted.setdefault(dataset_id, set()).add(version)
                 if direction == "out":
                     outputs.add(dataset_id)
-        dv = t.dataset_versions
         pairs = [(d, v) for d, versions in wanted.items() for v in versions]
         for chunk in _chunks(pairs):
             # a version id embeds its dataset's id, so these two lists select exactly the pairs
-            q = select(dv).where(
-                and_(
-                    dv.c.dataset_id.in_(sorted({d for d, _ in chunk})),
-                    dv.c.version.in_(sorted({v for _, v in chunk})),
-                )
-            )
-            for r in self.conn.execute(q):
+            values = {
+                "ids": sorted({d for d, _ in chunk}),
+                "versions": sorted({v for _, v in chunk}),
+            }
+            for r in self.conn.execute(_LOADS.dataset_versions, values):
                 self.dataset_versions[(r.dataset_id, r.version)] = _row(r)
-        ranked = select(
-            dv.c.dataset_id,
-            dv.c.version,
-            dv.c.created_at,
-            dv.c.id,
-            func.row_number()
-            .over(partition_by=dv.c.dataset_id, order_by=(dv.c.created_at.desc(), dv.c.id.desc()))
-            .label("rn"),
-        )
         for chunk in _chunks(sorted(outputs)):
-            sub = ranked.where(dv.c.dataset_id.in_(chunk)).subquery()
-            for r in self.conn.execute(select(sub).where(sub.c.rn == 1)):
+            for r in self.conn.execute(_LOADS.top_versions, {"ids": chunk}):
                 self.top_version[r.dataset_id] = (aware(r.created_at), int(r.id), r.version)
 
     def _versions_named(self, item: _Item) -> Iterable[tuple[int, str | None, str]]:
@@ -814,7 +864,7 @@ class _Batch:
         def jv_id(ref: JvRef) -> int | None:
             return ids[ref] if isinstance(ref, tuple) else ref
 
-        w, conn = self.w, self.conn
+        w = self.w
         io_rows: dict[bool, list[Row]] = {True: [], False: []}  # by: is the job version new?
         for k, d, r in self.job_version_io:
             io_rows[k in created].append(
@@ -822,14 +872,14 @@ class _Batch:
             )
         self._insert_new(t.job_version_io, io_rows[True])
         if io_rows[False]:
-            conn.execute(w.insert_job_version_io, io_rows[False])
+            self._many(w.insert_job_version_io, io_rows[False])
         # absent when loaded, and this transaction holds the projection lock: new for sure
         self._insert_new(
             t.dataset_versions, [self.dataset_versions[k] for k in self.new_dataset_versions]
         )
         changed_versions = self.dirty_dataset_versions.difference(self.new_dataset_versions)
         if changed_versions:
-            conn.execute(
+            self._many(
                 w.update_dataset_versions,
                 [
                     {
@@ -848,7 +898,7 @@ class _Batch:
         )
         changed_runs = sorted(self.dirty_runs - self.new_runs)
         if changed_runs:
-            conn.execute(
+            self._many(
                 w.update_runs,
                 [
                     {
@@ -865,7 +915,7 @@ class _Batch:
             )
         self._insert_new(t.run_facets, self.run_facets)
         if self.dirty_run_io:
-            conn.execute(
+            self._many(
                 w.upsert_run_io,
                 [
                     {"run_id": r, "dataset_id": d, "direction": io, **self.run_io[r][(d, io)]}
@@ -877,10 +927,10 @@ class _Batch:
             edge_rows[edge[0] in created].append({**row, "job_version_id": jv_id(edge[0])})
         self._insert_new(t.column_edges, edge_rows[True])
         if edge_rows[False]:  # an existing version may hold the edge already
-            conn.execute(w.insert_column_edges, edge_rows[False])
+            self._many(w.insert_column_edges, edge_rows[False])
         self._insert_new(t.quality_assertions, self.assertions)
         if self.dirty_datasets:
-            conn.execute(
+            self._many(
                 w.update_datasets,
                 [
                     {
@@ -891,7 +941,7 @@ class _Batch:
                 ],
             )
         if self.dirty_jobs:
-            conn.execute(
+            self._many(
                 w.update_jobs,
                 [
                     {
@@ -912,7 +962,7 @@ class _Batch:
         if not rows:
             return
         if self.conn.dialect.name != "postgresql":
-            self.conn.execute(table.insert(), rows)
+            self._many(_insert_of(table), rows)
             return
         from psycopg import sql
         from psycopg.types.json import Jsonb
@@ -933,6 +983,26 @@ class _Batch:
                     ]
                 )
 
+    def _many(self, statement: Any, rows: list[Row]) -> None:
+        """``executemany`` of ``statement`` over ``rows``; on SQLite on the driver's cursor,
+        the statement prepared once (:mod:`headwater.store.prepared`): SQLAlchemy builds each
+        row's parameters through several layers, most of a write step's time there."""
+        if not rows:
+            return
+        dialect = self.conn.dialect
+        keys = rows[0].keys()
+        if dialect.name != "sqlite" or any(r.keys() != keys for r in rows):
+            self.conn.execute(statement, rows)
+            return
+        prepared = _prepared(statement, dialect, tuple(keys) if statement.is_insert else None)
+        driver = self.conn.connection.driver_connection  # the transaction's own connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(prepared.sql, [prepared.parameters(r) for r in rows])
+        finally:
+            cursor.close()
+
     def _write_job_versions(self) -> tuple[dict[JvKey, int], set[JvKey]]:
         """Insert the job versions not stored yet (in creation order); every key's id, and the
         keys created here (which, being new, have no inputs, outputs or column edges yet)."""
@@ -947,18 +1017,25 @@ class _Batch:
         return ids, set(new)
 
     def _job_version_ids(self, keys: list[JvKey], into: dict[JvKey, int]) -> None:
-        jv = t.job_versions
         wanted = set(keys)
         for chunk in _chunks(keys):
-            q = select(jv.c.id, jv.c.job_id, jv.c.version).where(
-                and_(
-                    jv.c.job_id.in_(sorted({j for j, _ in chunk})),
-                    jv.c.version.in_(sorted({v for _, v in chunk})),
-                )
-            )
-            for row_id, job_id, version in self.conn.execute(q):
+            values = {
+                "ids": sorted({j for j, _ in chunk}),
+                "versions": sorted({v for _, v in chunk}),
+            }
+            for row_id, job_id, version in self.conn.execute(_LOADS.job_version_ids, values):
                 if (job_id, version) in wanted:
                     into[(job_id, version)] = int(row_id)
+
+
+@lru_cache(maxsize=32)
+def _insert_of(table: Any) -> Any:
+    return table.insert()
+
+
+@lru_cache(maxsize=64)
+def _prepared(statement: Any, dialect: Any, keys: tuple[str, ...] | None) -> Prepared:
+    return Prepared(statement, dialect, keys)
 
 
 def _item(event_id: int, event: ValidatedEvent) -> _Item:
