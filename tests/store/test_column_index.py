@@ -183,3 +183,16 @@ def test_states_stay_in_name_order_when_the_index_grows():
     walk = index.walk((1, "x"), 20)
     assert walk is not None and index.ranked()  # no node added: the ranks are kept
     assert [s.dataset.name for s in walk.states(datasets[1], datasets, jobs)] == ["m", "a"]
+
+
+def test_a_refresh_drops_only_the_facets_of_what_its_events_touched():
+    index = ColumnIndex(100)
+    index.load([(1, 1, "x", 2, "y", 10, "DIRECT", '[{"type":"DIRECT"}]')], mark=1)
+    team = {"ownership": {"owners": [{"name": "team"}]}}
+    index.facets[("datasets", ("ownership",))] = ({1, 2, 3}, {1: team, 2: team})
+    index.facets[("jobs", ("ownership",))] = ({10, 11}, {10: team})
+    index.replace_jobs([11], [], mark=2, touched=({2, 3}, {11}))
+    assert index.facets[("datasets", ("ownership",))] == ({1}, {1: team})
+    assert index.facets[("jobs", ("ownership",))] == ({10}, {10: team})
+    index.replace_jobs([10], [], mark=3, touched=None)  # too many events to tell: all go
+    assert index.facets == {}

@@ -129,8 +129,19 @@ class ColumnIndex:
         self.add(rows)
         self.mark = mark
 
-    def replace_jobs(self, jobs: Iterable[int], rows: Iterable[EdgeRow], mark: int) -> None:
-        """Drop the edges of ``jobs`` and add ``rows`` (their current edges) instead."""
+    def replace_jobs(
+        self,
+        jobs: Iterable[int],
+        rows: Iterable[EdgeRow],
+        mark: int,
+        touched: tuple[set[int], set[int]] | None = None,
+    ) -> None:
+        """Drop the edges of ``jobs`` and add ``rows`` (their current edges) instead.
+
+        ``touched``: the primary keys of the datasets and jobs whose facets the events since the
+        last refresh can change; the cached facets of only those are dropped (None: all).
+        """
+        self._forget_facets(touched)
         dropped = np.fromiter(jobs, np.int64)
         if dropped.size and self._size:
             self._join_pending()
@@ -139,9 +150,18 @@ class ColumnIndex:
                 self._edges = [column[keep] for column in self._edges]
                 self._size = int(keep.sum())
                 self._sorted = False  # the offsets move
-        self.facets = {}
         self.add(rows)
         self.mark = mark
+
+    def _forget_facets(self, touched: tuple[set[int], set[int]] | None) -> None:
+        if touched is None:
+            self.facets = {}
+            return
+        for (table, _), (checked, facets) in self.facets.items():
+            stale = touched[0] if table == "datasets" else touched[1]
+            checked.difference_update(stale)
+            for pk in stale.intersection(facets):
+                del facets[pk]
 
     def _number(self, key: FieldKey) -> int:
         node = self._node.get(key)

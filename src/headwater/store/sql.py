@@ -102,6 +102,7 @@ log = logging.getLogger(__name__)
 _CHUNK = 500  # bound on IN-list sizes per query
 _INDEX_EDGES = 1_000_000  # default bound of the in-memory column index (about 300 MB)
 _INDEX_RELOAD = 20_000  # events since the index's last refresh past which it is reloaded whole
+_INDEX_FACET_EVENTS = 500  # past this many events since the last refresh, all cached facets go
 _NODE_CACHE = 50_000  # default bound of the node cache, in datasets and jobs (~7 KiB each)
 _NODE_RELOAD = 5_000  # events since the node cache's last refresh past which it is emptied
 READ_ONLY = "headwater_read_only"  # execution option: a read transaction (SQLite: deferred)
@@ -1689,8 +1690,25 @@ class SqlStore(LineageStore):
             for chunk in _chunks(touched)
             for row in conn.execute(traversal.current_column_edges(True), {"jobs": list(chunk)})
         ]
-        index.replace_jobs(touched, edges, mark)
+        index.replace_jobs(touched, edges, mark, self._touched_keys(conn, index, mark, touched))
         return index.usable
+
+    @staticmethod
+    def _touched_keys(
+        conn: Connection, index: ColumnIndex, mark: int, jobs: list[int]
+    ) -> tuple[set[int], set[int]] | None:
+        """The primary keys of the datasets and jobs (among those the index has named) whose
+        facets the events since the index's mark can change; None past a few hundred events."""
+        assert index.mark is not None
+        if mark - index.mark > _INDEX_FACET_EVENTS:
+            return None
+        events = t.events.c
+        rows = conn.execute(select(t.events).where(events.id > index.mark, events.id <= mark)).all()
+        if not all(r.raw for r in rows):  # pruned bodies: what they named is unknown
+            return None
+        named = touched_by(stored_event(r) for r in rows).datasets
+        keys = {ds: pk for pk, ds in index.names.get(t.datasets.name, {}).items()}
+        return {keys[ds] for ds in named if ds in keys}, set(jobs)
 
     @staticmethod
     def _rows_by_key(conn: Any, table: Any, keys: Sequence[DatasetId | JobId]) -> list[Any]:
