@@ -41,20 +41,19 @@ class Prepared:
             raise ValueError(msg)
         self.sql = compiled.string
         binds = [compiled.binds[name] for name in compiled.positiontup]
-        self._names = [b.key for b in binds]
-        self._defaults = {b.key: b.value for b in binds}  # the statement's own literals
-        self._process: list[Callable[[Any], Any] | None] = [
-            b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds
+        # per position: the bind's name, its processor (None: as is) and the statement's own
+        # literal for it (used when the values do not name it)
+        self._spec: list[tuple[str, Callable[[Any], Any] | None, Any]] = [
+            (b.key, b.type.dialect_impl(dialect).bind_processor(dialect), b.value) for b in binds
         ]
 
     def parameters(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional parameters for ``values`` (by bind name), processed for the driver."""
-        defaults = self._defaults
-        out = []
-        for name, process in zip(self._names, self._process, strict=True):
-            value = values[name] if name in values else defaults[name]
-            out.append(value if process is None else process(value))
-        return out
+        get = values.get
+        return [
+            get(name, default) if process is None else process(get(name, default))
+            for name, process, default in self._spec
+        ]
 
     def execute(self, cursor: Any, values: Mapping[str, Any]) -> Any:
         """Run the statement on a DBAPI ``cursor``; returns the cursor."""
