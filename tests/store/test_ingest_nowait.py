@@ -11,6 +11,7 @@ import sqlite3
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from factories import dataset, run_event
 from headwater.model import DatasetId
@@ -92,8 +93,10 @@ def test_a_failed_append_rolls_back(tmp_path, monkeypatch):
         raise sqlite3.IntegrityError("refused")
 
     monkeypatch.setattr(store._sqlite_append, "_move_head", type("X", (), {"execute": broken})())
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):  # the driver's error, as SQLAlchemy's
         store.ingest_nowait(second)  # the event was inserted, the head not moved: rolled back
+    with pytest.raises(IntegrityError):
+        store.ingest(second)  # the waiting path appends the same way
     monkeypatch.undo()
     assert len(_log(store)) == 1 and verify_chain(store).ok
     assert store.ingest_nowait(second) is not None and verify_chain(store).ok

@@ -152,6 +152,13 @@ def normalize_url(url: str) -> str:
     raise StoreError(msg)
 
 
+def _dbapi_error(exc: sqlite3.Error) -> DBAPIError:
+    """The SQLAlchemy error (``OperationalError``, ``IntegrityError``, ...) for a driver's error."""
+    error = DBAPIError.instance(None, None, exc, sqlite3.Error)
+    assert isinstance(error, DBAPIError)  # a driver's error always maps to one
+    return error
+
+
 def create_engine_for(url: str, *, wait: bool = True) -> Engine:
     """An engine configured for concurrent, durable lineage writes.
 
@@ -352,30 +359,47 @@ class SqlStore(LineageStore):
         than the append here); it must never wait there, neither for a lock nor for a WAL
         checkpoint's fsync (these connections leave checkpoints to the projector's).
         """
-        if self._nowait is None or self._sqlite_append is None:
+        if self._nowait is None:
             return None
         event = parse_event(payload)
-        received = datetime.now(UTC)
-        # the driver's connection, through the pool, with the append's statements prepared
-        # (SqliteAppend): SQLAlchemy's per-statement work cost more than the append itself
-        raw = self._nowait.raw_connection()
+        logged = self._append_on_driver(self._nowait, event, datetime.now(UTC), wait=False)
+        if logged is None:
+            return None
+        return self._appended([event], [logged])[0]
+
+    def _append_on_driver(
+        self, engine: Engine, event: ValidatedEvent, received: datetime, *, wait: bool
+    ) -> tuple[int, bool] | None:
+        """SQLite: append one event on the driver's connection (taken from ``engine``'s pool),
+        its statements prepared (:class:`SqliteAppend`): SQLAlchemy's per-statement work cost
+        more than the append itself. Errors are SQLAlchemy's, as from :meth:`_write`.
+
+        Returns:
+            ``(event id, duplicate)``; None when ``wait`` is false and another writer holds the
+            file's write lock (nothing was written).
+        """
+        assert self._sqlite_append is not None
+        raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc):
+                if not wait and "locked" in str(exc):
                     return None
-                raise
+                raise _dbapi_error(exc) from exc
             try:
                 logged = self._sqlite_append(cursor, event, received)
                 cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
+            except BaseException as exc:
+                if raw.driver_connection is not None and raw.driver_connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _dbapi_error(exc) from exc
                 raise
         finally:
             raw.close()
-        return self._appended([event], [logged])[0]
+        return logged
 
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Validate every item, then append the valid ones; errors are returned per index.
@@ -431,6 +455,8 @@ class SqlStore(LineageStore):
         received = datetime.now(UTC)
         if len(events) == 1 and self.dialect == "postgresql":
             logged = [self._write(lambda c: append_one(c, events[0], received), True)]
+        elif len(events) == 1 and self._sqlite_append is not None:
+            logged = [self._write_one_sqlite(events[0], received)]
         else:
             logged = self._write(lambda conn: append(conn, events, received))
         return self._appended(events, logged)
@@ -446,6 +472,20 @@ class SqlStore(LineageStore):
             IngestResult(event_id, duplicate, event.warnings)
             for (event_id, duplicate), event in zip(logged, events, strict=True)
         ]
+
+    def _write_one_sqlite(self, event: ValidatedEvent, received: datetime) -> tuple[int, bool]:
+        """SQLite: :meth:`_append_on_driver` waiting for the lock, retried as :meth:`_write`
+        retries when a writer held it past the busy timeout."""
+        for attempt in range(5):
+            try:
+                logged = self._append_on_driver(self.engine, event, received, wait=True)
+                assert logged is not None
+                return logged
+            except OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _write(self, fn: Callable[[Connection], _T], autocommit: bool = False) -> _T:
         """Run ``fn`` in one write transaction (``autocommit``: on a connection in autocommit
