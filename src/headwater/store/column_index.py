@@ -206,11 +206,17 @@ class ColumnIndex:
         """The edge columns, sorted by input node then edge id (walks break ties by edge id)."""
         if not self._sorted:
             self._join_pending()
-            order = np.lexsort((self._edges[_ID], self._edges[_SOURCE]))
+            # one integer key per edge; a stable sort runs in about linear time over the sorted
+            # edges kept and the few appended since (a refresh after an event), which lexsort did not
+            key = (self._edges[_SOURCE] << _ID_BITS) | self._edges[_ID]
+            order = np.argsort(key, kind="stable")
             self._edges = [column[order] for column in self._edges]
             nodes = np.arange(len(self._fields) + 1, dtype=np.int64)
             self._offsets = np.searchsorted(self._edges[_SOURCE], nodes).astype(np.int64)
-            self._node_dataset = np.fromiter((ds for ds, _ in self._fields), np.int64)
+            known = self._node_dataset.size
+            if known < len(self._fields):  # nodes only ever get added (a reset starts over)
+                added = np.fromiter((ds for ds, _ in self._fields[known:]), np.int64)
+                self._node_dataset = np.concatenate([self._node_dataset, added])
             self._sorted = True
         return self._edges
 

@@ -1737,8 +1737,8 @@ class SqlStore(LineageStore):
     def _touched_keys(
         conn: Connection, index: ColumnIndex, mark: int, jobs: list[int]
     ) -> tuple[set[int], set[int]] | None:
-        """The primary keys of the datasets and jobs (among those the index has named) whose
-        facets the events since the index's mark can change; None past a few hundred events."""
+        """The primary keys of the datasets and jobs whose facets the events since the index's
+        mark can change; None past a few hundred events."""
         assert index.mark is not None
         if mark - index.mark > _INDEX_FACET_EVENTS:
             return None
@@ -1747,8 +1747,8 @@ class SqlStore(LineageStore):
         if not all(r.raw for r in rows):  # pruned bodies: what they named is unknown
             return None
         named = touched_by(stored_event(r) for r in rows).datasets
-        keys = {ds: pk for pk, ds in index.names.get(t.datasets.name, {}).items()}
-        return {keys[ds] for ds in named if ds in keys}, set(jobs)
+        datasets = SqlStore._rows_by_key(conn, t.datasets, list(named)) if named else []
+        return {int(r.id) for r in datasets}, set(jobs)
 
     @staticmethod
     def _rows_by_key(conn: Any, table: Any, keys: Sequence[DatasetId | JobId]) -> list[Any]:
