@@ -45,6 +45,20 @@ class DataReader(Protocol):
         ...
 
 
+def register_view(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table, n: int) -> None:
+    """Make Arrow ``data`` readable in ``con`` as the view ``name`` (the ``n``-th registered):
+    how a rewritten step's SQL finds its inputs under the names it uses."""
+    con.register(f"__in_{n}", data)
+    con.execute(
+        exp.Create(
+            this=exp.to_table(name),
+            kind="VIEW",
+            expression=exp.select("*").from_(f"__in_{n}"),
+            replace=True,
+        ).sql(dialect="duckdb")
+    )
+
+
 @dataclass
 class Hop:
     """Rows of one dataset that contributed to the bad rows."""
@@ -331,15 +345,7 @@ class Tracer:
                 else None
             )
             short = _short(name).split(".")[-1]
-            con.register(f"__in_{len(tables)}", self.reader.read(ds, snapshot))
-            con.execute(
-                exp.Create(
-                    this=exp.to_table(short),
-                    kind="VIEW",
-                    expression=exp.select("*").from_(f"__in_{len(tables)}"),
-                    replace=True,
-                ).sql(dialect="duckdb")
-            )
+            register_view(con, short, self.reader.read(ds, snapshot), len(tables))
             tables[short] = (ds_id, ds)
         for branch in branches:
             # a UNION's output columns are its first branch's, by position: rename for this branch
