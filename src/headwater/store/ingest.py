@@ -213,9 +213,7 @@ class SqliteAppend:
 
     def __init__(self, dialect: Any) -> None:
         self._head_and_hash = Prepared(LOG.head_and_hash, dialect)
-        self._insert = Prepared(
-            LOG.insert_one_event, dialect, ("prev_hash", "chain_hash", *_EVENT_KEYS)
-        )
+        self._insert = Prepared(LOG.insert_one_event, dialect, _LOG_COLUMNS)
         self._move_head = Prepared(LOG.move_head, dialect)
 
     def __call__(
@@ -309,20 +307,6 @@ def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[st
     row["prev_hash"] = prev
     row["chain_hash"] = chain(prev, event.content_hash)
     return row
-
-
-_EVENT_KEYS = (
-    "content_hash",
-    "kind",
-    "event_type",
-    "event_time",
-    "received_at",
-    "run_id",
-    "job_namespace",
-    "job_name",
-    "producer",
-    "raw",
-)
 
 
 def _event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, Any]:

@@ -100,7 +100,7 @@ _NODE_POSITION = select(  # what the node cache's JSON reflects (see node_cache.
 )
 log = logging.getLogger(__name__)
 _CHUNK = 500  # bound on IN-list sizes per query
-_INDEX_EDGES = 1_000_000  # default bound of the in-memory column index (about 300 MB)
+_INDEX_EDGES = 1_000_000  # default bound of the in-memory column index (about 130 MB)
 _INDEX_RELOAD = 20_000  # events since the index's last refresh past which it is reloaded whole
 _INDEX_FACET_EVENTS = 500  # past this many events since the last refresh, all cached facets go
 _NODE_CACHE = 50_000  # default bound of the node cache, in datasets and jobs (~7 KiB each)
@@ -474,34 +474,38 @@ class SqlStore(LineageStore):
         ]
 
     def _write_one_sqlite(self, event: ValidatedEvent, received: datetime) -> tuple[int, bool]:
-        """SQLite: :meth:`_append_on_driver` waiting for the lock, retried as :meth:`_write`
-        retries when a writer held it past the busy timeout."""
-        for attempt in range(5):
-            try:
-                logged = self._append_on_driver(self.engine, event, received, wait=True)
-                assert logged is not None
-                return logged
-            except OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+        """SQLite: :meth:`_append_on_driver`, waiting for the lock, retried as :meth:`_write`."""
+
+        def append_now() -> tuple[int, bool]:
+            logged = self._append_on_driver(self.engine, event, received, wait=True)
+            assert logged is not None  # it waits for the lock
+            return logged
+
+        return self._retrying(append_now)
 
     def _write(self, fn: Callable[[Connection], _T], autocommit: bool = False) -> _T:
         """Run ``fn`` in one write transaction (``autocommit``: on a connection in autocommit
-        mode, each statement its own transaction), retried while SQLite reports the file locked
-        and once on a connection the database dropped (PostgreSQL restarted, say)."""
+        mode, each statement its own transaction), retried as :meth:`_retrying` says."""
+
+        def once() -> _T:
+            if autocommit:
+                with self._autocommit.connect() as conn:
+                    return fn(conn)
+            with self.engine.begin() as conn:
+                return fn(conn)
+
+        return self._retrying(once)
+
+    @staticmethod
+    def _retrying(write: Callable[[], _T]) -> _T:
+        """Run ``write``, again while SQLite reports the file locked (a writer held it past the
+        busy timeout) and once on a connection the database dropped (PostgreSQL restarted)."""
         for attempt in range(5):
             try:
-                if autocommit:
-                    with self._autocommit.connect() as conn:
-                        return fn(conn)
-                with self.engine.begin() as conn:
-                    return fn(conn)
+                return write()
             except DBAPIError as exc:
                 if exc.connection_invalidated and attempt == 0:
                     continue  # the pool has discarded its stale connections: a fresh one now
-                # SQLite: a writer held the lock past busy_timeout
                 if not isinstance(exc, OperationalError) or "locked" not in str(exc):
                     raise
                 if attempt == 4:
@@ -1742,12 +1746,11 @@ class SqlStore(LineageStore):
         assert index.mark is not None
         if mark - index.mark > _INDEX_FACET_EVENTS:
             return None
-        events = t.events.c
-        rows = conn.execute(select(t.events).where(events.id > index.mark, events.id <= mark)).all()
-        if not all(r.raw for r in rows):  # pruned bodies: what they named is unknown
+        touched = SqlStore._events_touched(conn, index.mark, mark)
+        if touched is None:
             return None
-        named = touched_by(stored_event(r) for r in rows).datasets
-        datasets = SqlStore._rows_by_key(conn, t.datasets, list(named)) if named else []
+        named = list(touched.datasets)
+        datasets = SqlStore._rows_by_key(conn, t.datasets, named) if named else []
         return {int(r.id) for r in datasets}, set(jobs)
 
     @staticmethod
@@ -1826,10 +1829,14 @@ class SqlStore(LineageStore):
         there are too many to read (or the log went back, or some bodies were pruned)."""
         if old is None or not 0 <= new.watermark - old.watermark <= _NODE_RELOAD:
             return None
+        return SqlStore._events_touched(conn, old.watermark, new.watermark)
+
+    @staticmethod
+    def _events_touched(conn: Connection, after: int, upto: int) -> Touched | None:
+        """What the events after id ``after`` up to ``upto`` name (:func:`touched_by`); None
+        when some bodies were pruned (what they named is unknown)."""
         events = t.events.c
-        rows = conn.execute(
-            select(t.events).where(events.id > old.watermark, events.id <= new.watermark)
-        ).all()
+        rows = conn.execute(select(t.events).where(events.id > after, events.id <= upto)).all()
         if not all(r.raw for r in rows):
             return None
         return touched_by(stored_event(r) for r in rows)
