@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from factories import dataset, run_event
 from headwater.cli.main import app
+from headwater.store.migrate import head_revision
 
 runner = CliRunner()
 
@@ -160,7 +161,7 @@ def test_db_upgrade_and_real_process(tmp_path: Path):
         text=True,
         check=False,
     )
-    assert proc.returncode == 0 and "schema at revision 0004" in proc.stdout
+    assert proc.returncode == 0 and f"schema at revision {head_revision()}" in proc.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "headwater", "lineage", "job:a:b", "--db", url],
         capture_output=True,

@@ -172,6 +172,9 @@ def test_canonical_json_is_the_standard_librarys_bytes(value):
         float("nan"),
         float("inf"),
         "v1e-7 0.00001",
+        "2025-01-17T00:01:00.000000Z",
+        "x:1e-7,",
+        [1e-7, {"a": -0.00001}],
         "\x00\x1f\u2028",
     ],
 )

@@ -22,15 +22,22 @@ def test_upgrade_from_0001_keeps_data(store_url):
         conn.execute(text("DROP TABLE projection_errors"))
         conn.execute(text("DROP TABLE projection"))
         conn.execute(text("DROP TABLE chain_head"))
+        conn.execute(text("CREATE INDEX ix_events_run ON events (run_id)"))
+        conn.execute(text("CREATE INDEX ix_events_job ON events (job_namespace, job_name)"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     assert current_revision(old.engine) == "0001"
     old.close()
 
     store = open_store(store_url)
     assert isinstance(store, SqlStore)
-    assert current_revision(store.engine) == head_revision() == "0004"
+    assert current_revision(store.engine) == head_revision() == "0005"
     indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("jobs")}
     assert "ix_jobs_current_version" in indexes
+    event_indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("events")}
+    assert "ix_events_time" in event_indexes and not event_indexes & {
+        "ix_events_run",
+        "ix_events_job",
+    }
     # 0003: the events an older release projected on ingest are not projected again
     assert store.pending() == 0
     assert len(store.list_runs(JobId("pipelines", "second"))[0]) == 1

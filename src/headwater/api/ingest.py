@@ -16,7 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from headwater.api.errors import error
-from headwater.model.events import EventParseError, EventValidationError, decode_batch
+from headwater.gcpause import pausing_gc
+from headwater.model.events import Decoded, EventParseError, EventValidationError, decode_batch
+from headwater.store.base import BatchItemResult, LineageStore
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_BODY = 64 * 1024 * 1024
@@ -63,18 +65,16 @@ async def post_batch(request: Request) -> Response:
     """Store each event in its own transaction; answer ``{received, successful, failed, failedEvents}``."""
     body = await _body(request)
     try:
-        items = await run_in_threadpool(decode_batch, body)
+        items, indices, results = await run_in_threadpool(
+            _ingest_batch, request.app.state.store, body
+        )
     except EventValidationError as exc:
         return error(422, f"{exc.path}: {exc.reason}", path=exc.path, reason="must be an array")
     failed: list[dict[str, Any]] = [
         {"index": i, "path": f"$[{i}]", "reason": "an event must be a JSON object"}
         for i, item in enumerate(items)
-        if not isinstance(item, dict | bytes)
+        if not isinstance(item, _EVENT_ITEM)
     ]
-    indices = [i for i, item in enumerate(items) if isinstance(item, dict | bytes)]
-    results = await run_in_threadpool(
-        request.app.state.store.ingest_many, [items[i] for i in indices]
-    )
     for r in results:
         if r.error is not None:
             index = indices[r.index]
@@ -96,3 +96,23 @@ async def post_batch(request: Request) -> Response:
         "failedEvents": failed,
     }
     return JSONResponse(summary, status_code=200 if not failed else 207)
+
+
+_EVENT_ITEM = (dict, Decoded)
+
+
+@pausing_gc  # the decoded array: many objects, freed by reference counting
+def _ingest_batch(
+    store: LineageStore, body: bytes
+) -> tuple[list[Any], list[int], list[BatchItemResult]]:
+    """Decode a batch body and ingest its objects, in one worker thread.
+
+    Returns:
+        The items, the indices of those that are objects, and their results in that order.
+
+    Raises:
+        EventValidationError: the body is not a JSON array.
+    """
+    items = decode_batch(body)
+    indices = [i for i, item in enumerate(items) if isinstance(item, _EVENT_ITEM)]
+    return items, indices, store.ingest_many([items[i] for i in indices])

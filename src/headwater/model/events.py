@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -49,6 +49,14 @@ class EventValidationError(ValueError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class Decoded(NamedTuple):
+    """An event payload already decoded: its JSON bytes and the objects they decode to (a batch
+    item from :func:`decode_batch`, which need not be decoded again)."""
+
+    raw: bytes
+    data: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +99,45 @@ class ValidatedEvent:
         return list(self.data.get("outputs") or [])
 
 
-_SHORT_EXPONENT = re.compile(rb"[0-9]e-[0-9](?![0-9])")
+_DIGITS = frozenset(b"0123456789")
+_NUMBER_BYTES = frozenset(b"0123456789.-")
+_BEFORE_VALUE = frozenset(b":,[")  # what precedes a value in compact JSON (or nothing)
+_AFTER_VALUE = frozenset(b",]}")  # what follows one
+
+
+def _small_float(text: bytes) -> bool:
+    """Whether orjson's compact ``text`` may hold a float it writes unlike the standard library:
+    a number token holding ``0.0000`` or ending in a one-digit negative exponent.
+
+    It finds the candidates with ``bytes.find`` and reads to the token's ends: a number follows
+    ``:``, ``,`` or ``[`` and precedes ``,``, ``]`` or ``}`` (or starts or ends the text), so
+    such bytes inside a string (a time's ``00:00.000000Z``) pass unless they look like a value
+    there too, which only costs the slow path.
+    """
+    for needle in (b"0.0000", b"e-"):
+        i = text.find(needle)
+        while i != -1:
+            end = i
+            if needle == b"e-":
+                tail = text[i + 2 : i + 4]
+                short = (
+                    len(tail) >= 1
+                    and tail[0] in _DIGITS
+                    and (len(tail) == 1 or tail[1] not in _DIGITS)
+                )
+                end = i if short and i > 0 and text[i - 1] in _DIGITS else -1
+            if end != -1:
+                start = end
+                while start > 0 and text[start - 1] in _NUMBER_BYTES:
+                    start -= 1
+                after = i + len(needle)
+                while after < len(text) and text[after] in _NUMBER_BYTES:
+                    after += 1
+                ends = after == len(text) or text[after] in _AFTER_VALUE
+                if ends and (start == 0 or text[start - 1] in _BEFORE_VALUE):
+                    return True
+            i = text.find(needle, i + 1)
+    return False
 
 
 def canonical_json(data: Any, raw: bytes | None = None) -> bytes:
@@ -103,8 +149,9 @@ def canonical_json(data: Any, raw: bytes | None = None) -> bytes:
     and for floats below 1e-4, which it writes positionally or with a one-digit exponent
     (``0.00001`` and ``1e-7`` where the standard library writes ``1e-05`` and ``1e-07``). So
     orjson is used only when ``raw``, the JSON ``data`` was decoded from, holds no NaN or
-    Infinity and its output shows no such float (no ``0.0000``, no ``<digit>e-<one digit>``;
-    a string that looks so only costs the slow path); anything else goes through the standard
+    Infinity and its output shows no such float (no number token holding ``0.0000`` or
+    ending ``<digit>e-<one digit>``: :func:`_small_float`; a string that looks so only costs
+    the slow path); anything else goes through the standard
     library. Equality is tested on generated JSON.
     """
     if raw is not None and b"NaN" not in raw and b"Infinity" not in raw:
@@ -113,7 +160,7 @@ def canonical_json(data: Any, raw: bytes | None = None) -> bytes:
         except (TypeError, orjson.JSONEncodeError):
             pass
         else:
-            if b"0.0000" not in text and (b"e-" not in text or not _SHORT_EXPONENT.search(text)):
+            if not _small_float(text):
                 return text
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -198,12 +245,14 @@ def _check_datasets(data: Mapping[str, Any], key: str, facet_key: str) -> None:
         _check_dataset(item, f"$.{key}[{i}]", (facet_key,))
 
 
-def decode(payload: bytes | str | Mapping[str, Any]) -> tuple[bytes, Any]:
+def decode(payload: bytes | str | Mapping[str, Any] | Decoded) -> tuple[bytes, Any]:
     """Return ``(raw bytes, decoded JSON)`` for a payload given in any form.
 
     Raises:
         EventParseError: the bytes are not UTF-8 JSON.
     """
+    if isinstance(payload, Decoded):
+        return payload
     if isinstance(payload, Mapping):
         data = dict(payload)
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -237,9 +286,10 @@ def _loads(raw: bytes) -> Any:
 def decode_batch(body: bytes) -> list[Any]:
     """Split a JSON array of events into one payload per item, for ``ingest_many``.
 
-    Items come back as compact JSON bytes, re-encoded by orjson, when the array parsed with
-    orjson (which then guarantees a faithful round trip); else as decoded objects. An item that
-    is not an object is returned as it is (validation names it).
+    Items come back :class:`Decoded` (compact JSON bytes, re-encoded by orjson, beside the
+    objects) when the array parsed with orjson (which then guarantees a faithful round trip);
+    else as decoded objects. An item that is not an object is returned as it is (validation
+    names it).
 
     Raises:
         EventParseError: the body is not UTF-8 JSON.
@@ -255,7 +305,7 @@ def decode_batch(body: bytes) -> list[Any]:
         raise EventValidationError("$", "a batch must be a JSON array of events")
     if not faithful:
         return items
-    return [orjson.dumps(item) if isinstance(item, dict) else item for item in items]
+    return [Decoded(orjson.dumps(item), item) if isinstance(item, dict) else item for item in items]
 
 
 def _string_path(value: Any, path: str, bad: Callable[[str], bool]) -> str | None:
@@ -370,11 +420,12 @@ def validate(raw: bytes, data: Any) -> ValidatedEvent:
     )
 
 
-def parse_event(payload: bytes | str | Mapping[str, Any]) -> ValidatedEvent:
+def parse_event(payload: bytes | str | Mapping[str, Any] | Decoded) -> ValidatedEvent:
     """Decode and validate one OpenLineage event.
 
     Args:
-        payload: JSON bytes or text, or an already decoded mapping.
+        payload: JSON bytes or text, an already decoded mapping, or :class:`Decoded` bytes and
+            objects.
 
     Returns:
         The :class:`ValidatedEvent`.

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
+from headwater.model.events import Decoded
 from headwater.model.nodes import DatasetId, JobId
 
 Json = dict[str, Any]
 Direction = Literal["upstream", "downstream", "both"]
-Payload = bytes | str | Mapping[str, Any]
+Payload = bytes | str | Mapping[str, Any] | Decoded
 SearchKind = Literal["DATASET", "JOB", "FIELD"]
 SearchSort = Literal["NAME", "UPDATE_AT", "RELEVANCE"]
 SearchMatch = Literal["name", "namespace", "column", "tag", "owner", "sql"]

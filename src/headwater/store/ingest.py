@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,12 +35,14 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, bindparam, exists, func, select, update
+from sqlalchemy import Connection, Row, any_, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import JobId
 from headwater.store import schema as t
+from headwater.store.bulk import insert_rows
 from headwater.store.prepared import Prepared
 from headwater.store.schema import GENESIS
 
@@ -74,10 +75,20 @@ class LogStatements:
 
     @cached_property
     def events_by_hash(self) -> Any:
+        """The ids of the events whose content hashes are in the list ``h``."""
         c = t.events.c
         return select(c.content_hash, c.id).where(
             c.content_hash.in_(bindparam("h", expanding=True))
         )
+
+    @cached_property
+    def events_by_hash_array(self) -> Any:
+        """PostgreSQL: :attr:`events_by_hash` with ``h`` one array parameter (``= ANY``), a
+        statement the same whatever the number of hashes: no placeholder per hash to render,
+        parse and plan each time."""
+        c = t.events.c
+        hashes = bindparam("h", type_=postgresql.ARRAY(c.content_hash.type))
+        return select(c.content_hash, c.id).where(c.content_hash == any_(hashes))
 
     @cached_property
     def head(self) -> Any:
@@ -98,10 +109,6 @@ class LogStatements:
             .where(head.name == t.CHAIN)
             .values(chain_hash=bindparam("chain"), prev_hash=bindparam("prev"))
         )
-
-    @cached_property
-    def insert_event(self) -> Any:
-        return t.events.insert()
 
     @cached_property
     def head_and_hash(self) -> Any:
@@ -248,9 +255,9 @@ def append(
 ) -> list[tuple[int, bool]]:
     """Append ``events`` to the log in order, skipping duplicates, in the caller's transaction.
 
-    It locks the chain head first. One look-up of the content hashes already logged, one
-    multi-row insert, one read of the new ids and one update of the head, whatever the number of
-    events; a single event takes three statements on SQLite (head and look-up together, an
+    It locks the chain head first. One look-up of the content hashes already logged, one bulk
+    insert (:func:`headwater.store.bulk.insert_rows`: ``COPY`` on PostgreSQL), one read of the
+    new ids and one update of the head, whatever the number of events; a single event takes three statements on SQLite (head and look-up together, an
     insert returning its id, the head's update). On PostgreSQL a single event goes through
     :func:`append_one` instead.
 
@@ -269,11 +276,7 @@ def append(
         conn.execute(LOG.move_head, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
         return [(event_id, False)]
     prev = lock_chain(conn)
-    known: dict[str, int] = {}
-    hashes = sorted({e.content_hash for e in events})
-    for i in range(0, len(hashes), 500):
-        for content_hash, event_id in conn.execute(LOG.events_by_hash, {"h": hashes[i : i + 500]}):
-            known[content_hash] = int(event_id)
+    known = _logged_ids(conn, sorted({e.content_hash for e in events}))
     rows: list[dict[str, Any]] = []
     fresh: list[str] = []
     for event in events:
@@ -283,15 +286,11 @@ def append(
         fresh.append(event.content_hash)
         prev = rows[-1]["chain_hash"]
     if rows:
-        conn.execute(LOG.insert_event, rows)
+        insert_rows(conn, t.events, rows)
         conn.execute(
             LOG.move_head, {"chain": rows[-1]["chain_hash"], "prev": rows[-1]["prev_hash"]}
         )
-        for i in range(0, len(fresh), 500):  # ids by content hash (unique, indexed)
-            for content_hash, event_id in conn.execute(
-                LOG.events_by_hash, {"h": fresh[i : i + 500]}
-            ):
-                known[content_hash] = int(event_id)
+        known.update(_logged_ids(conn, fresh))  # ids by content hash (unique, indexed)
     results: list[tuple[int, bool]] = []
     seen: set[str] = set()
     for event in events:
@@ -299,6 +298,18 @@ def append(
         results.append((known[h], h not in fresh or h in seen))
         seen.add(h)
     return results
+
+
+def _logged_ids(conn: Connection, hashes: list[str]) -> dict[str, int]:
+    """The ids of the logged events among these content hashes, by hash."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(LOG.events_by_hash_array, {"h": hashes})
+        return {content_hash: int(event_id) for content_hash, event_id in rows}
+    known: dict[str, int] = {}
+    for i in range(0, len(hashes), 500):  # SQLite: at most 999 parameters a statement
+        for content_hash, event_id in conn.execute(LOG.events_by_hash, {"h": hashes[i : i + 500]}):
+            known[content_hash] = int(event_id)
+    return known
 
 
 def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[str, Any]:
@@ -323,38 +334,6 @@ def _event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, An
         "producer": event.data.get("producer"),
         "raw": event.raw,
     }
-
-
-def json_dumps(value: Any) -> str:
-    """JSON text for the store's JSON columns (orjson; the standard library for what it refuses,
-    such as integers beyond 64 bits).
-
-    NaN and infinities, which JSON has no form for, are written as ``null`` on either path
-    (orjson does that; PostgreSQL's JSONB could not hold them anyway).
-    """
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(_finite(value), allow_nan=False)
-
-
-def json_loads(text: str | bytes) -> Any:
-    """Read the store's JSON columns (orjson; the standard library for integers beyond 64 bits)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinite float replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def stored_event(row: Row[Any]) -> ValidatedEvent:

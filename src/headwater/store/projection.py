@@ -28,11 +28,12 @@ from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from headwater.model.events import ValidatedEvent
 from headwater.sql.spark_plan import with_plan_lineage
 from headwater.store import schema as t
+from headwater.store.bulk import execute_many, insert_rows
 from headwater.store.ingest import (
     RUN_STATES,
     TERMINAL,
@@ -40,14 +41,12 @@ from headwater.store.ingest import (
     aware,
     dataset_columns,
     job_columns,
-    json_dumps,
     opt_aware,
     opt_time,
     schema_fields,
     state_wins,
     version_uuid,
 )
-from headwater.store.prepared import Prepared
 
 Row = dict[str, Any]
 DsKey = tuple[str, str]  # (namespace, name)
@@ -954,54 +953,12 @@ class _Batch:
             )
 
     def _insert_new(self, table: Any, rows: list[Row]) -> None:
-        """Insert rows known not to exist: ``COPY`` on PostgreSQL, ``executemany`` on SQLite.
-
-        ``COPY`` streams the rows in one command, without a statement and parameter set per row;
-        it runs on the transaction's own connection, so it commits or rolls back with the rest.
-        """
-        if not rows:
-            return
-        if self.conn.dialect.name != "postgresql":
-            self._many(_insert_of(table), rows)
-            return
-        from psycopg import sql
-        from psycopg.types.json import Jsonb
-
-        columns = list(rows[0])
-        json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-        command = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(command) as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        Jsonb(row[c], dumps=json_dumps) if c in json_columns else row[c]
-                        for c in columns
-                    ]
-                )
+        """Insert rows known not to exist (:func:`headwater.store.bulk.insert_rows`)."""
+        insert_rows(self.conn, table, rows)
 
     def _many(self, statement: Any, rows: list[Row]) -> None:
-        """``executemany`` of ``statement`` over ``rows``; on SQLite on the driver's cursor,
-        the statement prepared once (:mod:`headwater.store.prepared`): SQLAlchemy builds each
-        row's parameters through several layers, most of a write step's time there."""
-        if not rows:
-            return
-        dialect = self.conn.dialect
-        keys = rows[0].keys()
-        if dialect.name != "sqlite" or any(r.keys() != keys for r in rows):
-            self.conn.execute(statement, rows)
-            return
-        prepared = _prepared(statement, dialect, tuple(keys) if statement.is_insert else None)
-        driver = self.conn.connection.driver_connection  # the transaction's own connection
-        assert driver is not None
-        cursor = driver.cursor()
-        try:
-            cursor.executemany(prepared.sql, [prepared.parameters(r) for r in rows])
-        finally:
-            cursor.close()
+        """``executemany`` (:func:`headwater.store.bulk.execute_many`)."""
+        execute_many(self.conn, statement, rows)
 
     def _write_job_versions(self) -> tuple[dict[JvKey, int], set[JvKey]]:
         """Insert the job versions not stored yet (in creation order); every key's id, and the
@@ -1026,16 +983,6 @@ class _Batch:
             for row_id, job_id, version in self.conn.execute(_LOADS.job_version_ids, values):
                 if (job_id, version) in wanted:
                     into[(job_id, version)] = int(row_id)
-
-
-@lru_cache(maxsize=32)
-def _insert_of(table: Any) -> Any:
-    return table.insert()
-
-
-@lru_cache(maxsize=64)
-def _prepared(statement: Any, dialect: Any, keys: tuple[str, ...] | None) -> Prepared:
-    return Prepared(statement, dialect, keys)
 
 
 def _item(event_id: int, event: ValidatedEvent) -> _Item:

@@ -51,9 +51,7 @@ events = Table(
     Column("job_name", Text),
     Column("producer", Text),
     Column("raw", Bytes, nullable=False),
-    Index("ix_events_time", "event_time"),
-    Index("ix_events_run", "run_id"),
-    Index("ix_events_job", "job_namespace", "job_name"),
+    Index("ix_events_time", "event_time"),  # /api/v1/events/lineage; nothing reads by run or job
 )
 
 # The head of the event log's hash chain: the newest event's ``chain_hash`` and ``prev_hash``

@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from headwater.gcpause import pausing_gc
 from headwater.model.events import (
     EventParseError,
     EventValidationError,
@@ -76,11 +77,10 @@ from headwater.store.ingest import (
     SqliteAppend,
     append,
     append_one,
-    json_dumps,
-    json_loads,
     lock_chain,
     stored_event,
 )
+from headwater.store.jsontext import json_dumps, json_loads
 from headwater.store.node_cache import LogPosition, NodeCache, Touched, touched_by
 from headwater.store.projection import project
 
@@ -401,6 +401,7 @@ class SqlStore(LineageStore):
             raw.close()
         return logged
 
+    @pausing_gc  # a batch's decoded events are many objects that reference counting frees
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Validate every item, then append the valid ones; errors are returned per index.
 
@@ -559,6 +560,7 @@ class SqlStore(LineageStore):
             newest, mark = self._log_position(conn)
             return newest > mark
 
+    @pausing_gc  # as ingest_many: the batch's decoded events, rows and statements
     def _project_batch(self, conn: Connection, batch: int) -> int:
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROJECT_LOCK_KEY})
