@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Connection, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql
 
 from headwater.store.jsontext import json_dumps
@@ -92,6 +92,20 @@ def execute_many(conn: Connection, statement: Any, rows: Sequence[Row]) -> None:
         cursor.executemany(prepared.sql, [prepared.parameters(r) for r in rows])
     finally:
         cursor.close()
+
+
+def among(column: Any, name: str, *, arrays: bool) -> Any:
+    """``column`` is one of the list given as parameter ``name`` at execution.
+
+    Args:
+        arrays: ``column = ANY(:name)``, the list one array parameter (PostgreSQL): the
+            statement's text is the same whatever the list's length, so it is neither rendered
+            with a placeholder per item nor parsed and planned anew per length; else
+            ``column IN (...)``, an expanding parameter (SQLite, which has no arrays).
+    """
+    if arrays:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 @lru_cache(maxsize=64)

@@ -35,14 +35,13 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, any_, bindparam, exists, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, Row, bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import JobId
 from headwater.store import schema as t
-from headwater.store.bulk import insert_rows
+from headwater.store.bulk import among, insert_rows
 from headwater.store.prepared import Prepared
 from headwater.store.schema import GENESIS
 
@@ -75,20 +74,15 @@ class LogStatements:
 
     @cached_property
     def events_by_hash(self) -> Any:
-        """The ids of the events whose content hashes are in the list ``h``."""
+        """The ids of the events whose content hashes are in the list ``h`` (SQLite)."""
         c = t.events.c
-        return select(c.content_hash, c.id).where(
-            c.content_hash.in_(bindparam("h", expanding=True))
-        )
+        return select(c.content_hash, c.id).where(among(c.content_hash, "h", arrays=False))
 
     @cached_property
     def events_by_hash_array(self) -> Any:
-        """PostgreSQL: :attr:`events_by_hash` with ``h`` one array parameter (``= ANY``), a
-        statement the same whatever the number of hashes: no placeholder per hash to render,
-        parse and plan each time."""
+        """PostgreSQL: :attr:`events_by_hash` with ``h`` one array parameter."""
         c = t.events.c
-        hashes = bindparam("h", type_=postgresql.ARRAY(c.content_hash.type))
-        return select(c.content_hash, c.id).where(c.content_hash == any_(hashes))
+        return select(c.content_hash, c.id).where(among(c.content_hash, "h", arrays=True))
 
     @cached_property
     def head(self) -> Any:

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select, update
 from headwater.model.events import ValidatedEvent
 from headwater.sql.spark_plan import with_plan_lineage
 from headwater.store import schema as t
-from headwater.store.bulk import execute_many, insert_rows
+from headwater.store.bulk import among, execute_many, insert_rows
 from headwater.store.ingest import (
     RUN_STATES,
     TERMINAL,
@@ -211,23 +211,29 @@ class Writes:
         )
 
 
-def _in(name: str) -> Any:
-    """An expanding bind parameter: ``column.in_(_in("ids"))`` takes a list at execution."""
-    return bindparam(name, expanding=True)
-
-
 class _Loads:
-    """The load step's queries, built once (each built per batch cost more than it ran on small
-    batches); lists are expanding parameters (``keys``, ``ids``, ``versions``)."""
+    """The load step's queries, built once per kind of dialect (each built per batch cost more
+    than it ran on small batches); lists (``keys``, ``ids``, ``versions``) are one parameter each
+    (:func:`headwater.store.bulk.among`).
+
+    Args:
+        arrays: PostgreSQL's ``= ANY(array)`` rather than expanding ``IN`` lists.
+    """
+
+    def __init__(self, arrays: bool) -> None:
+        self.arrays = arrays
+
+    def _in(self, column: Any, name: str) -> Any:
+        return among(column, name, arrays=self.arrays)
 
     @cached_property
     def namespaces(self) -> Any:
-        return select(t.namespaces.c.name).where(t.namespaces.c.name.in_(_in("keys")))
+        return select(t.namespaces.c.name).where(self._in(t.namespaces.c.name, "keys"))
 
     @lru_cache(maxsize=2)  # noqa: B019 (one instance, two tables)
     def by_name(self, table: Any) -> Any:
         return select(table).where(
-            and_(table.c.namespace == bindparam("ns"), table.c.name.in_(_in("keys")))
+            and_(table.c.namespace == bindparam("ns"), self._in(table.c.name, "keys"))
         )
 
     @cached_property
@@ -236,12 +242,12 @@ class _Loads:
         return (
             select(t.runs, jv.c.version.label("jv_version"))
             .join(jv, jv.c.id == t.runs.c.job_version_id, isouter=True)
-            .where(t.runs.c.run_id.in_(_in("keys")))
+            .where(self._in(t.runs.c.run_id, "keys"))
         )
 
     @cached_property
     def run_created(self) -> Any:
-        return select(t.runs.c.run_id, t.runs.c.created_at).where(t.runs.c.run_id.in_(_in("keys")))
+        return select(t.runs.c.run_id, t.runs.c.created_at).where(self._in(t.runs.c.run_id, "keys"))
 
     @cached_property
     def run_io(self) -> Any:
@@ -249,14 +255,14 @@ class _Loads:
         return (
             select(io, ds.c.namespace, ds.c.name)
             .join(ds, ds.c.id == io.c.dataset_id)
-            .where(io.c.run_id.in_(_in("keys")))
+            .where(self._in(io.c.run_id, "keys"))
         )
 
     @cached_property
     def dataset_versions(self) -> Any:
         dv = t.dataset_versions
         return select(dv).where(
-            and_(dv.c.dataset_id.in_(_in("ids")), dv.c.version.in_(_in("versions")))
+            and_(self._in(dv.c.dataset_id, "ids"), self._in(dv.c.version, "versions"))
         )
 
     @cached_property
@@ -275,7 +281,7 @@ class _Loads:
                 )
                 .label("rn"),
             )
-            .where(dv.c.dataset_id.in_(_in("ids")))
+            .where(self._in(dv.c.dataset_id, "ids"))
             .subquery()
         )
         return select(ranked).where(ranked.c.rn == 1)
@@ -284,11 +290,13 @@ class _Loads:
     def job_version_ids(self) -> Any:
         jv = t.job_versions
         return select(jv.c.id, jv.c.job_id, jv.c.version).where(
-            and_(jv.c.job_id.in_(_in("ids")), jv.c.version.in_(_in("versions")))
+            and_(self._in(jv.c.job_id, "ids"), self._in(jv.c.version, "versions"))
         )
 
 
-_LOADS = _Loads()
+@lru_cache(maxsize=2)
+def _loads(arrays: bool) -> _Loads:
+    return _Loads(arrays)
 
 
 @lru_cache(maxsize=4)
@@ -319,6 +327,7 @@ class _Batch:
     ) -> None:
         self.conn = conn
         self.w = w
+        self.loads = _loads(conn.dialect.name == "postgresql")
         self.items = [_item(event_id, event) for event_id, event in batch]
         self.now = datetime.now(UTC)
         self.datasets: dict[DsKey, Row] = {}
@@ -409,7 +418,7 @@ class _Batch:
         names = list(wanted)
         found: set[str] = set()
         for chunk in _chunks(names):
-            found.update(self.conn.execute(_LOADS.namespaces, {"keys": chunk}).scalars().all())
+            found.update(self.conn.execute(self.loads.namespaces, {"keys": chunk}).scalars().all())
         rows = [
             {"name": n, "created_at": when, "updated_at": when}
             for n, when in wanted.items()
@@ -443,14 +452,14 @@ class _Batch:
             by_ns.setdefault(ns, []).append(name)
         for ns, names in by_ns.items():
             for chunk in _chunks(names):
-                for r in self.conn.execute(_LOADS.by_name(table), {"ns": ns, "keys": chunk}):
+                for r in self.conn.execute(self.loads.by_name(table), {"ns": ns, "keys": chunk}):
                     into[(r.namespace, r.name)] = _row(r)
 
     # -- 2. load what the batch can change --------------------------------------------------
     def _load(self) -> None:
         run_ids = list(dict.fromkeys(i.event.run_id for i in self.items if i.event.run_id))
         for chunk in _chunks(run_ids):
-            for r in self.conn.execute(_LOADS.runs, {"keys": chunk}):
+            for r in self.conn.execute(self.loads.runs, {"keys": chunk}):
                 row = _row(r)
                 self.run_jv_version[r.run_id] = row.pop("jv_version")
                 self.runs[r.run_id] = row
@@ -460,10 +469,10 @@ class _Batch:
             if j["latest_run_id"] and j["latest_run_id"] not in self.runs
         ]
         for chunk in _chunks(others):
-            for run_id, created in self.conn.execute(_LOADS.run_created, {"keys": chunk}):
+            for run_id, created in self.conn.execute(self.loads.run_created, {"keys": chunk}):
                 self.other_run_created[run_id] = aware(created)
         for chunk in _chunks(run_ids):
-            for r in self.conn.execute(_LOADS.run_io, {"keys": chunk}):
+            for r in self.conn.execute(self.loads.run_io, {"keys": chunk}):
                 self.dataset_keys.setdefault(r.dataset_id, (r.namespace, r.name))
                 self.run_io.setdefault(r.run_id, {})[(r.dataset_id, r.direction)] = {
                     "dataset_version": r.dataset_version,
@@ -488,10 +497,10 @@ class _Batch:
                 "ids": sorted({d for d, _ in chunk}),
                 "versions": sorted({v for _, v in chunk}),
             }
-            for r in self.conn.execute(_LOADS.dataset_versions, values):
+            for r in self.conn.execute(self.loads.dataset_versions, values):
                 self.dataset_versions[(r.dataset_id, r.version)] = _row(r)
         for chunk in _chunks(sorted(outputs)):
-            for r in self.conn.execute(_LOADS.top_versions, {"ids": chunk}):
+            for r in self.conn.execute(self.loads.top_versions, {"ids": chunk}):
                 self.top_version[r.dataset_id] = (aware(r.created_at), int(r.id), r.version)
 
     def _versions_named(self, item: _Item) -> Iterable[tuple[int, str | None, str]]:
@@ -913,14 +922,14 @@ class _Batch:
                 ],
             )
         self._insert_new(t.run_facets, self.run_facets)
-        if self.dirty_run_io:
-            self._many(
-                w.upsert_run_io,
-                [
-                    {"run_id": r, "dataset_id": d, "direction": io, **self.run_io[r][(d, io)]}
-                    for r, d, io in self.dirty_run_io
-                ],
+        run_io_rows: dict[bool, list[Row]] = {True: [], False: []}  # by: is the run new?
+        for r, d, io in self.dirty_run_io:
+            run_io_rows[r in self.new_runs].append(
+                {"run_id": r, "dataset_id": d, "direction": io, **self.run_io[r][(d, io)]}
             )
+        self._insert_new(t.run_io, run_io_rows[True])  # a run created here has no rows yet
+        if run_io_rows[False]:
+            self._many(w.upsert_run_io, run_io_rows[False])
         edge_rows: dict[bool, list[Row]] = {True: [], False: []}
         for edge, row in self.column_edges.items():
             edge_rows[edge[0] in created].append({**row, "job_version_id": jv_id(edge[0])})
@@ -980,7 +989,7 @@ class _Batch:
                 "ids": sorted({j for j, _ in chunk}),
                 "versions": sorted({v for _, v in chunk}),
             }
-            for row_id, job_id, version in self.conn.execute(_LOADS.job_version_ids, values):
+            for row_id, job_id, version in self.conn.execute(self.loads.job_version_ids, values):
                 if (job_id, version) in wanted:
                     into[(job_id, version)] = int(row_id)
 
