@@ -89,33 +89,48 @@ def _post_one(client: httpx.Client, body: bytes) -> None:
     assert client.post("/api/v1/lineage", content=body).status_code == 201
 
 
+def _post_batch(client: httpx.Client, body: bytes) -> None:
+    assert client.post("/api/v1/lineage/batch", content=body).status_code in (200, 207)
+
+
 def measure(
-    url: str, chunk: list[bytes], n_single: int, producers: int, batch: int, read: bool
-) -> tuple[float, float, float, float]:
+    url: str,
+    chunk: list[bytes],
+    n_single: int,
+    producers: int,
+    n_batched: int,
+    batch: int,
+    batch_producers: int,
+    read: bool,
+) -> tuple[float, float, float, float, float]:
     """Events/s accepted one by one from one producer and from ``producers`` at once, accepted
-    in batches, and until readable after the batches.
+    in batches from one producer, until readable after those batches, and accepted in batches
+    from ``batch_producers`` at once.
 
     "Readable" adds the time of one read sent right after the last batch: Headwater answers a
     read only after projecting every accepted event (its projector process works while the
     events arrive; the read projects whatever is left).
     """
-    single, concurrent, batched = (
-        chunk[:n_single],
-        chunk[n_single : 2 * n_single],
-        chunk[2 * n_single :],
-    )
+    single, concurrent = chunk[:n_single], chunk[n_single : 2 * n_single]
+    rest = chunk[2 * n_single :]
+    batched = [b"[" + b",".join(rest[i : i + batch]) + b"]" for i in range(0, len(rest), batch)]
+    alone_batches, together_batches = batched[: n_batched // batch], batched[n_batched // batch :]
     alone = _in_threads(1, single, _post_one, lambda: _http_client(url))
     together = _in_threads(producers, concurrent, _post_one, lambda: _http_client(url))
+    readable = float("nan")
     with _http_client(url) as client:
         start = time.perf_counter()
-        for i in range(0, len(batched), batch):
-            body = b"[" + b",".join(batched[i : i + batch]) + b"]"
-            assert client.post("/api/v1/lineage/batch", content=body).status_code in (200, 207)
+        for body in alone_batches:
+            _post_batch(client, body)
         sent = time.perf_counter() - start
-        if not read:
-            return alone, together, len(batched) / sent, float("nan")
-        client.get("/api/v1/namespaces")
-        return alone, together, len(batched) / sent, len(batched) / (time.perf_counter() - start)
+        if read:
+            client.get("/api/v1/namespaces")
+            readable = n_batched / (time.perf_counter() - start)
+    batches_together = (
+        _in_threads(batch_producers, together_batches, _post_batch, lambda: _http_client(url))
+        * batch
+    )
+    return alone, together, n_batched / sent, readable, batches_together
 
 
 def commit_ceiling(
@@ -143,10 +158,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--producers", type=int, default=8)
+    parser.add_argument("--batch-producers", type=int, default=4)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     n_single, n_batched, batch = (200, 1000, 100) if args.quick else (600, 4000, 100)
-    per_round = 2 * n_single + n_batched
+    per_round = 2 * n_single + 2 * n_batched
     events_raw, _ = build(20, per_round * args.rounds // 19 + 1)
     events = [json.dumps(e, separators=(",", ":")).encode() for e in events_raw]
     backends = args.backends.split(",")
@@ -193,7 +209,16 @@ def main() -> None:
             for name, url in servers.items():
                 is_headwater = name.startswith("headwater")
                 figures[name].append(
-                    measure(url, chunk, n_single, args.producers, batch, is_headwater)
+                    measure(
+                        url,
+                        chunk,
+                        n_single,
+                        args.producers,
+                        n_batched,
+                        batch,
+                        args.batch_producers,
+                        is_headwater,
+                    )
                 )
                 print(name, [f"{x:,.0f}" for x in figures[name][-1]], flush=True)
             for backend, db in dbs.items():
@@ -208,12 +233,14 @@ def main() -> None:
 
     rows = [
         f"| {noop_name} | {med(noop_name, 0):,.0f} | 100% | - "
-        f"| {med(noop_name, 1):,.0f} | 100% | - | {med(noop_name, 2):,.0f} | 100% | - |"
+        f"| {med(noop_name, 1):,.0f} | 100% | - | {med(noop_name, 2):,.0f} | 100% | - "
+        f"| {med(noop_name, 4):,.0f} | 100% |"
     ]
     for backend in backends:
         rows.append(
             f"| plain INSERT + COMMIT per event, {backend} (storage ceiling) "
-            f"| {ceil(backend, 0):,.0f} | - | 100% | {ceil(backend, 1):,.0f} | - | 100% | - | - | - |"
+            f"| {ceil(backend, 0):,.0f} | - | 100% | {ceil(backend, 1):,.0f} | - | 100% "
+            "| - | - | - | - | - |"
         )
     for backend in backends:
         name = f"headwater serve, {backend}"
@@ -222,13 +249,15 @@ def main() -> None:
             f"| {med(name, 0) / ceil(backend, 0):.0%} "
             f"| {med(name, 1):,.0f} | {med(name, 1) / med(noop_name, 1):.0%} "
             f"| {med(name, 1) / ceil(backend, 1):.0%} "
-            f"| {med(name, 2):,.0f} | {med(name, 2) / med(noop_name, 2):.0%} | {med(name, 3):,.0f} |"
+            f"| {med(name, 2):,.0f} | {med(name, 2) / med(noop_name, 2):.0%} | {med(name, 3):,.0f} "
+            f"| {med(name, 4):,.0f} | {med(name, 4) / med(noop_name, 4):.0%} |"
         )
     text_ = f"""
 Synthetic RunEvents (schema and column lineage facets, ~2 KB each). Per round and server:
 {n_single:,} events one per request (`POST /api/v1/lineage`) from one producer, {n_single:,} more
 from {args.producers} producers at once (threads of the client process, a keep-alive connection
-each), then {n_batched:,} in batches of {batch} (`POST /api/v1/lineage/batch`); {args.rounds} rounds,
+each), then {n_batched:,} in batches of {batch} (`POST /api/v1/lineage/batch`) from one producer
+and {n_batched:,} more from {args.batch_producers} at once; {args.rounds} rounds,
 every server in turn each round, medians shown. Baselines, measured in the same rounds: a no-op
 FastAPI app under the same uvicorn (the HTTP ceiling), and a plain INSERT of the same JSON with a
 commit per event into the same database (the storage ceiling of one event per request: on
@@ -241,8 +270,8 @@ lineage tables (`headwater serve` runs a projector process beside the server; th
 what is left). Client, server, projector and PostgreSQL share the machine's 2 cores.
 Reproduce: `python benchmarks/bench_api.py`.
 
-| server | 1 producer accepted/s | vs HTTP ceiling | vs storage ceiling | {args.producers} producers accepted/s | vs HTTP ceiling | vs storage ceiling | batched accepted/s | vs HTTP ceiling | batched readable/s |
-|---|---|---|---|---|---|---|---|---|---|
+| server | 1 producer accepted/s | vs HTTP ceiling | vs storage ceiling | {args.producers} producers accepted/s | vs HTTP ceiling | vs storage ceiling | batched accepted/s | vs HTTP ceiling | batched readable/s | batched, {args.batch_producers} producers, accepted/s | vs HTTP ceiling |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """
     write_report("api", "HTTP ingest benchmark", text_)

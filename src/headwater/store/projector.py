@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from headwater.store.base import LineageStore
@@ -64,10 +65,17 @@ class BackgroundProjector:
             if self._stop.wait(self.gather):
                 break
             self._wake.clear()
-            try:
-                self.store.catch_up(batch=self.batch)
-            except Exception:  # a database hiccup must not end the thread; reads catch up anyway
-                log.exception("background projection failed; retrying")
+            done = self.batch
+            while done == self.batch and not self._stop.is_set():  # behind: batch by batch
+                started = time.monotonic()
+                try:
+                    done = self.store.catch_up(limit=self.batch, batch=self.batch)
+                except Exception:  # a database hiccup must not end the thread; reads catch up
+                    log.exception("background projection failed; retrying")
+                    break
+                pause = pause_after(done, self.batch, time.monotonic() - started, 0.0, self.store)
+                if pause and self._stop.wait(pause):
+                    break
 
 
 def follow(
@@ -94,8 +102,9 @@ def follow(
     """
     total = 0
     while not stop.is_set():
+        started = time.monotonic()
         try:
-            done = store.catch_up(batch=batch)
+            done = store.catch_up(limit=batch, batch=batch)  # one transaction
         except Exception:  # a database hiccup must not end the loop; reads catch up anyway
             log.exception("projection failed; retrying")
             done = 0
@@ -103,5 +112,24 @@ def follow(
             total += done
             if on_batch is not None:
                 on_batch(done)
-        stop.wait(interval)
+        stop.wait(pause_after(done, batch, time.monotonic() - started, interval, store))
     return total
+
+
+def pause_after(
+    done: int, batch: int, elapsed: float, interval: float, store: LineageStore
+) -> float:
+    """Seconds to wait after projecting ``done`` events in ``elapsed`` seconds.
+
+    Caught up (fewer than a full batch): the poll ``interval``. Behind, on a store whose
+    projection holds the writers' lock (SQLite: one write lock per file), as long as the batch
+    held it, so that appends waiting for the lock take it in between: back to back, the next
+    transaction took the lock within microseconds of the last, and appends (polling in SQLite's
+    busy handler, every 100 ms at most) starved until the whole backlog was projected. Appends
+    first, then: under sustained ingest projection gets at least half of the lock's time, and
+    reads never wait for it anyway (they project what is left). Behind on PostgreSQL, whose
+    appends do not wait for projection: no pause.
+    """
+    if done < batch:
+        return interval
+    return elapsed if store.projection_locks_writers else 0.0

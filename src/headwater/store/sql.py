@@ -310,6 +310,7 @@ class SqlStore(LineageStore):
         self.url = url
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
+        self.projection_locks_writers = self.dialect == "sqlite"  # one write lock per file
         # The same pool, each statement a transaction of its own (PostgreSQL's single appends).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite: connections whose writes fail at once rather than wait (ingest_nowait).

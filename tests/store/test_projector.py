@@ -1,0 +1,78 @@
+"""The projector keeps close behind the log without starving the appends it follows."""
+
+import threading
+import time
+
+import pytest
+
+from factories import dataset, run_event
+from headwater.model import JobId
+from headwater.store import open_store
+from headwater.store.projector import BackgroundProjector, follow, pause_after
+
+
+def _backlog(store, count: int) -> None:
+    events = [
+        run_event(job=f"job{i}", inputs=[dataset(f"in{i}")], outputs=[dataset(f"out{i}")])
+        for i in range(count)
+    ]
+    for i in range(0, count, 500):
+        store.ingest_many(events[i : i + 500])
+
+
+def test_an_append_gets_in_while_the_follower_works_through_a_backlog(store_url):
+    """On SQLite a projection transaction holds the file's write lock: back to back, an append
+    waited for the whole backlog. The follower leaves the lock to appends between batches."""
+    writer = open_store(store_url)
+    follower = open_store(store_url)  # as in its own process
+    _backlog(writer, 1500)
+    stop = threading.Event()
+    thread = threading.Thread(target=follow, args=(follower, stop), kwargs={"batch": 100})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while writer.pending() == 1500 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert writer.pending() < 1500, "the follower did not start"
+        writer.ingest(run_event(job="late", outputs=[dataset("late_out")]))
+        left = writer.pending()
+        assert left > 100, f"the append waited until the backlog was projected ({left} left)"
+    finally:
+        stop.set()
+        thread.join(60)
+    writer.catch_up()
+    assert writer.pending() == 0
+    assert len(writer.list_runs(JobId("pipelines", "late"))[0]) == 1
+    writer.close()
+    follower.close()
+
+
+def test_the_background_projector_projects_a_backlog_batch_by_batch(store_url):
+    store = open_store(store_url)
+    projector = BackgroundProjector(store, gather=0.01, poll=0.05, batch=100)
+    projector.start()
+    try:
+        _backlog(store, 350)  # each append wakes it
+        deadline = time.monotonic() + 60
+        while store.pending() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert store.pending() == 0
+    finally:
+        projector.stop()
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("done", "locks_writers", "expected"),
+    [
+        (40, True, 0.25),  # caught up: poll again after the interval
+        (40, False, 0.25),
+        (100, True, 0.07),  # behind on SQLite: leave the lock as long as the batch held it
+        (100, False, 0.0),  # behind on PostgreSQL: appends never wait for projection
+    ],
+)
+def test_pause_after_a_batch(done, locks_writers, expected):
+    class Store:
+        projection_locks_writers = locks_writers
+
+    assert pause_after(done, 100, 0.07, 0.25, Store()) == expected  # type: ignore[arg-type]
