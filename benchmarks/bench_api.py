@@ -130,6 +130,9 @@ def measure(
         _in_threads(batch_producers, together_batches, _post_batch, lambda: _http_client(url))
         * batch
     )
+    if read:  # untimed: the next round starts caught up, its projector idle
+        with _http_client(url) as client:
+            client.get("/api/v1/namespaces", timeout=600)
     return alone, together, n_batched / sent, readable, batches_together
 
 
@@ -257,7 +260,8 @@ Synthetic RunEvents (schema and column lineage facets, ~2 KB each). Per round an
 {n_single:,} events one per request (`POST /api/v1/lineage`) from one producer, {n_single:,} more
 from {args.producers} producers at once (threads of the client process, a keep-alive connection
 each), then {n_batched:,} in batches of {batch} (`POST /api/v1/lineage/batch`) from one producer
-and {n_batched:,} more from {args.batch_producers} at once; {args.rounds} rounds,
+and {n_batched:,} more from {args.batch_producers} at once, then one untimed read, so that each round
+starts with every event projected; {args.rounds} rounds,
 every server in turn each round, medians shown. Baselines, measured in the same rounds: a no-op
 FastAPI app under the same uvicorn (the HTTP ceiling), and a plain INSERT of the same JSON with a
 commit per event into the same database (the storage ceiling of one event per request: on
