@@ -13,6 +13,8 @@ from headwater.graph import lineage, upstream_runs
 from headwater.model import DatasetId, EventValidationError, JobId, parse_node_id
 from headwater.store import NotFound, open_store
 from headwater.store import schema as t
+from headwater.store.audit import verify_chain
+from headwater.store.sql import SqlStore
 
 
 def _retail(store, run_a=None, run_b=None):
@@ -575,6 +577,41 @@ def test_nul_characters_are_refused_on_every_backend(store):
     assert "NUL" in str(results[1].error)
     assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"ok0", "ok1"}
     assert len(list(store.export_events())) == 2
+
+
+_REFUSE_TRIGGER = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_job BEFORE INSERT ON events WHEN NEW.job_name = 'refused' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.job_name = 'refused' THEN RAISE EXCEPTION 'refused by a trigger'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_job BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_job()",
+    ],
+}
+
+
+def test_an_event_the_database_refuses_fails_alone_in_a_batch(store):
+    """The batch's one bulk insert is refused as a whole: it is rolled back and the events are
+    appended one by one, so only the refused one fails, at its index, with the database's reason
+    (on PostgreSQL through ``COPY``, on SQLite through the driver's ``executemany``)."""
+    assert isinstance(store, SqlStore)
+    with store.engine.begin() as conn:
+        for statement in _REFUSE_TRIGGER[store.dialect]:
+            conn.exec_driver_sql(statement)
+    events = [
+        run_event(job="kept0", outputs=[dataset("k0")], at=1),
+        run_event(job="refused", outputs=[dataset("r")], at=2),
+        run_event(job="kept1", outputs=[dataset("k1")], at=3),
+    ]
+    results = store.ingest_many(json.dumps(e).encode() for e in events)
+    assert [r.error is None for r in results] == [True, False, True]
+    assert "refused by a trigger" in str(results[1].error)
+    assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"kept0", "kept1"}
+    assert len(list(store.export_events())) == 2
+    assert verify_chain(store).ok
 
 
 def test_ingest_appends_and_reads_project_what_was_accepted(store):

@@ -9,12 +9,14 @@ statements run on the driver's cursor, compiled once (:mod:`headwater.store.prep
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 
 from headwater.store.jsontext import json_dumps
 from headwater.store.prepared import Prepared
@@ -22,11 +24,33 @@ from headwater.store.prepared import Prepared
 Row = Mapping[str, Any]
 
 
+def driver_error(exc: Exception, base: type[Exception]) -> DBAPIError:
+    """The SQLAlchemy error (``IntegrityError``, ``OperationalError``, ...) that
+    :meth:`Connection.execute` raises for the driver's error ``exc`` (``base``: the driver's
+    ``Error`` class)."""
+    error = DBAPIError.instance(None, None, exc, base)
+    assert isinstance(error, DBAPIError)  # a driver's error always maps to one
+    return error
+
+
+@contextmanager
+def _as_sqlalchemy_errors(conn: Connection) -> Iterator[None]:
+    """Raise what the driver raises as SQLAlchemy's errors: the calls here bypass
+    :meth:`Connection.execute`, and callers catch ``DBAPIError`` (a refused batch is retried
+    event by event)."""
+    base = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as exc:
+        raise driver_error(exc, base) from exc
+
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     """Insert ``rows`` (dicts with the same keys) known not to be in ``table`` yet.
 
     ``COPY`` on PostgreSQL, ``executemany`` of the table's INSERT on SQLite (see
-    :func:`execute_many`). A row the database refuses fails the whole call, as one statement.
+    :func:`execute_many`). A row the database refuses fails the whole call, as one statement,
+    with SQLAlchemy's error for it.
     """
     if not rows:
         return
@@ -40,8 +64,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(command) as copy:
-        copy.set_types(types)
+    with _as_sqlalchemy_errors(conn), raw.cursor() as cursor, cursor.copy(command) as copy:
+        if types is not None:
+            copy.set_types(types)
         if not json_columns:
             for row in rows:
                 copy.write_row([row[c] for c in columns])
@@ -53,13 +78,15 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
 
 
 @lru_cache(maxsize=64)
-def _copy_of(table: Table, columns: tuple[str, ...]) -> tuple[Any, list[str]]:
-    """The binary ``COPY`` of ``columns`` into ``table`` and the columns' PostgreSQL types.
+def _copy_of(table: Table, columns: tuple[str, ...]) -> tuple[Any, list[str] | None]:
+    """The ``COPY`` of ``columns`` into ``table`` and the columns' PostgreSQL types.
 
     Binary rows cost psycopg a quarter of the text format's time and the server no parsing
     (a BYTEA column's hex text, for one); the types are the columns' as the dialect renders
-    them (``VARCHAR(64)`` is ``varchar``).
+    them (``VARCHAR(64)`` is ``varchar``). A type psycopg has no binary adapter for makes the
+    table's ``COPY`` text (types None), which the server converts.
     """
+    import psycopg
     from psycopg import sql
 
     dialect = postgresql.dialect()
@@ -67,10 +94,11 @@ def _copy_of(table: Table, columns: tuple[str, ...]) -> tuple[Any, list[str]]:
         re.sub(r"\(.*\)", "", table.c[c].type.compile(dialect=dialect)).strip().lower()
         for c in columns
     ]
-    command = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+    binary = all(psycopg.adapters.types.get(name) is not None for name in types)
+    command = sql.SQL("COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")).format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    return command, types
+    return command, types if binary else None
 
 
 def execute_many(conn: Connection, statement: Any, rows: Sequence[Row]) -> None:
@@ -89,7 +117,8 @@ def execute_many(conn: Connection, statement: Any, rows: Sequence[Row]) -> None:
     assert driver is not None
     cursor = driver.cursor()
     try:
-        cursor.executemany(prepared.sql, [prepared.parameters(r) for r in rows])
+        with _as_sqlalchemy_errors(conn):
+            cursor.executemany(prepared.sql, [prepared.parameters(r) for r in rows])
     finally:
         cursor.close()
 

@@ -71,6 +71,7 @@ from headwater.store.base import (
     StoreError,
     TableEdges,
 )
+from headwater.store.bulk import driver_error
 from headwater.store.column_index import ColumnIndex
 from headwater.store.group_commit import GroupCommit
 from headwater.store.ingest import (
@@ -153,10 +154,8 @@ def normalize_url(url: str) -> str:
 
 
 def _dbapi_error(exc: sqlite3.Error) -> DBAPIError:
-    """The SQLAlchemy error (``OperationalError``, ``IntegrityError``, ...) for a driver's error."""
-    error = DBAPIError.instance(None, None, exc, sqlite3.Error)
-    assert isinstance(error, DBAPIError)  # a driver's error always maps to one
-    return error
+    """The SQLAlchemy error (``OperationalError``, ``IntegrityError``, ...) for SQLite's error."""
+    return driver_error(exc, sqlite3.Error)
 
 
 def create_engine_for(url: str, *, wait: bool = True) -> Engine:
