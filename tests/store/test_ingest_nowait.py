@@ -18,7 +18,7 @@ from headwater.model import DatasetId
 from headwater.store import open_store
 from headwater.store import schema as t
 from headwater.store.audit import verify_chain
-from headwater.store.ingest import _LOG_COLUMNS, _event_columns
+from headwater.store.ingest import _LOG_COLUMNS, event_columns
 from headwater.store.prepared import Prepared
 
 LOGGED = [c.name for c in t.events.c if c.name not in ("id", "received_at")]
@@ -115,7 +115,7 @@ def test_the_prepared_insert_names_every_logged_column():
 
     from headwater.model.events import parse_event
 
-    row = _event_columns(parse_event(_events(1)[0]), datetime.now(UTC))
+    row = event_columns(parse_event(_events(1)[0]), datetime.now(UTC))
     assert (
         set(row) | {"prev_hash", "chain_hash"}
         == set(_LOG_COLUMNS)

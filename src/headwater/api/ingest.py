@@ -48,10 +48,7 @@ async def _body(request: Request) -> bytes:
 async def post_lineage(request: Request) -> Response:
     """Store one RunEvent, DatasetEvent or JobEvent. 201 (also for a duplicate, which changes nothing)."""
     body = await _body(request)
-    store = request.app.state.store
-    result = store.ingest_nowait(body)  # SQLite: on the loop, when no other writer holds the lock
-    if result is None:
-        result = await run_in_threadpool(store.ingest, body)
+    result = await request.app.state.store.ingest_async(body)  # on the loop when it can
     payload = {
         "eventId": result.event_id,
         "duplicate": result.duplicate,

@@ -10,6 +10,7 @@ stay thin. SQLite and PostgreSQL share one SQLAlchemy implementation
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,6 +163,20 @@ class LineageStore(abc.ABC):
             headwater.model.EventValidationError: not a valid event (nothing stored).
         """
         return None
+
+    async def ingest_async(self, payload: Payload) -> IngestResult:
+        """:meth:`ingest` for a caller on an event loop (the server's requests), which it must
+        not block. This default runs :meth:`ingest_nowait`, then :meth:`ingest` in a worker
+        thread; a store with an asynchronous path of its own overrides it.
+
+        Raises:
+            headwater.model.EventParseError: not JSON (nothing stored).
+            headwater.model.EventValidationError: not a valid event (nothing stored).
+        """
+        result = self.ingest_nowait(payload)
+        if result is not None:
+            return result
+        return await asyncio.to_thread(self.ingest, payload)
 
     @abc.abstractmethod
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:

@@ -190,7 +190,7 @@ def append_one(conn: Connection, event: ValidatedEvent, received_at: datetime) -
     Returns:
         ``(event id, duplicate)``.
     """
-    row = _event_columns(event, received_at)  # the statement links it to the chain
+    row = event_columns(event, received_at)  # the statement links it to the chain
     for attempt in (0, 1):
         try:
             new_id, existing = conn.execute(LOG.append_one, row).one()
@@ -200,7 +200,7 @@ def append_one(conn: Connection, event: ValidatedEvent, received_at: datetime) -
                 raise
     if new_id is not None:
         return int(new_id), False
-    _require_head(existing)  # neither appended nor found: no head row to move
+    require_head(existing)  # neither appended nor found: no head row to move
     return int(existing), True
 
 
@@ -225,7 +225,7 @@ class SqliteAppend:
         head, existing = self._head_and_hash.execute(cursor, {"h": event.content_hash}).fetchone()
         if existing is not None:
             return int(existing), True
-        row = _log_row(event, _require_head(head), received_at)
+        row = _log_row(event, require_head(head), received_at)
         event_id = int(self._insert.execute(cursor, row).fetchone()[0])
         self._move_head.execute(cursor, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
         return event_id, False
@@ -233,10 +233,10 @@ class SqliteAppend:
 
 def lock_chain(conn: Connection) -> str:
     """Lock the chain head until the transaction ends and return it (the newest chain hash)."""
-    return _require_head(conn.execute(LOG.lock_head).scalar())
+    return require_head(conn.execute(LOG.lock_head).scalar())
 
 
-def _require_head(value: Any) -> Any:
+def require_head(value: Any) -> Any:
     """``value``, read from the chain head; a missing head row is an error, never a new chain."""
     if value is None:
         msg = "the event log has no chain head: run `headwater db upgrade`"
@@ -265,7 +265,7 @@ def append(
         head, existing = conn.execute(LOG.head_and_hash, {"h": event.content_hash}).one()
         if existing is not None:
             return [(int(existing), True)]
-        row = _log_row(event, _require_head(head), received_at)
+        row = _log_row(event, require_head(head), received_at)
         event_id = int(conn.execute(LOG.insert_one_event, row).scalar_one())
         conn.execute(LOG.move_head, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
         return [(event_id, False)]
@@ -308,13 +308,13 @@ def _logged_ids(conn: Connection, hashes: list[str]) -> dict[str, int]:
 
 def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[str, Any]:
     """The ``events`` row of ``event``, linked after the chain hash ``prev``."""
-    row = _event_columns(event, received_at)
+    row = event_columns(event, received_at)
     row["prev_hash"] = prev
     row["chain_hash"] = chain(prev, event.content_hash)
     return row
 
 
-def _event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, Any]:
+def event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, Any]:
     """The ``events`` columns of ``event`` but its links in the chain."""
     return {
         "content_hash": event.content_hash,

@@ -10,6 +10,7 @@ array with ``json_each`` or ``jsonb_array_elements``). Every query is built with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -54,6 +55,7 @@ from headwater.model.events import (
 from headwater.model.nodes import DatasetId, JobId
 from headwater.store import schema as t
 from headwater.store import traversal, views
+from headwater.store.async_append import AsyncAppender
 from headwater.store.base import (
     SEARCH_MATCHES,
     BatchItemResult,
@@ -314,6 +316,8 @@ class SqlStore(LineageStore):
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite: connections whose writes fail at once rather than wait (ingest_nowait).
         self._nowait = create_engine_for(url, wait=False) if self.dialect == "sqlite" else None
+        # PostgreSQL: single events from an event loop, on an asyncio connection.
+        self._async = AsyncAppender(self.engine.url) if self.dialect == "postgresql" else None
         self._sqlite_append = (
             SqliteAppend(self._nowait.dialect) if self._nowait is not None else None
         )
@@ -339,6 +343,8 @@ class SqlStore(LineageStore):
         self.engine.dispose()
         if self._nowait is not None:
             self._nowait.dispose()
+        if self._async is not None:
+            self._async.close()
 
     # -- writes ------------------------------------------------------------------------------
     def ingest(self, payload: Payload) -> IngestResult:
@@ -361,11 +367,35 @@ class SqlStore(LineageStore):
         """
         if self._nowait is None:
             return None
-        event = parse_event(payload)
+        return self._append_now(parse_event(payload))
+
+    def _append_now(self, event: ValidatedEvent) -> IngestResult | None:
+        """SQLite: :meth:`ingest_nowait` of a validated event."""
+        assert self._nowait is not None
         logged = self._append_on_driver(self._nowait, event, datetime.now(UTC), wait=False)
         if logged is None:
             return None
         return self._appended([event], [logged])[0]
+
+    async def ingest_async(self, payload: Payload) -> IngestResult:
+        """Validate and append one event from an event loop, without blocking it.
+
+        Validation runs on the loop (CPU only). Then, on SQLite, the append too when no other
+        writer holds the file's lock (:meth:`ingest_nowait`); on PostgreSQL, on an asyncio
+        connection when no other append of this store is in flight
+        (:class:`headwater.store.async_append.AsyncAppender`: no worker thread's two wake-ups,
+        a third of a single append). Otherwise in a worker thread through group commit
+        (:meth:`ingest`), which shares the commit of appends in flight.
+        """
+        event = parse_event(payload)
+        if self._nowait is not None:
+            result = self._append_now(event)
+            if result is not None:
+                return result
+        elif self._async is not None and not self._async.busy and not self._group.busy:
+            logged = await self._async.append(event, datetime.now(UTC))
+            return self._appended([event], [logged])[0]
+        return await asyncio.to_thread(self._group.submit, event)
 
     def _append_on_driver(
         self, engine: Engine, event: ValidatedEvent, received: datetime, *, wait: bool

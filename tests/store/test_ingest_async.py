@@ -1,0 +1,92 @@
+"""``ingest_async``: single events from an event loop, on both backends.
+
+On PostgreSQL an uncontended event goes through an asyncio connection
+(``headwater.store.async_append``); it must log exactly what ``ingest`` logs, survive a dropped
+connection and another event loop, and leave nothing of a rejected event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+from test_ingest_nowait import LOGGED, _events
+
+from factories import dataset, run_event
+from headwater.model import EventValidationError, JobId
+from headwater.store import open_store
+from headwater.store import schema as t
+from headwater.store.audit import verify_chain
+
+
+def _log(store) -> list[tuple]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(*(t.events.c[c] for c in LOGGED)).order_by(t.events.c.id))
+        return [tuple(r) for r in rows]
+
+
+def test_it_logs_what_ingest_logs(store_url, twin_store_url):
+    payloads = _events(6)
+    waiting, looping = open_store(store_url), open_store(twin_store_url)
+
+    async def send() -> list:
+        return [await looping.ingest_async(p) for p in payloads]
+
+    for p in payloads:
+        waiting.ingest(p)
+    results = asyncio.run(send())
+    assert [r.duplicate for r in results] == [False] * 6
+    assert _log(looping) == _log(waiting) and len(_log(looping)) == 6
+    assert verify_chain(looping).ok
+    again = asyncio.run(looping.ingest_async(payloads[2]))  # another loop, a duplicate
+    assert again.duplicate and again.event_id == results[2].event_id
+    assert len(_log(looping)) == 6
+    assert len(looping.list_runs(JobId("pipelines", "job0"))[0]) == 2
+    waiting.close()
+    looping.close()
+
+
+def test_concurrent_events_each_logged_once(store):
+    """From one loop at once: the first goes on the loop, the rest through group commit."""
+    payloads = _events(30)
+
+    async def send() -> list:
+        return await asyncio.gather(*(store.ingest_async(p) for p in payloads + payloads[:10]))
+
+    results = asyncio.run(send())
+    assert sum(not r.duplicate for r in results) == 30
+    ids = {r.event_id for r in results}
+    assert len(ids) == 30
+    assert len(_log(store)) == 30 and verify_chain(store).ok
+
+
+def test_a_rejected_event_leaves_nothing(store):
+    asyncio.run(store.ingest_async(_events(1)[0]))
+    bad = run_event(job="bad", outputs=[dataset("x")])
+    bad["run"]["runId"] = 7
+    with pytest.raises(EventValidationError):
+        asyncio.run(store.ingest_async(bad))
+    assert len(_log(store)) == 1 and verify_chain(store).ok
+
+
+@pytest.mark.postgres
+def test_a_dropped_connection_is_replaced(fresh_postgres_url):
+    store = open_store(fresh_postgres_url)
+    payloads = _events(2)
+
+    async def send() -> None:
+        await store.ingest_async(payloads[0])
+        with store.engine.begin() as conn:  # the server ends the loop's connection
+            dropped = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            assert any(dropped)
+        await store.ingest_async(payloads[1])
+
+    asyncio.run(send())
+    assert len(_log(store)) == 2 and verify_chain(store).ok
+    store.close()
