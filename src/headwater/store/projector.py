@@ -31,16 +31,20 @@ class BackgroundProjector:
         store: the store whose appends it projects.
         gather: seconds to wait after a wake-up, so that one transaction projects a batch.
         poll: seconds between checks when nothing wakes it (appends by other processes).
-        batch: events per projection transaction (short, so appends do not wait long).
+        batch: events per projection transaction (None: :func:`follower_batch`).
     """
 
     def __init__(
-        self, store: LineageStore, gather: float = 0.5, poll: float = 1.0, batch: int = 500
+        self,
+        store: LineageStore,
+        gather: float = 0.5,
+        poll: float = 1.0,
+        batch: int | None = None,
     ) -> None:
         self.store = store
         self.gather = gather
         self.poll = poll
-        self.batch = batch
+        self.batch = follower_batch(store) if batch is None else batch
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,7 +86,7 @@ def follow(
     store: LineageStore,
     stop: threading.Event,
     interval: float = 0.25,
-    batch: int = 500,
+    batch: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Project whatever was appended, every ``interval`` seconds, until ``stop`` is set.
@@ -94,12 +98,13 @@ def follow(
         store: the store to follow.
         stop: set it to end the loop (after the batch in flight).
         interval: seconds between polls.
-        batch: events per projection transaction.
+        batch: events per projection transaction (None: :func:`follower_batch`).
         on_batch: called with the number of events after each catch-up that projected some.
 
     Returns:
         How many events it projected.
     """
+    batch = follower_batch(store) if batch is None else batch
     total = 0
     while not stop.is_set():
         started = time.monotonic()
@@ -114,6 +119,17 @@ def follow(
                 on_batch(done)
         stop.wait(pause_after(done, batch, time.monotonic() - started, interval, store))
     return total
+
+
+def follower_batch(store: LineageStore) -> int:
+    """Events per transaction of a projector that runs beside appends.
+
+    500 where projection and appends do not share a lock (PostgreSQL). 100 on SQLite, where an
+    append waits for the projector's transaction: a batch of 500 held the file's lock about
+    0.4 s (the longest a single event then waited), 100 about 0.08 s, for some 8% more
+    projection time per event.
+    """
+    return 100 if store.projection_locks_writers else 500
 
 
 def pause_after(
