@@ -22,6 +22,7 @@ from headwater.store.base import BatchItemResult, LineageStore
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_BODY = 64 * 1024 * 1024
+_EVENT_ITEM = (dict, Decoded)  # a batch item that is an object (decoded, with or without bytes)
 
 
 async def _body(request: Request) -> bytes:
@@ -93,9 +94,6 @@ async def post_batch(request: Request) -> Response:
         "failedEvents": failed,
     }
     return JSONResponse(summary, status_code=200 if not failed else 207)
-
-
-_EVENT_ITEM = (dict, Decoded)
 
 
 @pausing_gc  # the decoded array: many objects, freed by reference counting
