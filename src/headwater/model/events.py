@@ -109,35 +109,43 @@ def _small_float(text: bytes) -> bool:
     """Whether orjson's compact ``text`` may hold a float it writes unlike the standard library:
     a number token holding ``0.0000`` or ending in a one-digit negative exponent.
 
-    It finds the candidates with ``bytes.find`` and reads to the token's ends: a number follows
-    ``:``, ``,`` or ``[`` and precedes ``,``, ``]`` or ``}`` (or starts or ends the text), so
-    such bytes inside a string (a time's ``00:00.000000Z``) pass unless they look like a value
-    there too, which only costs the slow path.
+    It finds the candidates with ``bytes.find`` and keeps those that are values
+    (:func:`_in_value`), so such bytes inside a string (a time's ``00:00.000000Z``) pass unless
+    they look like a value there too, which only costs the slow path.
     """
     for needle in (b"0.0000", b"e-"):
         i = text.find(needle)
         while i != -1:
-            end = i
-            if needle == b"e-":
-                tail = text[i + 2 : i + 4]
-                short = (
-                    len(tail) >= 1
-                    and tail[0] in _DIGITS
-                    and (len(tail) == 1 or tail[1] not in _DIGITS)
-                )
-                end = i if short and i > 0 and text[i - 1] in _DIGITS else -1
-            if end != -1:
-                start = end
-                while start > 0 and text[start - 1] in _NUMBER_BYTES:
-                    start -= 1
-                after = i + len(needle)
-                while after < len(text) and text[after] in _NUMBER_BYTES:
-                    after += 1
-                ends = after == len(text) or text[after] in _AFTER_VALUE
-                if ends and (start == 0 or text[start - 1] in _BEFORE_VALUE):
-                    return True
+            if (needle == b"0.0000" or _one_digit_exponent(text, i)) and _in_value(
+                text, i, i + len(needle)
+            ):
+                return True
             i = text.find(needle, i + 1)
     return False
+
+
+def _one_digit_exponent(text: bytes, i: int) -> bool:
+    """Whether the ``e-`` at ``i`` follows a digit and precedes exactly one digit."""
+    tail = text[i + 2 : i + 4]
+    return (
+        i > 0
+        and text[i - 1] in _DIGITS
+        and len(tail) >= 1
+        and tail[0] in _DIGITS
+        and (len(tail) == 1 or tail[1] not in _DIGITS)
+    )
+
+
+def _in_value(text: bytes, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` lies in a number that is a value of compact JSON: a number
+    follows ``:``, ``,`` or ``[`` and precedes ``,``, ``]`` or ``}`` (or starts or ends the
+    text)."""
+    while start > 0 and text[start - 1] in _NUMBER_BYTES:
+        start -= 1
+    while end < len(text) and text[end] in _NUMBER_BYTES:
+        end += 1
+    before = start == 0 or text[start - 1] in _BEFORE_VALUE
+    return before and (end == len(text) or text[end] in _AFTER_VALUE)
 
 
 def canonical_json(data: Any, raw: bytes | None = None) -> bytes:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, any_, bindparam
+from sqlalchemy import JSON, ColumnElement, Connection, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
@@ -123,7 +123,7 @@ def execute_many(conn: Connection, statement: Any, rows: Sequence[Row]) -> None:
         cursor.close()
 
 
-def among(column: Any, name: str, *, arrays: bool) -> Any:
+def among(column: Any, name: str, *, arrays: bool) -> ColumnElement[bool]:
     """``column`` is one of the list given as parameter ``name`` at execution.
 
     Args:

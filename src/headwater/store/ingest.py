@@ -251,9 +251,9 @@ def append(
 
     It locks the chain head first. One look-up of the content hashes already logged, one bulk
     insert (:func:`headwater.store.bulk.insert_rows`: ``COPY`` on PostgreSQL), one read of the
-    new ids and one update of the head, whatever the number of events; a single event takes three statements on SQLite (head and look-up together, an
-    insert returning its id, the head's update). On PostgreSQL a single event goes through
-    :func:`append_one` instead.
+    new ids and one update of the head, whatever the number of events; a single event takes
+    three statements on SQLite (head and look-up together, an insert returning its id, the
+    head's update). On PostgreSQL a single event goes through :func:`append_one` instead.
 
     Returns:
         ``(event id, duplicate)`` per event, in order; a duplicate has the id of the logged event.

@@ -20,7 +20,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class Prepared:
-    """One statement compiled for one dialect with a positional paramstyle (SQLite's ``?``).
+    """One statement compiled for one dialect with a positional paramstyle (SQLite's ``?``, or
+    psycopg's ``%s`` with ``paramstyle="format"``).
 
     Args:
         statement: the Core statement.

@@ -71,13 +71,11 @@ class BackgroundProjector:
             self._wake.clear()
             done = self.batch
             while done == self.batch and not self._stop.is_set():  # behind: batch by batch
-                started = time.monotonic()
                 try:
-                    done = self.store.catch_up(limit=self.batch, batch=self.batch)
+                    done, pause = project_once(self.store, self.batch, 0.0)
                 except Exception:  # a database hiccup must not end the thread; reads catch up
                     log.exception("background projection failed; retrying")
                     break
-                pause = pause_after(done, self.batch, time.monotonic() - started, 0.0, self.store)
                 if pause and self._stop.wait(pause):
                     break
 
@@ -107,18 +105,25 @@ def follow(
     batch = follower_batch(store) if batch is None else batch
     total = 0
     while not stop.is_set():
-        started = time.monotonic()
         try:
-            done = store.catch_up(limit=batch, batch=batch)  # one transaction
+            done, pause = project_once(store, batch, interval)
         except Exception:  # a database hiccup must not end the loop; reads catch up anyway
             log.exception("projection failed; retrying")
-            done = 0
+            done, pause = 0, interval
         if done:
             total += done
             if on_batch is not None:
                 on_batch(done)
-        stop.wait(pause_after(done, batch, time.monotonic() - started, interval, store))
+        stop.wait(pause)
     return total
+
+
+def project_once(store: LineageStore, batch: int, interval: float) -> tuple[int, float]:
+    """Project up to ``batch`` events in one transaction; how many, and the seconds to wait
+    before the next (:func:`pause_after`; ``interval`` once caught up)."""
+    started = time.monotonic()
+    done = store.catch_up(limit=batch, batch=batch)
+    return done, pause_after(done, batch, time.monotonic() - started, interval, store)
 
 
 def follower_batch(store: LineageStore) -> int:

@@ -155,9 +155,8 @@ def normalize_url(url: str) -> str:
     raise StoreError(msg)
 
 
-_NOWAIT_POLL = (
-    0.25  # SQLite: seconds an event loop's append tries for the lock before a thread waits
-)
+# SQLite: seconds an event loop's append tries for the lock before a worker thread waits for it
+_NOWAIT_POLL = 0.25
 
 
 def _dbapi_error(exc: sqlite3.Error) -> DBAPIError:

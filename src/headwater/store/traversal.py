@@ -35,7 +35,6 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
-    any_,
     bindparam,
     case,
     cast,
@@ -48,11 +47,12 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 
 from headwater.model.nodes import DatasetId, JobId
 from headwater.store import schema as t
 from headwater.store.base import Json, ReachedColumn, TableEdges
+from headwater.store.bulk import among
 
 _EDGE_ID_LIMIT = 1 << 40  # column edge ids stay below this (a trillion edges)
 
@@ -348,11 +348,11 @@ def ids_in(dialect: str, column: Any) -> ColumnElement[bool]:
     parameter, ``ids`` (pass :func:`id_list` of them): no statement to rebuild per list size, no
     placeholder per key, and one round trip.
 
-    SQLite reads the keys from a JSON array (``json_each``), PostgreSQL from an array (``ANY``).
+    SQLite reads the keys from a JSON array (``json_each``), PostgreSQL from an array (``ANY``,
+    :func:`headwater.store.bulk.among`).
     """
     if dialect == "postgresql":
-        element = Text if column.type.python_type is str else BigInteger
-        return column == any_(bindparam("ids", type_=ARRAY(element)))
+        return among(column, "ids", arrays=True)
     each = func.json_each(bindparam("ids", type_=Text)).table_valued("value")
     return column.in_(select(each.c.value))
 
