@@ -15,6 +15,7 @@ from headwater.cli.main import app
 from headwater.model import FieldId, JobId
 from headwater.pipelines import REFERENCE, Runner, load_pipeline
 from headwater.store import NotFound, open_store
+from tampering import edit_body
 
 
 @pytest.fixture(scope="module")
@@ -195,12 +196,7 @@ def test_audit_verify_detects_tampering(demo, tmp_path):
         with contextlib.suppress(FileNotFoundError):
             shutil.copy(source + suffix, str(copy) + suffix)
     engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
-    with engine.begin() as conn:
-        conn.execute(
-            sqlalchemy.text(
-                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'customer', 'kustomer') AS BLOB) WHERE id = 5"
-            )
-        )
+    edit_body(engine, 5, "customer", "kustomer")
     bad = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{copy}"])
     assert (
         bad.exit_code == 1 and "chain broken at event 5" in bad.output and "altered" in bad.output
@@ -213,11 +209,7 @@ def test_audit_verify_detects_tampering(demo, tmp_path):
             "DELETE FROM events WHERE id = :id",
         ):
             conn.execute(sqlalchemy.text(sql), {"id": newest})
-        conn.execute(  # and undo the edit, so that only the missing tail is wrong
-            sqlalchemy.text(
-                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'kustomer', 'customer') AS BLOB) WHERE id = 5"
-            )
-        )
+    edit_body(engine, 5, "kustomer", "customer")  # undo the edit: only the missing tail is wrong
     cut = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{copy}"])
     assert cut.exit_code == 1 and "newest events were removed" in cut.output, cut.output
 

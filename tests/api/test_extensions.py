@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy
 
 from factories import checked_dataset, dataset, run_event
+from tampering import edit_body
 
 PARENT = str(uuid.uuid4())
 
@@ -157,12 +158,7 @@ def test_chain_verification_and_pii(make_client, tmp_path):
     ok = client.get("/api/v1/headwater/audit/verify").json()
     assert ok == {"ok": True, "checked": 3, "firstBadId": None, "reason": None, "pruned": 0}
     engine = sqlalchemy.create_engine(f"sqlite:///{db}")
-    with engine.begin() as conn:
-        conn.execute(
-            sqlalchemy.text(
-                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'j1', 'jX') AS BLOB) WHERE id = 2"
-            )
-        )
+    edit_body(engine, 2, "j1", "jX")
     engine.dispose()
     bad = client.get("/api/v1/headwater/audit/verify").json()
     assert bad["ok"] is False and bad["firstBadId"] == 2 and "altered" in bad["reason"]

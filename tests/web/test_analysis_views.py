@@ -14,6 +14,7 @@ import pytest
 from headwater.capture.quality import emit_check_run
 from headwater.capture.transport import make_client
 from headwater.store import open_store
+from tampering import edit_body
 
 pytestmark = pytest.mark.e2e
 
@@ -353,13 +354,7 @@ def tampered_server(
     db, _, _ = lineage_db
     copy = _copy_of(db, tmp_path_factory, "tampered")
     engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
-    with engine.begin() as conn:
-        conn.execute(
-            sqlalchemy.text(
-                "UPDATE events SET raw = CAST(replace(CAST(raw AS TEXT), 'customer', 'kustomer')"
-                " AS BLOB) WHERE id = 5"
-            )
-        )
+    edit_body(engine, 5, "customer", "kustomer")
     engine.dispose()
     with serve(copy) as url:
         yield url

@@ -96,6 +96,11 @@ class LogStatements:
         return self.head.with_for_update()
 
     @cached_property
+    def newest_id(self) -> Any:
+        """The newest logged event's id (0 for an empty log)."""
+        return select(func.coalesce(func.max(t.events.c.id), 0))
+
+    @cached_property
     def move_head(self) -> Any:
         head = t.chain_head.c
         return (
@@ -251,7 +256,8 @@ def append(
 
     It locks the chain head first. One look-up of the content hashes already logged, one bulk
     insert (:func:`headwater.store.bulk.insert_rows`: ``COPY`` on PostgreSQL), one read of the
-    new ids and one update of the head, whatever the number of events; a single event takes
+    new ids (SQLite: of the newest id before, the new rows then numbered after it) and one
+    update of the head, whatever the number of events; a single event takes
     three statements on SQLite (head and look-up together, an insert returning its id, the
     head's update). On PostgreSQL a single event goes through :func:`append_one` instead.
 
@@ -272,19 +278,27 @@ def append(
     prev = lock_chain(conn)
     known = _logged_ids(conn, sorted({e.content_hash for e in events}))
     rows: list[dict[str, Any]] = []
-    fresh: list[str] = []
+    fresh: set[str] = set()
     for event in events:
         if event.content_hash in known or event.content_hash in fresh:
             continue
         rows.append(_log_row(event, prev, received_at))
-        fresh.append(event.content_hash)
+        fresh.add(event.content_hash)
         prev = rows[-1]["chain_hash"]
     if rows:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # the transaction holds the write lock: the next ids are the log's to give
+            first = int(conn.execute(LOG.newest_id).scalar_one()) + 1
+            for k, row in enumerate(rows):
+                row["id"] = first + k
         insert_rows(conn, t.events, rows)
         conn.execute(
             LOG.move_head, {"chain": rows[-1]["chain_hash"], "prev": rows[-1]["prev_hash"]}
         )
-        known.update(_logged_ids(conn, fresh))  # ids by content hash (unique, indexed)
+        if sqlite:
+            known.update({row["content_hash"]: row["id"] for row in rows})
+        else:  # PostgreSQL's sequence gave them: by content hash (unique, indexed)
+            known.update(_logged_ids(conn, sorted(fresh)))
     results: list[tuple[int, bool]] = []
     seen: set[str] = set()
     for event in events:

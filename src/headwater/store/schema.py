@@ -17,19 +17,19 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import BYTEA, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
+
+from headwater.store.eventbody import EventBody
 
 metadata = MetaData()
 
 Json = JSON().with_variant(JSONB(), "postgresql")
-Bytes = LargeBinary().with_variant(BYTEA(), "postgresql")
 Id = BigInteger().with_variant(
     Integer(), "sqlite"
 )  # SQLite autoincrements INTEGER PRIMARY KEY only
@@ -50,7 +50,7 @@ events = Table(
     Column("job_namespace", Text),
     Column("job_name", Text),
     Column("producer", Text),
-    Column("raw", Bytes, nullable=False),
+    Column("raw", EventBody(), nullable=False),  # zstd-compressed on SQLite
     Index("ix_events_time", "event_time"),  # /api/v1/events/lineage; nothing reads by run or job
 )
 
