@@ -17,7 +17,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
-from headwater.store.bulk import _copy_of, among, execute_many, insert_rows
+from headwater.store.bulk import (
+    _copy_of,
+    among,
+    among_pairs,
+    execute_many,
+    insert_rows,
+    pair_values,
+)
 from headwater.store.schema import Json
 from headwater.store.sql import create_engine_for
 
@@ -96,6 +103,18 @@ def test_execute_many_and_among(engine):
         assert list(conn.execute(query, {"ids": []}).scalars()) == []
         by_name = select(things.c.id).where(among(things.c.name, "names", arrays=arrays))
         assert list(conn.execute(by_name, {"names": ["three"]}).scalars()) == [3]
+
+
+def test_among_pairs(engine):
+    with engine.begin() as conn:
+        execute_many(conn, things.insert(), ROWS)  # (1, "one"), (2, None), (3, "three")
+        arrays = conn.dialect.name == "postgresql"
+        query = among_pairs(select(things.c.id), things.c.id, things.c.name, arrays=arrays)
+        asked = [(1, "three"), (3, "one"), (3, "three")]
+        got = set(conn.execute(query, pair_values(asked, arrays=arrays)).scalars())
+        # PostgreSQL: each column's list, which admits the mixed pair (1, "one") too
+        assert got == ({1, 3} if arrays else {3})
+        assert list(conn.execute(query, pair_values([], arrays=arrays)).scalars()) == []
 
 
 @pytest.mark.postgres

@@ -9,12 +9,24 @@ statements run on the driver's cursor, compiled once (:mod:`headwater.store.prep
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Connection, Table, any_, bindparam
+import orjson
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    func,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
@@ -135,6 +147,40 @@ def among(column: Any, name: str, *, arrays: bool) -> ColumnElement[bool]:
     if arrays:
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def among_pairs(query: Select[Any], first: Any, second: Any, *, arrays: bool) -> Select[Any]:
+    """``query`` kept to the rows whose ``(first, second)`` is one of the pairs given at
+    execution (:func:`pair_values`); both columns lead a unique index of their table.
+
+    Args:
+        arrays: ``first = ANY(:firsts) AND second = ANY(:seconds)`` (PostgreSQL), which also
+            keeps rows of mixed pairs (the caller keeps those it asked for); else the table
+            joined with the pairs read from one JSON array parameter (SQLite's ``json_each``):
+            one index probe per pair. Two ``IN`` lists made SQLite probe every combination of
+            their values: 250,000 probes and 34 ms for 500 pairs, the join 1.2 ms.
+    """
+    if arrays:
+        return query.where(
+            among(first, "firsts", arrays=True), among(second, "seconds", arrays=True)
+        )
+    each = func.json_each(bindparam("pairs", type_=Text)).table_valued("value")
+    on = and_(
+        first == func.json_extract(each.c.value, "$[0]"),
+        second == func.json_extract(each.c.value, "$[1]"),
+    )
+    return query.join_from(each, first.table, on)
+
+
+def pair_values(pairs: Iterable[tuple[Any, Any]], *, arrays: bool) -> dict[str, Any]:
+    """The parameters of an :func:`among_pairs` query for these pairs."""
+    ordered = sorted(set(pairs))
+    if arrays:
+        return {
+            "firsts": sorted({a for a, _ in ordered}),
+            "seconds": sorted({b for _, b in ordered}),
+        }
+    return {"pairs": orjson.dumps(ordered).decode()}
 
 
 @lru_cache(maxsize=64)

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select, update
 from headwater.model.events import ValidatedEvent
 from headwater.sql.spark_plan import with_plan_lineage
 from headwater.store import schema as t
-from headwater.store.bulk import among, execute_many, insert_rows
+from headwater.store.bulk import among, among_pairs, execute_many, insert_rows, pair_values
 from headwater.store.ingest import (
     RUN_STATES,
     TERMINAL,
@@ -213,8 +213,9 @@ class Writes:
 
 class _Loads:
     """The load step's queries, built once per kind of dialect (each built per batch cost more
-    than it ran on small batches); lists (``keys``, ``ids``, ``versions``) are one parameter each
-    (:func:`headwater.store.bulk.among`).
+    than it ran on small batches); lists (``keys``, ``ids``) are one parameter each
+    (:func:`headwater.store.bulk.among`), and so are lists of pairs
+    (:func:`headwater.store.bulk.among_pairs`).
 
     Args:
         arrays: PostgreSQL's ``= ANY(array)`` rather than expanding ``IN`` lists.
@@ -261,9 +262,7 @@ class _Loads:
     @cached_property
     def dataset_versions(self) -> Any:
         dv = t.dataset_versions
-        return select(dv).where(
-            and_(self._in(dv.c.dataset_id, "ids"), self._in(dv.c.version, "versions"))
-        )
+        return among_pairs(select(dv), dv.c.dataset_id, dv.c.version, arrays=self.arrays)
 
     @cached_property
     def top_versions(self) -> Any:
@@ -289,9 +288,8 @@ class _Loads:
     @cached_property
     def job_version_ids(self) -> Any:
         jv = t.job_versions
-        return select(jv.c.id, jv.c.job_id, jv.c.version).where(
-            and_(self._in(jv.c.job_id, "ids"), self._in(jv.c.version, "versions"))
-        )
+        query = select(jv.c.id, jv.c.job_id, jv.c.version)
+        return among_pairs(query, jv.c.job_id, jv.c.version, arrays=self.arrays)
 
 
 @lru_cache(maxsize=2)
@@ -492,11 +490,9 @@ class _Batch:
                     outputs.add(dataset_id)
         pairs = [(d, v) for d, versions in wanted.items() for v in versions]
         for chunk in _chunks(pairs):
-            # a version id embeds its dataset's id, so these two lists select exactly the pairs
-            values = {
-                "ids": sorted({d for d, _ in chunk}),
-                "versions": sorted({v for _, v in chunk}),
-            }
+            # a version id embeds its dataset's id, so even PostgreSQL's two lists select only
+            # these pairs
+            values = pair_values(chunk, arrays=self.loads.arrays)
             for r in self.conn.execute(self.loads.dataset_versions, values):
                 self.dataset_versions[(r.dataset_id, r.version)] = _row(r)
         for chunk in _chunks(sorted(outputs)):
@@ -985,10 +981,7 @@ class _Batch:
     def _job_version_ids(self, keys: list[JvKey], into: dict[JvKey, int]) -> None:
         wanted = set(keys)
         for chunk in _chunks(keys):
-            values = {
-                "ids": sorted({j for j, _ in chunk}),
-                "versions": sorted({v for _, v in chunk}),
-            }
+            values = pair_values(chunk, arrays=self.loads.arrays)
             for row_id, job_id, version in self.conn.execute(self.loads.job_version_ids, values):
                 if (job_id, version) in wanted:
                     into[(job_id, version)] = int(row_id)
