@@ -83,3 +83,55 @@ def test_the_follower_batch_is_short_where_appends_wait_for_it(store):
     expected = 100 if store.dialect == "sqlite" else 500
     assert follower_batch(store) == expected
     assert BackgroundProjector(store).batch == expected
+
+
+def test_sqlite_computes_a_batch_without_the_write_lock(tmp_path, monkeypatch):
+    """SQLite: a batch's projection is computed on a read snapshot, so an append that must not
+    wait for the lock (the server's event loop) gets in while it is computed."""
+    import headwater.store.sql as sql
+
+    url = f"sqlite:///{tmp_path / 'lineage.db'}"
+    projector, producer = open_store(url), open_store(url)
+    _backlog(producer, 50)
+    landed = []
+    real_prepare = sql.prepare
+
+    def prepare_while_appending(*args, **kwargs):
+        if not landed:  # once: while the first batch is computed
+            late = run_event(job="late", outputs=[dataset("late_out")])
+            landed.append(producer.ingest_nowait(late))  # None: the lock was held
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(sql, "prepare", prepare_while_appending)
+    try:
+        assert projector.catch_up() == 51  # the backlog, then the event appended meanwhile
+        assert landed[0] is not None and not landed[0].duplicate
+        assert projector.pending() == 0
+    finally:
+        projector.close()
+        producer.close()
+
+
+def test_a_batch_computed_ahead_is_not_written_over_a_newer_projection(tmp_path):
+    """SQLite: a batch computed on a snapshot is dropped, not written, when another process
+    projected those events meanwhile; the tables hold each event once."""
+    from functools import partial
+
+    from headwater.store.projection import prepare
+
+    url = f"sqlite:///{tmp_path / 'lineage.db'}"
+    first, other = open_store(url), open_store(url)
+    try:
+        _backlog(first, 20)
+        with first._reader() as conn:
+            mark = first._watermark(conn)
+            rows = first._next_events(conn, mark, 500)
+            ready = prepare(conn, first._insert, first._stored_events(rows))
+        assert other.catch_up() == 20  # meanwhile
+        write = partial(first._write_prepared, mark=mark, rows=rows, ready=ready)
+        assert first._write(write) is None
+        assert first.pending() == 0
+        assert first.list_jobs("pipelines")[1] == 20
+    finally:
+        first.close()
+        other.close()

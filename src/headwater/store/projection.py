@@ -18,6 +18,12 @@ Job versions are created during step 3 but their ids are only known after step 4
 them, so the rows refer to a job version by its key, ``(job id, version)``, resolved on write.
 Everything runs inside the caller's transaction, which also advances the projection watermark:
 a batch is applied entirely or not at all.
+
+:func:`prepare` splits a batch in two, so that SQLite's write lock (one per file, which every
+append needs too) is held only to write: steps 1-3 run on a read snapshot, the missing
+namespaces, datasets and jobs *planned* with the ids the table would give them next, and
+:meth:`PreparedBatch.write` then runs step 4 (those rows inserted first) in a write transaction,
+once the caller has checked that nothing projected meanwhile (:meth:`PreparedBatch.still_valid`).
 """
 
 from __future__ import annotations
@@ -317,13 +323,75 @@ def project(
         _Batch(conn, writes(insert), batch).run()
 
 
+class PreparedBatch:
+    """A batch's projection computed on a read snapshot, to be written later (:func:`prepare`)."""
+
+    def __init__(self, batch: _Batch) -> None:
+        self._batch = batch
+
+    def still_valid(self, conn: Connection) -> bool:
+        """Whether the planned ids are still the next ones in ``conn``'s transaction (nothing
+        inserted datasets or jobs since the snapshot; the caller checks the watermark too)."""
+        return all(_newest_id(conn, table) == base for table, base in self._batch.id_bases.items())
+
+    def write(self, conn: Connection) -> None:
+        """Write the batch (step 4, the planned rows first) in ``conn``'s write transaction."""
+        self._batch.conn = conn
+        self._batch.write()
+
+
+def prepare(
+    conn: Connection, insert: InsertFn, batch: Sequence[tuple[int, ValidatedEvent]]
+) -> PreparedBatch:
+    """Steps 1-3 of :func:`project` on ``conn`` (a read transaction), nothing written.
+
+    Args:
+        conn: a connection inside a read transaction: the snapshot the batch is computed on.
+        insert: the dialect's ``insert``.
+        batch: the events, in log order.
+
+    Returns:
+        The batch, to :meth:`PreparedBatch.write` in a write transaction that still sees the same
+        projected tables (same watermark, :meth:`PreparedBatch.still_valid`).
+    """
+    b = _Batch(conn, writes(insert), batch, plan=True)
+    b.prepare()
+    return PreparedBatch(b)
+
+
+def _newest_id(conn: Connection, table: Any) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+
+
+def _as_inserted(table: Any, values: Row) -> Row:
+    """The row ``table`` holds after inserting ``values``: the columns' scalar defaults (and
+    NULL) for the columns not given."""
+    row: Row = {}
+    for c in table.c:
+        if c.name in values:
+            row[c.name] = values[c.name]
+        else:
+            default = c.default
+            row[c.name] = default.arg if default is not None and default.is_scalar else None
+    return row
+
+
 class _Batch:
     """The rows one batch can change, loaded, changed in memory in log order, written back."""
 
     def __init__(
-        self, conn: Connection, w: Writes, batch: Sequence[tuple[int, ValidatedEvent]]
+        self,
+        conn: Connection,
+        w: Writes,
+        batch: Sequence[tuple[int, ValidatedEvent]],
+        *,
+        plan: bool = False,
     ) -> None:
         self.conn = conn
+        self.plan = plan  # missing entities planned (ids assigned), inserted by :meth:`write`
+        # (table, rows, statement: None to insert them as new rows), in order
+        self.planned: list[tuple[Any, list[Row], Any]] = []
+        self.id_bases: dict[Any, int] = {}  # table -> the newest id when its rows were planned
         self.w = w
         self.loads = _loads(conn.dialect.name == "postgresql")
         self.items = [_item(event_id, event) for event_id, event in batch]
@@ -353,10 +421,23 @@ class _Batch:
         self._seq = 0  # orders dataset versions created here after every stored one
 
     def run(self) -> None:
+        self.prepare()
+        self.write()
+
+    def prepare(self) -> None:
+        """Steps 1-3: create (or plan) what is missing, load, apply."""
         self._create_entities()
         self._load()
         for item in self.items:
             self._apply(item)
+
+    def write(self) -> None:
+        """Step 4, after inserting what :meth:`prepare` planned."""
+        for table, rows, statement in self.planned:
+            if statement is None:
+                self._insert_new(table, rows)
+            else:
+                self._many(statement, rows)
         self._write()
 
     # -- 1. scan: create what is missing ------------------------------------------------------
@@ -422,7 +503,9 @@ class _Batch:
             for n, when in wanted.items()
             if n not in found
         ]
-        if rows:
+        if rows and self.plan:
+            self.planned.append((t.namespaces, rows, self.w.insert_namespaces))
+        elif rows:
             self.conn.execute(self.w.insert_namespaces, rows)
 
     def _insert_missing(
@@ -433,16 +516,26 @@ class _Batch:
         defaults: Any,
         into: dict[DsKey, Row],
     ) -> None:
-        """Load the rows of ``wanted`` keys into ``into``, inserting the missing ones first."""
+        """Load the rows of ``wanted`` keys into ``into``, inserting the missing ones first
+        (planning them, with the ids the table gives next, when :attr:`plan`)."""
         self._load_by_key(table, list(wanted), into)
-        missing = [
-            {"namespace": ns, "name": name, **defaults(when)}
-            for (ns, name), when in wanted.items()
-            if (ns, name) not in into
-        ]
-        if missing:
-            self.conn.execute(insert, missing)
-            self._load_by_key(table, [(r["namespace"], r["name"]) for r in missing], into)
+        missing = [(key, when) for key, when in wanted.items() if key not in into]
+        if not missing:
+            return
+        if not self.plan:
+            rows = [
+                {"namespace": ns, "name": name, **defaults(when)} for (ns, name), when in missing
+            ]
+            self.conn.execute(insert, rows)
+            self._load_by_key(table, [key for key, _ in missing], into)
+            return
+        base = self.id_bases[table] = _newest_id(self.conn, table)
+        planned = []
+        for k, ((ns, name), when) in enumerate(missing, 1):
+            values = {"id": base + k, "namespace": ns, "name": name}
+            planned.append(_as_inserted(table, {**values, **defaults(when)}))
+            into[(ns, name)] = _as_inserted(table, {**values, **defaults(when)})  # its own copy
+        self.planned.append((table, planned, None))
 
     def _load_by_key(self, table: Any, keys: list[DsKey], into: dict[DsKey, Row]) -> None:
         by_ns: dict[str, list[str]] = {}

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
@@ -85,7 +86,7 @@ from headwater.store.ingest import (
 )
 from headwater.store.jsontext import json_dumps, json_loads
 from headwater.store.node_cache import LogPosition, NodeCache, Touched, touched_by
-from headwater.store.projection import project
+from headwater.store.projection import PreparedBatch, prepare, project
 
 PROJECT_LOCK_KEY = 0x48_57_50_52  # "HWPR": serializes projectors across processes
 _PROJECTION = "graph"  # the watermark's row in ``projection``
@@ -157,6 +158,10 @@ def normalize_url(url: str) -> str:
 
 # SQLite: seconds an event loop's append tries for the lock before a worker thread waits for it
 _NOWAIT_POLL = 0.25
+
+
+class _Unprepared(Exception):
+    """A batch whose projection could not be computed ahead (it is projected event by event)."""
 
 
 def _dbapi_error(exc: sqlite3.Error) -> DBAPIError:
@@ -601,7 +606,10 @@ class SqlStore(LineageStore):
         """
         done = 0
         while (limit is None or done < limit) and self._behind():
-            n = self._write(lambda conn: self._project_batch(conn, batch))
+            if self.dialect == "sqlite":
+                n = self._project_off_lock(batch)
+            else:
+                n = self._write(lambda conn: self._project_batch(conn, batch))
             if n == 0:
                 break
             done += n
@@ -615,22 +623,82 @@ class SqlStore(LineageStore):
 
     @pausing_gc  # as ingest_many: the batch's decoded events, rows and statements
     def _project_batch(self, conn: Connection, batch: int) -> int:
+        """Project the next ``batch`` events in ``conn``'s write transaction."""
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROJECT_LOCK_KEY})
         mark = self._watermark(conn)
-        rows = conn.execute(
-            select(t.events).where(t.events.c.id > mark).order_by(t.events.c.id).limit(batch)
-        ).all()
+        rows = self._next_events(conn, mark, batch)
         if not rows:
             return 0
+        return self._apply_rows(
+            conn, rows, lambda: project(conn, self._insert, self._stored_events(rows))
+        )
+
+    @pausing_gc
+    def _project_off_lock(self, batch: int) -> int:
+        """SQLite: project the next ``batch`` events holding the file's write lock only to write.
+
+        Every append needs that lock too, and holding it for the whole projection (most of it
+        computing) stalled single-event ingest about half the time under a steady stream. The
+        batch is computed on a read snapshot (:func:`headwater.store.projection.prepare`) and
+        written in a write transaction that first checks that nothing was projected meanwhile
+        (the watermark, the planned ids); if something was (another process projected), it is
+        computed again, and after three such misses under the lock throughout.
+        """
+        for _ in range(3):
+            with self._reader() as conn:
+                mark = self._watermark(conn)
+                rows = self._next_events(conn, mark, batch)
+                if not rows:
+                    return 0
+                try:
+                    ready: PreparedBatch | None = prepare(
+                        conn, self._insert, self._stored_events(rows)
+                    )
+                except Exception:  # projected event by event under the lock, as below
+                    ready = None
+            done = self._write(partial(self._write_prepared, mark=mark, rows=rows, ready=ready))
+            if done is not None:
+                return done
+        return self._write(lambda conn: self._project_batch(conn, batch))
+
+    def _write_prepared(
+        self, conn: Connection, *, mark: int, rows: Sequence[Any], ready: PreparedBatch | None
+    ) -> int | None:
+        """Write a batch computed ahead, in ``conn``'s write transaction; None (nothing
+        written) when the tables moved on since its snapshot of watermark ``mark``."""
+        if self._watermark(conn) != mark or (ready is not None and not ready.still_valid(conn)):
+            return None
+        if ready is None:
+            return self._apply_rows(conn, rows, None)
+        return self._apply_rows(conn, rows, lambda: ready.write(conn))
+
+    @staticmethod
+    def _next_events(conn: Connection, mark: int, batch: int) -> Sequence[Any]:
+        """The next ``batch`` logged events after the watermark ``mark``."""
+        query = select(t.events).where(t.events.c.id > mark).order_by(t.events.c.id).limit(batch)
+        return conn.execute(query).all()
+
+    @staticmethod
+    def _stored_events(rows: Sequence[Any]) -> list[tuple[int, ValidatedEvent]]:
+        # a pruned body cannot be projected (retention catches up first)
+        return [(int(r.id), stored_event(r)) for r in rows if r.raw]
+
+    def _apply_rows(
+        self, conn: Connection, rows: Sequence[Any], apply: Callable[[], None] | None
+    ) -> int:
+        """Run ``apply`` (the batch's projection) in a savepoint and move the watermark past
+        ``rows``; should it fail (or with no ``apply``), project the rows one savepoint each,
+        so that only the events the database refuses are skipped (``projection_errors``)."""
         savepoint = conn.begin_nested()
         try:
-            # a pruned body cannot be projected (retention catches up first)
-            project(conn, self._insert, [(int(r.id), stored_event(r)) for r in rows if r.raw])
+            if apply is None:
+                raise _Unprepared
+            apply()
             savepoint.commit()
         except Exception:
             savepoint.rollback()
-            for row in rows:  # one savepoint each: only the refused events are skipped
+            for row in rows:
                 self._project_one(conn, row)
         self._set_watermark(conn, int(rows[-1].id))
         return len(rows)
