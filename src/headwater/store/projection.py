@@ -353,7 +353,14 @@ def prepare(
     Returns:
         The batch, to :meth:`PreparedBatch.write` in a write transaction that still sees the same
         projected tables (same watermark, :meth:`PreparedBatch.still_valid`).
+
+    Raises:
+        ValueError: not SQLite, whose new rows take the table's newest id plus one (so planned
+            ids are the ones it would give); PostgreSQL's sequences would not know them.
     """
+    if conn.dialect.name != "sqlite":
+        msg = "prepare plans ids as SQLite gives them; project under the lock elsewhere"
+        raise ValueError(msg)
     b = _Batch(conn, writes(insert), batch, plan=True)
     b.prepare()
     return PreparedBatch(b)
