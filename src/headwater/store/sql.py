@@ -160,10 +160,6 @@ def normalize_url(url: str) -> str:
 _NOWAIT_POLL = 0.25
 
 
-class _Unprepared(Exception):
-    """A batch whose projection could not be computed ahead (it is projected event by event)."""
-
-
 def _dbapi_error(exc: sqlite3.Error) -> DBAPIError:
     """The SQLAlchemy error (``OperationalError``, ``IntegrityError``, ...) for SQLite's error."""
     return driver_error(exc, sqlite3.Error)
@@ -690,18 +686,23 @@ class SqlStore(LineageStore):
         """Run ``apply`` (the batch's projection) in a savepoint and move the watermark past
         ``rows``; should it fail (or with no ``apply``), project the rows one savepoint each,
         so that only the events the database refuses are skipped (``projection_errors``)."""
-        savepoint = conn.begin_nested()
-        try:
-            if apply is None:
-                raise _Unprepared
-            apply()
-            savepoint.commit()
-        except Exception:
-            savepoint.rollback()
+        if apply is None or not self._in_savepoint(conn, apply):
             for row in rows:
                 self._project_one(conn, row)
         self._set_watermark(conn, int(rows[-1].id))
         return len(rows)
+
+    @staticmethod
+    def _in_savepoint(conn: Connection, apply: Callable[[], None]) -> bool:
+        """Run ``apply`` in a savepoint; False (rolled back) if it raised."""
+        savepoint = conn.begin_nested()
+        try:
+            apply()
+        except Exception:
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        return True
 
     def _project_one(self, conn: Connection, row: Any) -> None:
         savepoint = conn.begin_nested()
