@@ -593,24 +593,23 @@ _REFUSE_TRIGGER = {
 }
 
 
-def test_an_event_the_database_refuses_fails_alone_in_a_batch(store):
-    """The batch's one bulk insert is refused as a whole: it is rolled back and the events are
-    appended one by one, so only the refused one fails, at its index, with the database's reason
-    (on PostgreSQL through ``COPY``, on SQLite through the driver's ``executemany``)."""
+@pytest.mark.parametrize("size", [3, 40])
+def test_an_event_the_database_refuses_fails_alone_in_a_batch(store, size):
+    """The batch's append is refused as a whole: it is rolled back and the events are appended
+    one by one, so only the refused one fails, at its index, with the database's reason (on
+    PostgreSQL through ``COPY``, on SQLite through the driver's ``executemany``)."""
     assert isinstance(store, SqlStore)
     with store.engine.begin() as conn:
         for statement in _REFUSE_TRIGGER[store.dialect]:
             conn.exec_driver_sql(statement)
-    events = [
-        run_event(job="kept0", outputs=[dataset("k0")], at=1),
-        run_event(job="refused", outputs=[dataset("r")], at=2),
-        run_event(job="kept1", outputs=[dataset("k1")], at=3),
-    ]
+    events = [run_event(job=f"kept{i}", outputs=[dataset(f"k{i}")], at=i) for i in range(size)]
+    events[1] = run_event(job="refused", outputs=[dataset("r")], at=1)
     results = store.ingest_many(json.dumps(e).encode() for e in events)
-    assert [r.error is None for r in results] == [True, False, True]
+    assert [r.error is None for r in results] == [i != 1 for i in range(size)]
     assert "refused by a trigger" in str(results[1].error)
-    assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"kept0", "kept1"}
-    assert len(list(store.export_events())) == 2
+    kept = {f"kept{i}" for i in range(size) if i != 1}
+    assert {j["name"] for j in store.list_jobs("pipelines", limit=100)[0]} == kept
+    assert len(list(store.export_events())) == size - 1
     assert verify_chain(store).ok
 
 
