@@ -75,6 +75,23 @@ def test_lenient_like_marquez():
     assert any("not a UUID" in w for w in parsed.warnings)
 
 
+@pytest.mark.parametrize(
+    ("sent", "utc"),
+    [
+        ("2025-01-17T00:01:02Z", "2025-01-17T00:01:02+00:00"),
+        ("2025-01-17T00:01:02+05", "2025-01-16T19:01:02+00:00"),  # an hours-only offset
+        ("2025-01-17T00:01:02+0530", "2025-01-16T18:31:02+00:00"),
+        ("2025-01-17T00:01:02.5-08:00", "2025-01-17T08:01:02.500000+00:00"),
+    ],
+)
+def test_every_iso_offset_is_a_zone(sent, utc):
+    event = run_event()
+    event["eventTime"] = sent
+    parsed = parse_event(event)
+    assert parsed.event_time.isoformat() == utc
+    assert not any("time zone" in w for w in parsed.warnings)
+
+
 def test_dataset_and_job_events():
     ds_event = {
         "eventTime": "2024-01-01T00:00:00Z",

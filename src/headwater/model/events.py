@@ -30,7 +30,6 @@ EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER
 EventKind = Literal["run", "dataset", "job"]
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
-_TZ_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
 class EventParseError(ValueError):
@@ -179,19 +178,24 @@ def canonical_hash(data: Any, raw: bytes | None = None) -> str:
 
 
 def parse_time(value: Any, path: str, warnings: list[str]) -> datetime:
-    """Parse an OpenLineage date-time leniently (see module docstring)."""
+    """Parse an OpenLineage date-time leniently (see module docstring).
+
+    Any ISO 8601 offset counts as a zone (``Z``, ``+05``, ``+0530``, ``-08:00``); a time without
+    one is read as UTC, with a warning, and so are digits beyond microseconds (truncated).
+    """
     if not isinstance(value, str) or not value:
         raise EventValidationError(path, "must be an ISO 8601 date-time string")
     text = value.strip()
-    truncated = _FRACTION.sub(r"\1", text)
-    if truncated != text:
-        warnings.append(f"{path}: precision beyond microseconds truncated")
-    has_zone = bool(_TZ_SUFFIX.search(truncated))
     try:
-        parsed = datetime.fromisoformat(truncated)
+        parsed = datetime.fromisoformat(text)  # it truncates digits beyond microseconds itself
     except ValueError:
-        raise EventValidationError(path, f"{value!r} is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None or not has_zone:
+        try:  # some very long fractions only parse cut to microseconds
+            parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
+        except ValueError:
+            raise EventValidationError(path, f"{value!r} is not an ISO 8601 date-time") from None
+    if "." in text and _FRACTION.search(text):
+        warnings.append(f"{path}: precision beyond microseconds truncated")
+    if parsed.tzinfo is None:
         warnings.append(f"{path}: no time zone; read as UTC")
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
