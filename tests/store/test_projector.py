@@ -8,7 +8,7 @@ import pytest
 from factories import dataset, run_event
 from headwater.model import JobId
 from headwater.store import open_store
-from headwater.store.projector import BackgroundProjector, follow, follower_batch, pause_after
+from headwater.store.projector import BackgroundProjector, follow, pause_after
 
 
 def _backlog(store, count: int) -> None:
@@ -76,13 +76,6 @@ def test_pause_after_a_batch(done, locks_writers, expected):
         projection_locks_writers = locks_writers
 
     assert pause_after(done, 100, 0.07, 0.25, Store()) == expected  # type: ignore[arg-type]
-
-
-def test_the_follower_batch_is_short_where_appends_wait_for_it(store):
-    """SQLite appends wait for a projection transaction: 100 events hold the lock ~0.08 s."""
-    expected = 100 if store.dialect == "sqlite" else 500
-    assert follower_batch(store) == expected
-    assert BackgroundProjector(store).batch == expected
 
 
 def test_sqlite_computes_a_batch_without_the_write_lock(tmp_path, monkeypatch):
