@@ -725,20 +725,34 @@ def _mixed_log(shared_dir):
     return [p.read_bytes() for p in files] + [json.dumps(e).encode() for e in synthetic]
 
 
+def _projected_tables(url, log, project):
+    """Every projected table of a fresh store at ``url`` once ``log`` is ingested and
+    ``project(store)`` has projected all of it."""
+    store = open_store(url)
+    try:
+        assert all(r.error is None for r in store.ingest_many(log))
+        project(store)
+        assert store.pending() == 0
+        return _table_dump(store)
+    finally:
+        store.close()
+
+
+def _catch_up(batch):
+    """Project everything through ``catch_up`` in transactions of ``batch`` events."""
+
+    def project(store):
+        assert store.catch_up(batch=batch) == store.list_events(limit=1)[1]
+
+    return project
+
+
 def test_batch_projection_equals_one_event_at_a_time(store_url, twin_store_url, shared_dir):
     """Projecting the log in one batch gives exactly the tables of projecting it event by event
     (the batch projection replays the per-event rules in memory)."""
     log = _mixed_log(shared_dir)
-    dumps = []
-    for url, batch in ((store_url, 1), (twin_store_url, 10_000)):
-        store = open_store(url)
-        try:
-            assert all(r.error is None for r in store.ingest_many(log))
-            assert store.catch_up(batch=batch) == store.list_events(limit=1)[1]
-            dumps.append(_table_dump(store))
-        finally:
-            store.close()
-    one_by_one, batched = dumps
+    one_by_one = _projected_tables(store_url, log, _catch_up(1))
+    batched = _projected_tables(twin_store_url, log, _catch_up(10_000))
     assert one_by_one["runs"] and one_by_one["column_edges"] and one_by_one["dataset_versions"]
     for table in one_by_one:
         assert batched[table] == one_by_one[table], table
@@ -748,22 +762,14 @@ def test_sqlite_projection_on_a_snapshot_equals_projection_under_the_lock(tmp_pa
     """SQLite computes a batch on a read snapshot and writes it after (planned ids for new
     datasets and jobs); projecting under the write lock throughout, as PostgreSQL and the
     contended case do, gives exactly the same tables."""
+
+    def under_the_lock(store):
+        while store._write(lambda conn: store._project_batch(conn, 50)):
+            pass
+
     log = _mixed_log(shared_dir)
-    dumps = []
-    for name, under_lock in (("snapshot.db", False), ("locked.db", True)):
-        store = open_store(f"sqlite:///{tmp_path / name}")
-        try:
-            assert all(r.error is None for r in store.ingest_many(log))
-            if under_lock:
-                while store._write(lambda conn, s=store: s._project_batch(conn, 50)):
-                    pass
-            else:
-                assert store.catch_up(batch=50) == store.list_events(limit=1)[1]
-            assert store.pending() == 0
-            dumps.append(_table_dump(store))
-        finally:
-            store.close()
-    snapshot, locked = dumps
+    snapshot = _projected_tables(f"sqlite:///{tmp_path / 'snapshot.db'}", log, _catch_up(50))
+    locked = _projected_tables(f"sqlite:///{tmp_path / 'locked.db'}", log, under_the_lock)
     assert snapshot["datasets"] and snapshot["jobs"] and snapshot["column_edges"]
     for table in snapshot:
         assert snapshot[table] == locked[table], table
