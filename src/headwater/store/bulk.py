@@ -26,6 +26,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
+    select,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
@@ -181,6 +182,17 @@ def pair_values(pairs: Iterable[tuple[Any, Any]], *, arrays: bool) -> dict[str, 
             "seconds": sorted({b for _, b in ordered}),
         }
     return {"pairs": orjson.dumps(ordered).decode()}
+
+
+def newest_id(conn: Connection, table: Table) -> int:
+    """The largest ``id`` in ``table`` (0 when empty). On SQLite, whose new rows take the largest
+    rowid plus one, the ids rows inserted next get (in a write transaction: for sure)."""
+    return int(conn.execute(_newest_id_of(table)).scalar_one())
+
+
+@lru_cache(maxsize=64)
+def _newest_id_of(table: Table) -> Any:
+    return select(func.coalesce(func.max(table.c.id), 0))
 
 
 @lru_cache(maxsize=64)

@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from headwater.model.events import ValidatedEvent, parse_time
 from headwater.model.nodes import JobId
 from headwater.store import schema as t
-from headwater.store.bulk import among, insert_rows
+from headwater.store.bulk import among, insert_rows, newest_id
 from headwater.store.prepared import Prepared
 from headwater.store.schema import GENESIS
 
@@ -94,11 +94,6 @@ class LogStatements:
     def lock_head(self) -> Any:
         """The chain head, locked until the transaction ends (SQLite: its write lock does that)."""
         return self.head.with_for_update()
-
-    @cached_property
-    def newest_id(self) -> Any:
-        """The newest logged event's id (0 for an empty log)."""
-        return select(func.coalesce(func.max(t.events.c.id), 0))
 
     @cached_property
     def move_head(self) -> Any:
@@ -288,7 +283,7 @@ def append(
     if rows:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # the transaction holds the write lock: the next ids are the log's to give
-            first = int(conn.execute(LOG.newest_id).scalar_one()) + 1
+            first = newest_id(conn, t.events) + 1
             for k, row in enumerate(rows):
                 row["id"] = first + k
         insert_rows(conn, t.events, rows)

@@ -39,7 +39,14 @@ from sqlalchemy import Connection, and_, bindparam, func, select, update
 from headwater.model.events import ValidatedEvent
 from headwater.sql.spark_plan import with_plan_lineage
 from headwater.store import schema as t
-from headwater.store.bulk import among, among_pairs, execute_many, insert_rows, pair_values
+from headwater.store.bulk import (
+    among,
+    among_pairs,
+    execute_many,
+    insert_rows,
+    newest_id,
+    pair_values,
+)
 from headwater.store.ingest import (
     RUN_STATES,
     TERMINAL,
@@ -332,7 +339,7 @@ class PreparedBatch:
     def still_valid(self, conn: Connection) -> bool:
         """Whether the planned ids are still the next ones in ``conn``'s transaction (nothing
         inserted datasets or jobs since the snapshot; the caller checks the watermark too)."""
-        return all(_newest_id(conn, table) == base for table, base in self._batch.id_bases.items())
+        return all(newest_id(conn, table) == base for table, base in self._batch.id_bases.items())
 
     def write(self, conn: Connection) -> None:
         """Write the batch (step 4, the planned rows first) in ``conn``'s write transaction."""
@@ -364,10 +371,6 @@ def prepare(
     b = _Batch(conn, writes(insert), batch, plan=True)
     b.prepare()
     return PreparedBatch(b)
-
-
-def _newest_id(conn: Connection, table: Any) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
 
 
 def _as_inserted(table: Any, values: Row) -> Row:
@@ -536,7 +539,7 @@ class _Batch:
             self.conn.execute(insert, rows)
             self._load_by_key(table, [key for key, _ in missing], into)
             return
-        base = self.id_bases[table] = _newest_id(self.conn, table)
+        base = self.id_bases[table] = newest_id(self.conn, table)
         planned = []
         for k, ((ns, name), when) in enumerate(missing, 1):
             values = {"id": base + k, "namespace": ns, "name": name}

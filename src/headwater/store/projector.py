@@ -141,7 +141,8 @@ def pause_after(
 
     Caught up (fewer than a full batch): the poll ``interval``. Behind, on a store whose
     projection holds the writers' lock (SQLite: one write lock per file), as long as the batch
-    held it, so that appends waiting for the lock take it in between: back to back, the next
+    took, at least as long as it held the lock (SQLite holds it only for the batch's writes),
+    so that appends waiting for the lock take it in between: back to back, the next
     transaction took the lock within microseconds of the last, and appends (polling in SQLite's
     busy handler, every 100 ms at most) starved until the whole backlog was projected. Appends
     first, then: under sustained ingest projection gets at least half of the lock's time, and
