@@ -1,13 +1,29 @@
 """An older database is upgraded in place, never wiped."""
 
-from sqlalchemy import inspect, text
+from alembic import command
+from sqlalchemy import Engine, inspect, text
 
 from factories import dataset, run_event
 from headwater.model import DatasetId, JobId
 from headwater.store import open_store
 from headwater.store.audit import verify_chain
-from headwater.store.migrate import current_revision, head_revision
+from headwater.store.migrate import alembic_config, current_revision, head_revision, migrating
 from headwater.store.sql import SqlStore
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to ``revision`` with the revisions' own downgrades."""
+    with migrating(engine) as conn:
+        command.downgrade(alembic_config(conn), revision)
+
+
+def event_keys(engine: Engine) -> tuple[set[str], list[list[str]]]:
+    """The names of the log's indexes and the columns of its unique indexes and constraints."""
+    found = inspect(engine)
+    indexes = [ix for ix in found.get_indexes("events") if "duplicates_constraint" not in ix]
+    uniques = [ix["column_names"] for ix in indexes if ix["unique"]]
+    uniques += [u["column_names"] for u in found.get_unique_constraints("events")]
+    return {ix["name"] for ix in indexes}, uniques
 
 
 def test_upgrade_from_0001_keeps_data(store_url):
@@ -17,6 +33,7 @@ def test_upgrade_from_0001_keeps_data(store_url):
     # make it look like a database created by the 0001 release
     old.ingest(run_event(job="second", outputs=[dataset("kept2", fields=["b"])]))
     assert old.catch_up() == 2
+    downgrade(old.engine, "0005")
     with old.engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_jobs_current_version"))
         conn.execute(text("DROP TABLE projection_errors"))
@@ -30,14 +47,12 @@ def test_upgrade_from_0001_keeps_data(store_url):
 
     store = open_store(store_url)
     assert isinstance(store, SqlStore)
-    assert current_revision(store.engine) == head_revision() == "0005"
+    assert current_revision(store.engine) == head_revision() == "0006"
     indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("jobs")}
     assert "ix_jobs_current_version" in indexes
-    event_indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("events")}
-    assert "ix_events_time" in event_indexes and not event_indexes & {
-        "ix_events_run",
-        "ix_events_job",
-    }
+    event_indexes, uniques = event_keys(store.engine)
+    assert event_indexes == {"ux_events_key"}  # 0005, 0006
+    assert uniques == [["event_time", "content_hash"]]
     # 0003: the events an older release projected on ingest are not projected again
     assert store.pending() == 0
     assert len(store.list_runs(JobId("pipelines", "second"))[0]) == 1
@@ -57,3 +72,29 @@ def test_reopening_is_a_no_op(store_url):
     again = open_store(store_url)
     assert again.list_events()[1] == 1
     again.close()
+
+
+def test_upgrade_to_0006_keys_the_log_by_time_and_hash(store_url):
+    old = SqlStore(store_url)
+    old.upgrade()
+    first = run_event(outputs=[dataset("kept", fields=["a"])])
+    old.ingest(first)
+    old.ingest(run_event(job="second", event_type="COMPLETE"))
+    assert old.catch_up() == 2
+    downgrade(old.engine, "0005")
+    assert event_keys(old.engine) == ({"ix_events_time"}, [["content_hash"]])
+    old.close()
+
+    store = open_store(store_url)  # upgrades (on SQLite: rebuilds the log table)
+    assert isinstance(store, SqlStore)
+    assert current_revision(store.engine) == "0006"
+    assert event_keys(store.engine) == ({"ux_events_key"}, [["event_time", "content_hash"]])
+    assert store.ingest(first).duplicate  # still logged once
+    assert store.list_events()[1] == 2 and store.pending() == 0
+    runs, _ = store.list_runs(JobId("pipelines", "second"))
+    assert runs[0]["state"] == "COMPLETED"  # the projected rows still point at their events
+    assert store.get_dataset(DatasetId("warehouse", "kept"))["fields"][0]["name"] == "a"
+    store.ingest(run_event(job="third"))
+    report = verify_chain(store)
+    assert report.ok and report.checked == 3, report
+    store.close()

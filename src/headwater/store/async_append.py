@@ -22,7 +22,7 @@ import psycopg
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import URL
 
-from headwater.model.events import ValidatedEvent
+from headwater.model.events import EventHeader
 from headwater.store.bulk import driver_error
 from headwater.store.ingest import LOG, event_columns, require_head
 from headwater.store.prepared import Prepared
@@ -43,7 +43,7 @@ class AsyncAppender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.busy = False  # an append is in flight
 
-    async def append(self, event: ValidatedEvent, received_at: datetime) -> tuple[int, bool]:
+    async def append(self, event: EventHeader, received_at: datetime) -> tuple[int, bool]:
         """Append ``event`` in a transaction of its own; ``(event id, duplicate)``.
 
         As the threaded path: the same event appended concurrently by another writer fails on

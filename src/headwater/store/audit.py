@@ -9,12 +9,11 @@ the newest ones leaves the log ending before the chain head (``chain_head``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from headwater.model.events import canonical_hash
+from headwater.model.events import canonical_hash, loads
 from headwater.store import schema as t
 from headwater.store.base import LineageStore
 from headwater.store.ingest import GENESIS, LOG, chain
@@ -65,7 +64,8 @@ def verify_chain(store: LineageStore) -> ChainReport:
                 pruned += 1
             else:
                 try:
-                    content = canonical_hash(json.loads(row.raw), bytes(row.raw))
+                    data, finite = loads(bytes(row.raw))
+                    content = canonical_hash(data, finite=finite)
                 except ValueError:
                     return ChainReport(False, checked, row.id, "stored bytes are not JSON any more")
                 if content != row.content_hash:

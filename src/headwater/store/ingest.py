@@ -27,21 +27,19 @@ both, with the helpers below:
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, Row, bindparam, exists, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from headwater.model.events import ValidatedEvent, parse_time
+from headwater.model.events import EventHeader, ValidatedEvent, loads, parse_time
 from headwater.model.nodes import JobId
 from headwater.store import schema as t
-from headwater.store.bulk import among, insert_rows, newest_id
+from headwater.store.bulk import among_pairs, insert_rows, newest_id, pair_values
 from headwater.store.prepared import Prepared
 from headwater.store.schema import GENESIS
 
@@ -73,16 +71,20 @@ class LogStatements:
     """The append path's statements, built once with bind parameters."""
 
     @cached_property
-    def events_by_hash(self) -> Any:
-        """The ids of the events whose content hashes are in the list ``h`` (SQLite)."""
+    def events_by_key(self) -> Any:
+        """The content hashes and ids of the logged events among the ``(event time, content
+        hash)`` pairs given (:func:`headwater.store.bulk.pair_values`; SQLite)."""
         c = t.events.c
-        return select(c.content_hash, c.id).where(among(c.content_hash, "h", arrays=False))
+        query = select(c.content_hash, c.id)
+        return among_pairs(query, c.event_time, c.content_hash, arrays=False)
 
     @cached_property
-    def events_by_hash_array(self) -> Any:
-        """PostgreSQL: :attr:`events_by_hash` with ``h`` one array parameter."""
+    def events_by_key_arrays(self) -> Any:
+        """PostgreSQL: :attr:`events_by_key` with the times and the hashes as two arrays (a
+        logged event whose content hash is among them is one of the events asked for)."""
         c = t.events.c
-        return select(c.content_hash, c.id).where(among(c.content_hash, "h", arrays=True))
+        query = select(c.content_hash, c.id)
+        return among_pairs(query, c.event_time, c.content_hash, arrays=True)
 
     @cached_property
     def head(self) -> Any:
@@ -110,7 +112,10 @@ class LogStatements:
         c = t.events.c
         return select(
             self.head.scalar_subquery(),
-            select(c.id).where(c.content_hash == bindparam("h")).scalar_subquery(),
+            select(c.id)
+            .where(c.event_time == bindparam("t", type_=c.event_time.type))
+            .where(c.content_hash == bindparam("h"))
+            .scalar_subquery(),
         )
 
     @cached_property
@@ -126,13 +131,15 @@ class LogStatements:
         ``(new id, id of the logged twin)``, one of them null. Updating the head row waits for
         its lock and then reads the head's newest version whatever the statement's snapshot, so
         concurrent appends chain in order. Two appends of one new event at once: the second
-        fails on the unique content hash, and its retry finds the first.
+        fails on the unique event key, and its retry finds the first.
         """
         head, c = t.chain_head.c, t.events.c
         content_hash = bindparam("content_hash", type_=c.content_hash.type)
+        event_time = bindparam("event_time", type_=c.event_time.type)
+        logged = and_(c.event_time == event_time, c.content_hash == content_hash)
         moved = (
             update(t.chain_head)
-            .where(head.name == t.CHAIN, ~exists().where(c.content_hash == content_hash))
+            .where(head.name == t.CHAIN, ~exists().where(logged))
             .values(
                 prev_hash=head.chain_hash,  # the old head: SET reads the row before the update
                 chain_hash=func.encode(
@@ -144,6 +151,7 @@ class LogStatements:
         )
         computed = {
             "content_hash": content_hash,
+            "event_time": event_time,
             "chain_hash": moved.c.chain_hash,
             "prev_hash": moved.c.prev_hash,
         }
@@ -159,7 +167,7 @@ class LogStatements:
         )
         return select(
             select(inserted.c.id).scalar_subquery(),
-            select(c.id).where(c.content_hash == content_hash).scalar_subquery(),
+            select(c.id).where(logged).scalar_subquery(),
         )
 
 
@@ -180,12 +188,12 @@ _LOG_COLUMNS = (
 LOG = LogStatements()
 
 
-def append_one(conn: Connection, event: ValidatedEvent, received_at: datetime) -> tuple[int, bool]:
+def append_one(conn: Connection, event: EventHeader, received_at: datetime) -> tuple[int, bool]:
     """PostgreSQL: append one event in one statement on an autocommit connection (see
     :attr:`LogStatements.append_one`).
 
     The same event appended concurrently by another writer makes the statement fail on the
-    unique content hash; it is run once more, and then finds that writer's event.
+    unique event key; it is run once more, and then finds that writer's event.
 
     Returns:
         ``(event id, duplicate)``.
@@ -217,12 +225,11 @@ class SqliteAppend:
         self._insert = Prepared(LOG.insert_one_event, dialect, _LOG_COLUMNS)
         self._move_head = Prepared(LOG.move_head, dialect)
 
-    def __call__(
-        self, cursor: Any, event: ValidatedEvent, received_at: datetime
-    ) -> tuple[int, bool]:
+    def __call__(self, cursor: Any, event: EventHeader, received_at: datetime) -> tuple[int, bool]:
         """Append ``event`` in the cursor's transaction (begun ``IMMEDIATE``: it holds the
         write lock); ``(event id, duplicate)``."""
-        head, existing = self._head_and_hash.execute(cursor, {"h": event.content_hash}).fetchone()
+        key = {"t": event.event_time, "h": event.content_hash}
+        head, existing = self._head_and_hash.execute(cursor, key).fetchone()
         if existing is not None:
             return int(existing), True
         row = _log_row(event, require_head(head), received_at)
@@ -245,7 +252,7 @@ def require_head(value: Any) -> Any:
 
 
 def append(
-    conn: Connection, events: list[ValidatedEvent], received_at: datetime
+    conn: Connection, events: Sequence[EventHeader], received_at: datetime
 ) -> list[tuple[int, bool]]:
     """Append ``events`` to the log in order, skipping duplicates, in the caller's transaction.
 
@@ -263,7 +270,8 @@ def append(
         event = events[0]
         if conn.dialect.name != "sqlite":  # SQLite: the transaction holds the file's write lock
             lock_chain(conn)
-        head, existing = conn.execute(LOG.head_and_hash, {"h": event.content_hash}).one()
+        key = {"t": event.event_time, "h": event.content_hash}
+        head, existing = conn.execute(LOG.head_and_hash, key).one()
         if existing is not None:
             return [(int(existing), True)]
         row = _log_row(event, require_head(head), received_at)
@@ -271,7 +279,7 @@ def append(
         conn.execute(LOG.move_head, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
         return [(event_id, False)]
     prev = lock_chain(conn)
-    known = _logged_ids(conn, sorted({e.content_hash for e in events}))
+    known = _logged_ids(conn, events)
     rows: list[dict[str, Any]] = []
     fresh: set[str] = set()
     for event in events:
@@ -292,8 +300,8 @@ def append(
         )
         if sqlite:
             known.update({row["content_hash"]: row["id"] for row in rows})
-        else:  # PostgreSQL's sequence gave them: by content hash (unique, indexed)
-            known.update(_logged_ids(conn, sorted(fresh)))
+        else:  # PostgreSQL's sequence gave them: by event key (unique, indexed)
+            known.update(_logged_ids(conn, [e for e in events if e.content_hash in fresh]))
     results: list[tuple[int, bool]] = []
     seen: set[str] = set()
     for event in events:
@@ -303,19 +311,31 @@ def append(
     return results
 
 
-def _logged_ids(conn: Connection, hashes: list[str]) -> dict[str, int]:
-    """The ids of the logged events among these content hashes, by hash."""
+def _logged_ids(conn: Connection, events: Sequence[EventHeader]) -> dict[str, int]:
+    """The ids of the logged events among ``events``, by content hash (looked up by event key:
+    event time and content hash, see :data:`headwater.store.schema.events`)."""
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(LOG.events_by_hash_array, {"h": hashes})
+        keys = pair_values(((e.event_time, e.content_hash) for e in events), arrays=True)
+        rows = conn.execute(LOG.events_by_key_arrays, keys)
         return {content_hash: int(event_id) for content_hash, event_id in rows}
-    known: dict[str, int] = {}
-    for i in range(0, len(hashes), 500):  # SQLite: at most 999 parameters a statement
-        for content_hash, event_id in conn.execute(LOG.events_by_hash, {"h": hashes[i : i + 500]}):
-            known[content_hash] = int(event_id)
-    return known
+    text_of = _sqlite_time_text(conn.dialect)
+    keys = pair_values(((text_of(e.event_time), e.content_hash) for e in events), arrays=False)
+    return {
+        content_hash: int(event_id)
+        for content_hash, event_id in conn.execute(LOG.events_by_key, keys)
+    }
 
 
-def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[str, Any]:
+@lru_cache(maxsize=4)
+def _sqlite_time_text(dialect: Any) -> Callable[[datetime], str]:
+    """How SQLite stores an ``events.event_time``: the column type's bind processor (pairs are
+    compared in SQL as text, not bound one by one)."""
+    process = t.events.c.event_time.type.dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    return process
+
+
+def _log_row(event: EventHeader, prev: str, received_at: datetime) -> dict[str, Any]:
     """The ``events`` row of ``event``, linked after the chain hash ``prev``."""
     row = event_columns(event, received_at)
     row["prev_hash"] = prev
@@ -323,7 +343,7 @@ def _log_row(event: ValidatedEvent, prev: str, received_at: datetime) -> dict[st
     return row
 
 
-def event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, Any]:
+def event_columns(event: EventHeader, received_at: datetime) -> dict[str, Any]:
     """The ``events`` columns of ``event`` but its links in the chain."""
     return {
         "content_hash": event.content_hash,
@@ -334,17 +354,14 @@ def event_columns(event: ValidatedEvent, received_at: datetime) -> dict[str, Any
         "run_id": event.run_id,
         "job_namespace": event.job.namespace if event.job else None,
         "job_name": event.job.name if event.job else None,
-        "producer": event.data.get("producer"),
+        "producer": event.producer,
         "raw": event.raw,
     }
 
 
 def stored_event(row: Row[Any]) -> ValidatedEvent:
     """Rebuild the validated event from its ``events`` row (validated when it was appended)."""
-    try:
-        data = orjson.loads(row.raw)
-    except orjson.JSONDecodeError:  # NaN and integers beyond 64 bits, which json accepts
-        data = json.loads(row.raw)
+    data, _ = loads(row.raw)
     return ValidatedEvent(
         kind=row.kind,
         raw=row.raw,
@@ -354,6 +371,7 @@ def stored_event(row: Row[Any]) -> ValidatedEvent:
         run_id=row.run_id,
         job=JobId(row.job_namespace, row.job_name) if row.job_name is not None else None,
         content_hash=row.content_hash,
+        producer=row.producer,
     )
 
 

@@ -9,6 +9,8 @@ advisory lock; SQLite ``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -48,7 +50,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Create the schema on an empty database or migrate it to the newest revision."""
-    with engine.begin() as conn:
+    with migrating(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK_KEY})
         cfg = alembic_config(conn)
@@ -61,3 +63,36 @@ def upgrade(engine: Engine) -> None:
             command.stamp(cfg, "head")
         elif revision != head_revision():
             command.upgrade(cfg, "head")
+
+
+@contextmanager
+def migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction to migrate the schema in (committed when the block ends).
+
+    On SQLite, foreign keys are off in it, as SQLite's recipe for rebuilding a table asks (a
+    revision that copies a table drops the old one, to which other tables refer); when the block
+    changed the revision, they are checked before the transaction commits.
+
+    Raises:
+        RuntimeError: SQLite found rows referring to missing ones (the transaction is rolled
+            back).
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with conn.begin():
+                yield conn
+            return
+        sqlite = conn.connection.driver_connection
+        assert sqlite is not None
+        sqlite.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, or it does nothing
+        try:
+            with conn.begin():
+                before = MigrationContext.configure(conn).get_current_revision()
+                yield conn
+                if MigrationContext.configure(conn).get_current_revision() != before:
+                    broken = sqlite.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        msg = f"the migration left rows referring to missing ones: {broken[:5]}"
+                        raise RuntimeError(msg)
+        finally:
+            sqlite.execute("PRAGMA foreign_keys=ON")

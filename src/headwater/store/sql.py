@@ -48,10 +48,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from headwater.gcpause import pausing_gc
 from headwater.model.events import (
+    EventHeader,
     EventParseError,
     EventValidationError,
     ValidatedEvent,
-    parse_event,
+    parse_header,
 )
 from headwater.model.nodes import DatasetId, JobId
 from headwater.store import schema as t
@@ -329,7 +330,7 @@ class SqlStore(LineageStore):
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         if column_index_edges is None:
             column_index_edges = _index_edges_setting()
-        self._group: GroupCommit[ValidatedEvent, IngestResult] = GroupCommit(self._append_all)
+        self._group: GroupCommit[EventHeader, IngestResult] = GroupCommit(self._append_all)
         # Built on the first column walk, so processes that only write never hold it.
         self._column_index = ColumnIndex(column_index_edges) if column_index_edges > 0 else None
         if node_cache_nodes is None:
@@ -359,7 +360,7 @@ class SqlStore(LineageStore):
         another append is in flight are appended together, in one commit, by the next caller
         to write. Each event is still all or nothing, and a refused one fails alone.
         """
-        return self._group.submit(parse_event(payload))
+        return self._group.submit(parse_header(payload))
 
     def ingest_nowait(self, payload: Payload) -> IngestResult | None:
         """SQLite: validate and append one event now, unless another writer holds the file's
@@ -372,9 +373,9 @@ class SqlStore(LineageStore):
         """
         if self._nowait is None:
             return None
-        return self._append_now(parse_event(payload))
+        return self._append_now(parse_header(payload))
 
-    def _append_now(self, event: ValidatedEvent) -> IngestResult | None:
+    def _append_now(self, event: EventHeader) -> IngestResult | None:
         """SQLite: :meth:`ingest_nowait` of a validated event."""
         assert self._nowait is not None
         logged = self._append_on_driver(self._nowait, event, datetime.now(UTC), wait=False)
@@ -382,7 +383,7 @@ class SqlStore(LineageStore):
             return None
         return self._appended([event], [logged])[0]
 
-    async def _append_soon(self, event: ValidatedEvent) -> IngestResult | None:
+    async def _append_soon(self, event: EventHeader) -> IngestResult | None:
         """SQLite: :meth:`_append_now`, tried again every few milliseconds (the loop free
         meanwhile) while another writer holds the lock, for up to :data:`_NOWAIT_POLL` seconds.
 
@@ -411,7 +412,7 @@ class SqlStore(LineageStore):
         a third of a single append). Otherwise in a worker thread through group commit
         (:meth:`ingest`), which shares the commit of appends in flight.
         """
-        event = parse_event(payload)
+        event = parse_header(payload)
         if self._nowait is not None:
             result = await self._append_soon(event)
             if result is not None:
@@ -422,7 +423,7 @@ class SqlStore(LineageStore):
         return await asyncio.to_thread(self._group.submit, event)
 
     def _append_on_driver(
-        self, engine: Engine, event: ValidatedEvent, received: datetime, *, wait: bool
+        self, engine: Engine, event: EventHeader, received: datetime, *, wait: bool
     ) -> tuple[int, bool] | None:
         """SQLite: append one event on the driver's connection (taken from ``engine``'s pool),
         its statements prepared (:class:`SqliteAppend`): SQLAlchemy's per-statement work cost
@@ -465,10 +466,10 @@ class SqlStore(LineageStore):
         and the refused one is reported at its index.
         """
         results: dict[int, BatchItemResult] = {}
-        valid: list[tuple[int, ValidatedEvent]] = []
+        valid: list[tuple[int, EventHeader]] = []
         for i, payload in enumerate(payloads):
             try:
-                valid.append((i, parse_event(payload)))
+                valid.append((i, parse_header(payload)))
             except (EventParseError, EventValidationError) as exc:
                 results[i] = BatchItemResult(i, error=exc)
         outcomes = self._append_all([event for _, event in valid])
@@ -480,7 +481,7 @@ class SqlStore(LineageStore):
                 results[i] = BatchItemResult(i, result=outcome)
         return [results[i] for i in sorted(results)]
 
-    def _append_all(self, events: Sequence[ValidatedEvent]) -> list[IngestResult | DBAPIError]:
+    def _append_all(self, events: Sequence[EventHeader]) -> list[IngestResult | DBAPIError]:
         """Append ``events`` in one transaction; should the database refuse it, in one each.
 
         Returns:
@@ -501,7 +502,7 @@ class SqlStore(LineageStore):
                 outcomes.append(exc)
         return outcomes
 
-    def _store(self, events: list[ValidatedEvent]) -> list[IngestResult]:
+    def _store(self, events: list[EventHeader]) -> list[IngestResult]:
         """Append ``events`` to the log in one transaction; the projector applies them later.
 
         On PostgreSQL one event is one autocommit statement (one round trip instead of five:
@@ -517,7 +518,7 @@ class SqlStore(LineageStore):
         return self._appended(events, logged)
 
     def _appended(
-        self, events: Sequence[ValidatedEvent], logged: list[tuple[int, bool]]
+        self, events: Sequence[EventHeader], logged: list[tuple[int, bool]]
     ) -> list[IngestResult]:
         """The results of appending ``events`` (``logged``: their ids and duplicate flags),
         after telling the projector."""
@@ -528,7 +529,7 @@ class SqlStore(LineageStore):
             for (event_id, duplicate), event in zip(logged, events, strict=True)
         ]
 
-    def _write_one_sqlite(self, event: ValidatedEvent, received: datetime) -> tuple[int, bool]:
+    def _write_one_sqlite(self, event: EventHeader, received: datetime) -> tuple[int, bool]:
         """SQLite: :meth:`_append_on_driver`, waiting for the lock, retried as :meth:`_write`."""
 
         def append_now() -> tuple[int, bool]:
