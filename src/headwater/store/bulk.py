@@ -152,35 +152,39 @@ def among(column: Any, name: str, *, arrays: bool) -> ColumnElement[bool]:
 
 def among_pairs(query: Select[Any], first: Any, second: Any, *, arrays: bool) -> Select[Any]:
     """``query`` kept to the rows whose ``(first, second)`` is one of the pairs given at
-    execution (:func:`pair_values`); both columns lead a unique index of their table.
+    execution (:func:`pair_values`); both columns lead an index of their table.
 
-    Args:
-        arrays: ``first = ANY(:firsts) AND second = ANY(:seconds)`` (PostgreSQL), which also
-            keeps rows of mixed pairs (the caller keeps those it asked for); else the table
-            joined with the pairs read from one JSON array parameter (SQLite's ``json_each``):
-            one index probe per pair. Two ``IN`` lists made SQLite probe every combination of
-            their values: 250,000 probes and 34 ms for 500 pairs, the join 1.2 ms.
+    The table is joined with the pairs, one index probe per pair: on PostgreSQL (``arrays``)
+    the pairs are two aligned array parameters (``unnest(:firsts, :seconds)``), on SQLite one
+    JSON array (``json_each``). A condition per column (two ``IN`` lists, or ``= ANY`` of two
+    arrays) made both databases probe every combination of their values: for 500 pairs,
+    250,000 probes, 34 ms on SQLite and 116 ms on PostgreSQL, where the joins take 1-2 ms.
     """
     if arrays:
-        return query.where(
-            among(first, "firsts", arrays=True), among(second, "seconds", arrays=True)
+        given = (
+            func.unnest(
+                bindparam("firsts", type_=postgresql.ARRAY(first.type)),
+                bindparam("seconds", type_=postgresql.ARRAY(second.type)),
+            )
+            .table_valued("first", "second")
+            .render_derived()
         )
-    each = func.json_each(bindparam("pairs", type_=Text)).table_valued("value")
-    on = and_(
-        first == func.json_extract(each.c.value, "$[0]"),
-        second == func.json_extract(each.c.value, "$[1]"),
-    )
-    return query.join_from(each, first.table, on)
+        on = and_(first == given.c.first, second == given.c.second)
+    else:
+        each = func.json_each(bindparam("pairs", type_=Text)).table_valued("value")
+        on = and_(
+            first == func.json_extract(each.c.value, "$[0]"),
+            second == func.json_extract(each.c.value, "$[1]"),
+        )
+        given = each
+    return query.join_from(given, first.table, on)
 
 
 def pair_values(pairs: Iterable[tuple[Any, Any]], *, arrays: bool) -> dict[str, Any]:
     """The parameters of an :func:`among_pairs` query for these pairs."""
     ordered = sorted(set(pairs))
     if arrays:
-        return {
-            "firsts": sorted({a for a, _ in ordered}),
-            "seconds": sorted({b for _, b in ordered}),
-        }
+        return {"firsts": [a for a, _ in ordered], "seconds": [b for _, b in ordered]}
     return {"pairs": orjson.dumps(ordered).decode()}
 
 
