@@ -80,11 +80,17 @@ class LogStatements:
 
     @cached_property
     def events_by_key_arrays(self) -> Any:
-        """PostgreSQL: :attr:`events_by_key` with the times and the hashes as two arrays (a
-        logged event whose content hash is among them is one of the events asked for)."""
+        """PostgreSQL: :attr:`events_by_key` with the times and the hashes as two aligned
+        arrays."""
         c = t.events.c
         query = select(c.content_hash, c.id)
         return among_pairs(query, c.event_time, c.content_hash, arrays=True)
+
+    @cached_property
+    def events_after(self) -> Any:
+        """The content hashes and ids of the events after id ``after``."""
+        c = t.events.c
+        return select(c.content_hash, c.id).where(c.id > bindparam("after"))
 
     @cached_property
     def head(self) -> Any:
@@ -256,10 +262,12 @@ def append(
 ) -> list[tuple[int, bool]]:
     """Append ``events`` to the log in order, skipping duplicates, in the caller's transaction.
 
-    It locks the chain head first. One look-up of the content hashes already logged, one bulk
-    insert (:func:`headwater.store.bulk.insert_rows`: ``COPY`` on PostgreSQL), one read of the
-    new ids (SQLite: of the newest id before, the new rows then numbered after it) and one
-    update of the head, whatever the number of events; a single event takes
+    It locks the chain head first. One look-up of the event keys already logged, one read of
+    the newest id, one bulk insert (:func:`headwater.store.bulk.insert_rows`: ``COPY`` on
+    PostgreSQL) and one update of the head, whatever the number of events: SQLite's new rows
+    are numbered after the newest id, PostgreSQL's are read back after it (one more range read
+    of the primary key), as no other append inserts while the chain head is locked. A single
+    event takes
     three statements on SQLite (head and look-up together, an insert returning its id, the
     head's update). On PostgreSQL a single event goes through :func:`append_one` instead.
 
@@ -289,19 +297,22 @@ def append(
         fresh.add(event.content_hash)
         prev = rows[-1]["chain_hash"]
     if rows:
+        # Every append holds the chain head's lock (SQLite: the file's write lock) while it
+        # inserts, so no other rows land after the newest id before the transaction ends.
+        newest = newest_id(conn, t.events)
         sqlite = conn.dialect.name == "sqlite"
-        if sqlite:  # the transaction holds the write lock: the next ids are the log's to give
-            first = newest_id(conn, t.events) + 1
-            for k, row in enumerate(rows):
-                row["id"] = first + k
+        if sqlite:  # the next ids are the log's to give
+            for k, row in enumerate(rows, start=1):
+                row["id"] = newest + k
         insert_rows(conn, t.events, rows)
         conn.execute(
             LOG.move_head, {"chain": rows[-1]["chain_hash"], "prev": rows[-1]["prev_hash"]}
         )
         if sqlite:
             known.update({row["content_hash"]: row["id"] for row in rows})
-        else:  # PostgreSQL's sequence gave them: by event key (unique, indexed)
-            known.update(_logged_ids(conn, [e for e in events if e.content_hash in fresh]))
+        else:  # PostgreSQL's sequence gave them: the rows after the newest id are these
+            after = conn.execute(LOG.events_after, {"after": newest})
+            known.update((content_hash, int(event_id)) for content_hash, event_id in after)
     results: list[tuple[int, bool]] = []
     seen: set[str] = set()
     for event in events:
