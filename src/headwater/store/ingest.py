@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from headwater.model.events import EventHeader, ValidatedEvent, loads, parse_time
 from headwater.model.nodes import JobId
 from headwater.store import schema as t
-from headwater.store.bulk import among_pairs, insert_rows, newest_id, pair_values
+from headwater.store.bulk import among_pairs, insert_rows, pair_values
 from headwater.store.prepared import Prepared
 from headwater.store.schema import GENESIS
 
@@ -102,6 +102,17 @@ class LogStatements:
     def lock_head(self) -> Any:
         """The chain head, locked until the transaction ends (SQLite: its write lock does that)."""
         return self.head.with_for_update()
+
+    @cached_property
+    def lock_head_and_newest(self) -> Any:
+        """:attr:`lock_head` and the newest event id: exactly on SQLite (its write lock is held),
+        on PostgreSQL perhaps from before the lock was granted (the statement's snapshot), so a
+        lower bound of the ids appended next."""
+        c = t.events.c
+        newest = select(func.coalesce(func.max(c.id), 0)).scalar_subquery()
+        head = t.chain_head.c
+        query = select(head.chain_hash, newest).where(head.name == t.CHAIN)
+        return query.with_for_update(of=t.chain_head)
 
     @cached_property
     def move_head(self) -> Any:
@@ -262,8 +273,8 @@ def append(
 ) -> list[tuple[int, bool]]:
     """Append ``events`` to the log in order, skipping duplicates, in the caller's transaction.
 
-    It locks the chain head first. One look-up of the event keys already logged, one read of
-    the newest id, one bulk insert (:func:`headwater.store.bulk.insert_rows`: ``COPY`` on
+    It locks the chain head first, reading the newest id with it. One look-up of the event keys
+    already logged, one bulk insert (:func:`headwater.store.bulk.insert_rows`: ``COPY`` on
     PostgreSQL) and one update of the head, whatever the number of events: SQLite's new rows
     are numbered after the newest id, PostgreSQL's are read back after it (one more range read
     of the primary key), as no other append inserts while the chain head is locked. A single
@@ -286,7 +297,8 @@ def append(
         event_id = int(conn.execute(LOG.insert_one_event, row).scalar_one())
         conn.execute(LOG.move_head, {"chain": row["chain_hash"], "prev": row["prev_hash"]})
         return [(event_id, False)]
-    prev = lock_chain(conn)
+    head, newest = conn.execute(LOG.lock_head_and_newest).one()
+    prev = require_head(head)
     known = _logged_ids(conn, events)
     rows: list[dict[str, Any]] = []
     fresh: set[str] = set()
@@ -298,8 +310,7 @@ def append(
         prev = rows[-1]["chain_hash"]
     if rows:
         # Every append holds the chain head's lock (SQLite: the file's write lock) while it
-        # inserts, so no other rows land after the newest id before the transaction ends.
-        newest = newest_id(conn, t.events)
+        # inserts, so no rows but these land after the newest id before the transaction ends.
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # the next ids are the log's to give
             for k, row in enumerate(rows, start=1):
@@ -310,7 +321,7 @@ def append(
         )
         if sqlite:
             known.update({row["content_hash"]: row["id"] for row in rows})
-        else:  # PostgreSQL's sequence gave them: the rows after the newest id are these
+        else:  # PostgreSQL's sequence gave them: among the rows after the (lower bound) newest
             after = conn.execute(LOG.events_after, {"after": newest})
             known.update((content_hash, int(event_id)) for content_hash, event_id in after)
     results: list[tuple[int, bool]] = []
