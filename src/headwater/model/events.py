@@ -124,19 +124,26 @@ def _small_float(text: bytes) -> bool:
     """Whether orjson's compact ``text`` may hold a float it writes unlike the standard library:
     a number token holding ``0.0000`` or ending in a one-digit negative exponent.
 
-    It finds the candidates with ``bytes.find`` and keeps those that are values
+    It finds the candidates and keeps those that are values
     (:func:`_in_value`), so such bytes inside a string (a time's ``00:00.000000Z``) pass unless
     they look like a value there too, which only costs the slow path.
     """
-    for needle in (b"0.0000", b"e-"):
-        i = text.find(needle)
-        while i != -1:
-            if (needle == b"0.0000" or _one_digit_exponent(text, i)) and _in_value(
-                text, i, i + len(needle)
-            ):
-                return True
-            i = text.find(needle, i + 1)
+    i = text.find(b"0.0000")
+    while i != -1:
+        if _in_value(text, i, i + 6):
+            return True
+        i = text.find(b"0.0000", i + 1)
+    for found in _NEGATIVE_EXPONENT.finditer(text):
+        i = found.start()
+        if _one_digit_exponent(text, i) and _in_value(text, i, i + 2):
+            return True
     return False
+
+
+# Two-byte needles are found by ``re`` (which looks for the first byte with memchr) in a third of
+# the time ``bytes.find`` takes.
+_NEGATIVE_EXPONENT = re.compile(rb"e-")
+_ESCAPE = re.compile(rb"\\u")
 
 
 def _one_digit_exponent(text: bytes, i: int) -> bool:
@@ -264,10 +271,12 @@ def _check_facets(
     for name, facet in facets.items():
         if not isinstance(facet, dict):
             raise EventValidationError(f"{path}.{key}.{name}", "a facet must be an object")
-    try:
-        facet_shapes.check_facets(facets, known, f"{path}.{key}")
-    except facet_shapes.FacetShapeError as exc:
-        raise EventValidationError(exc.path, exc.reason) from None
+        check = known.get(name)  # a standard facet Headwater reads: of the shape it reads
+        if check is not None and not check.ok(facet):
+            try:
+                check.explain(facet, f"{path}.{key}.{name}")
+            except facet_shapes.FacetShapeError as exc:
+                raise EventValidationError(exc.path, exc.reason) from None
 
 
 def _check_dataset(obj: Any, path: str, facet_keys: tuple[str, ...]) -> None:
@@ -441,20 +450,11 @@ def validate(raw: bytes, data: Any) -> ValidatedEvent:
     return ValidatedEvent(*_header_fields(raw, data, finite=False), data=data)
 
 
-def validate_header(raw: bytes, data: Any) -> EventHeader:
-    """:func:`validate`, keeping only the :class:`EventHeader` (not ``data``).
-
-    Raises:
-        EventValidationError: naming the JSON path that fails.
-    """
-    return EventHeader(*_header_fields(raw, data, finite=False))
-
-
 def _header_fields(raw: bytes, data: Any, *, finite: bool) -> tuple[Any, ...]:
     """Validate ``data``; the :class:`EventHeader` fields, in order (``finite``: see
     :func:`canonical_json`)."""
     obj = _require_object(data, "$")
-    if b"\\u" in raw:  # NUL and surrogates can only arrive escaped: one scan finds both
+    if _ESCAPE.search(raw):  # NUL and surrogates can only arrive escaped: one scan finds both
         _check_escapes(raw, obj)
     warnings: list[str] = []
     event_time = parse_time(obj.get("eventTime"), "$.eventTime", warnings)

@@ -331,15 +331,3 @@ for _known in (DATASET_FACETS, JOB_FACETS, RUN_FACETS):
     for _check in _known.values():
         if "ok" not in vars(_check):  # facets shared by several kinds are compiled once
             _check.ok = compile_ok(_check)  # type: ignore[method-assign]
-
-
-def check_facets(facets: Mapping[str, Any], known: Mapping[str, Check], path: str) -> None:
-    """Check the standard facets among ``facets`` (the rest pass as they are).
-
-    Raises:
-        FacetShapeError: naming the first value of the wrong type.
-    """
-    for name, facet in facets.items():
-        check = known.get(name)
-        if check is not None and not check.ok(facet):
-            check.explain(facet, f"{path}.{name}")
