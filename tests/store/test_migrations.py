@@ -1,5 +1,6 @@
 """An older database is upgraded in place, never wiped."""
 
+import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
@@ -7,7 +8,13 @@ from factories import dataset, run_event
 from headwater.model import DatasetId, JobId
 from headwater.store import open_store
 from headwater.store.audit import verify_chain
-from headwater.store.migrate import alembic_config, current_revision, head_revision, migrating
+from headwater.store.migrate import (
+    alembic_config,
+    check_references,
+    current_revision,
+    head_revision,
+    migrating,
+)
 from headwater.store.sql import SqlStore
 
 
@@ -15,6 +22,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Take the database back to ``revision`` with the revisions' own downgrades."""
     with migrating(engine) as conn:
         command.downgrade(alembic_config(conn), revision)
+        check_references(conn)
 
 
 def event_keys(engine: Engine) -> tuple[set[str], list[list[str]]]:
@@ -97,4 +105,21 @@ def test_upgrade_to_0006_keys_the_log_by_time_and_hash(store_url):
     store.ingest(run_event(job="third"))
     report = verify_chain(store)
     assert report.ok and report.checked == 3, report
+    store.close()
+
+
+def test_a_migration_leaving_broken_references_is_rolled_back(tmp_path):
+    """SQLite migrates with foreign keys off; rows left referring to missing ones undo it."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'lineage.db'}")
+    store.upgrade()
+    with pytest.raises(RuntimeError, match="referring to missing"), migrating(store.engine) as conn:
+        conn.execute(
+            text(
+                "INSERT INTO projection_errors (event_id, error, at) VALUES (999, 'x', '2025-01-01')"
+            )
+        )
+        check_references(conn)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM projection_errors")).scalar_one() == 0
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     store.close()

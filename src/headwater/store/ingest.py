@@ -71,22 +71,6 @@ class LogStatements:
     """The append path's statements, built once with bind parameters."""
 
     @cached_property
-    def events_by_key(self) -> Any:
-        """The content hashes and ids of the logged events among the ``(event time, content
-        hash)`` pairs given (:func:`headwater.store.bulk.pair_values`; SQLite)."""
-        c = t.events.c
-        query = select(c.content_hash, c.id)
-        return among_pairs(query, c.event_time, c.content_hash, arrays=False)
-
-    @cached_property
-    def events_by_key_arrays(self) -> Any:
-        """PostgreSQL: :attr:`events_by_key` with the times and the hashes as two aligned
-        arrays."""
-        c = t.events.c
-        query = select(c.content_hash, c.id)
-        return among_pairs(query, c.event_time, c.content_hash, arrays=True)
-
-    @cached_property
     def events_after(self) -> Any:
         """The content hashes and ids of the events after id ``after``."""
         c = t.events.c
@@ -336,25 +320,35 @@ def append(
 def _logged_ids(conn: Connection, events: Sequence[EventHeader]) -> dict[str, int]:
     """The ids of the logged events among ``events``, by content hash (looked up by event key:
     event time and content hash, see :data:`headwater.store.schema.events`)."""
-    if conn.dialect.name == "postgresql":
-        keys = pair_values(((e.event_time, e.content_hash) for e in events), arrays=True)
-        rows = conn.execute(LOG.events_by_key_arrays, keys)
-        return {content_hash: int(event_id) for content_hash, event_id in rows}
-    text_of = _sqlite_time_text(conn.dialect)
-    keys = pair_values(((text_of(e.event_time), e.content_hash) for e in events), arrays=False)
-    return {
-        content_hash: int(event_id)
-        for content_hash, event_id in conn.execute(LOG.events_by_key, keys)
-    }
+    arrays = conn.dialect.name == "postgresql"
+    time_key = _time_key(conn.dialect)
+    pairs = ((time_key(e.event_time), e.content_hash) for e in events)
+    rows = conn.execute(_events_by_key(arrays), pair_values(pairs, arrays=arrays))
+    return {content_hash: int(event_id) for content_hash, event_id in rows}
+
+
+@lru_cache(maxsize=2)
+def _events_by_key(arrays: bool) -> Any:
+    """The content hashes and ids of the logged events among the ``(event time, content
+    hash)`` pairs given (:func:`headwater.store.bulk.pair_values`)."""
+    c = t.events.c
+    return among_pairs(select(c.content_hash, c.id), c.event_time, c.content_hash, arrays=arrays)
 
 
 @lru_cache(maxsize=4)
-def _sqlite_time_text(dialect: Any) -> Callable[[datetime], str]:
-    """How SQLite stores an ``events.event_time``: the column type's bind processor (pairs are
-    compared in SQL as text, not bound one by one)."""
+def _time_key(dialect: Any) -> Callable[[datetime], Any]:
+    """An event time as :func:`_events_by_key` compares it: on SQLite the text the column
+    stores (its type's bind processor: pairs are compared in SQL as text, not bound one by
+    one), on PostgreSQL the datetime itself."""
+    if dialect.name != "sqlite":
+        return _same
     process = t.events.c.event_time.type.dialect_impl(dialect).bind_processor(dialect)
     assert process is not None
     return process
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def _log_row(event: EventHeader, prev: str, received_at: datetime) -> dict[str, Any]:

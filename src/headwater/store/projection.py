@@ -544,7 +544,8 @@ class _Batch:
         for k, ((ns, name), when) in enumerate(missing, 1):
             values = {"id": base + k, "namespace": ns, "name": name}
             planned.append(_as_inserted(table, {**values, **defaults(when)}))
-            into[(ns, name)] = _as_inserted(table, {**values, **defaults(when)})  # its own copy
+            # its own copy, nested lists and maps too: the batch changes it in memory
+            into[(ns, name)] = _as_inserted(table, {**values, **defaults(when)})
         self.planned.append((table, planned, None))
 
     def _load_by_key(self, table: Any, keys: list[DsKey], into: dict[DsKey, Row]) -> None:
@@ -593,8 +594,6 @@ class _Batch:
                     outputs.add(dataset_id)
         pairs = [(d, v) for d, versions in wanted.items() for v in versions]
         for chunk in _chunks(pairs):
-            # a version id embeds its dataset's id, so even PostgreSQL's two lists select only
-            # these pairs
             values = pair_values(chunk, arrays=self.loads.arrays)
             for r in self.conn.execute(self.loads.dataset_versions, values):
                 self.dataset_versions[(r.dataset_id, r.version)] = _row(r)
@@ -1082,12 +1081,10 @@ class _Batch:
         return ids, set(new)
 
     def _job_version_ids(self, keys: list[JvKey], into: dict[JvKey, int]) -> None:
-        wanted = set(keys)
         for chunk in _chunks(keys):
-            values = pair_values(chunk, arrays=self.loads.arrays)
+            values = pair_values(chunk, arrays=self.loads.arrays)  # exactly these pairs
             for row_id, job_id, version in self.conn.execute(self.loads.job_version_ids, values):
-                if (job_id, version) in wanted:
-                    into[(job_id, version)] = int(row_id)
+                into[(job_id, version)] = int(row_id)
 
 
 def _item(event_id: int, event: ValidatedEvent) -> _Item:

@@ -28,6 +28,8 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
+# The log's columns as of this revision: a migration keeps its own copy, as the live schema
+# (`headwater.store.schema`, `headwater.store.ingest`) changes with later revisions.
 _COLUMNS = (
     "id",
     "content_hash",
