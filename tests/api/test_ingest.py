@@ -1,5 +1,6 @@
 import gzip
 import json
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,102 @@ def test_gzip(client):
     assert r.status_code == 201
     bad = client.post("/api/v1/lineage", content=b"not gzip", headers={"Content-Encoding": "gzip"})
     assert bad.status_code == 400 and "gzip" in bad.json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/lineage", "/api/v1/lineage/batch"])
+def test_compressed_bodies(client, path):
+    """gzip (several members too) and deflate; a truncated body is a 400, nothing stored."""
+    event = json.dumps(run_event(job="zipped")).encode()
+    body = event if path.endswith("lineage") else b"[" + event + b"]"
+    half = len(body) // 2
+    members = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    for content, encoding in [(members, "gzip"), (zlib.compress(body), "deflate")]:
+        r = client.post(path, content=content, headers={"Content-Encoding": encoding})
+        assert r.status_code in (200, 201), r.text
+    truncated = gzip.compress(body)[:-12]
+    r = client.post(path, content=truncated, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 400 and "ends before its end" in r.json()["message"]
+    assert client.get("/api/v1/events/lineage").json()["totalCount"] == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/lineage", "/api/v1/lineage/batch"])
+def test_body_limit_applies_after_decompression(client, monkeypatch, path):
+    """A small gzip body that inflates past the limit is refused, and inflated no further."""
+    monkeypatch.setattr("headwater.api.ingest.MAX_BODY", 10_000)
+    padded = run_event(run_facets={"pad": {"_producer": "p", "_schemaURL": "s", "x": "a" * 50_000}})
+    content = gzip.compress(json.dumps(padded).encode())
+    assert len(content) < 10_000
+    r = client.post(path, content=content, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 400
+    assert r.json()["message"] == "body larger than 10000 bytes once decompressed"
+    plain = client.post(path, content=json.dumps(padded), headers={"Content-Type": "x"})
+    assert plain.status_code == 400 and plain.json()["message"] == "body larger than 10000 bytes"
+    assert client.get("/api/v1/events/lineage").json()["totalCount"] == 0
+
+
+def test_router_without_the_middleware_answers_alike(tmp_path):
+    """An app that includes only the ingest router (no :class:`SingleEvents` in front) gets the
+    same answers from the route."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from headwater.api import errors, ingest
+    from headwater.store import open_store
+
+    app = FastAPI()
+    app.state.store = store = open_store(f"sqlite:///{tmp_path / 'bare.db'}")
+    errors.install(app)
+    app.include_router(ingest.router)
+    try:
+        with TestClient(app) as bare:
+            event = run_event(job="bare")
+            first = bare.post("/api/v1/lineage", json=event)
+            assert first.status_code == 201 and first.json()["duplicate"] is False
+            assert bare.post("/api/v1/lineage", json=event).json()["duplicate"] is True
+            bad = bare.post("/api/v1/lineage", content=b"{", headers={"Content-Type": "x"})
+            assert bad.status_code == 400 and "malformed JSON" in bad.json()["message"]
+            del event["job"]
+            invalid = bare.post("/api/v1/lineage", json=event)
+            assert invalid.status_code == 422 and invalid.json()["path"] == "$.job"
+        assert sum(1 for _ in store.export_events()) == 1
+    finally:
+        store.close()
+
+
+def test_client_gone_before_its_body_ends_stores_nothing(client):
+    """The ASGI app sees a disconnect in place of the body's end: no answer, nothing stored."""
+    import asyncio
+
+    body = json.dumps(run_event(job="gone")).encode()
+    messages = [
+        {"type": "http.request", "body": body[:100], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/lineage",
+        "raw_path": b"/api/v1/lineage",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+    asyncio.run(client.app(scope, receive, send))
+    assert sent == [] and messages == []
+    assert client.get("/api/v1/events/lineage").json()["totalCount"] == 0
 
 
 def test_malformed_json_is_400_invalid_is_422(client):

@@ -125,6 +125,7 @@ def create_app(
     app.include_router(reads.router)
     app.include_router(analysis.router)
     web.install(app)  # last: its catch-all serves the UI's pages
+    app.add_middleware(ingest.SingleEvents)  # innermost: after the key check
     app.add_middleware(RequireApiKey)
     app.add_middleware(EncodedSlashes)
     return app
