@@ -95,8 +95,10 @@ def test_failing_step_on_spark_records_fail(spark, tmp_path):
     broken = replace(
         pipeline, steps=(replace(pipeline.steps[0], sql="SELECT nope FROM orders_source"),)
     )
+    spark.catalog.setCurrentDatabase("default")
     with pytest.raises(StepFailed, match="customer_orders_etl"):
         SparkRunner(spark, make_client(store=store)).run(broken)
+    assert spark.catalog.currentDatabase() == "default"  # the session as it was, failed or not
     events = [json.loads(line) for line in store.export_events()]
     fails = {e["job"]["name"] for e in events if e.get("eventType") == "FAIL"}
     assert fails == {"customer_orders_etl", pipeline.name}

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pyiceberg.catalog import Catalog
 
-from headwater.capture.harvest import export_events, harvest
-from headwater.capture.iceberg import CatalogError, open_catalog
-from headwater.capture.transport import make_client
 from headwater.cli.common import DbOption, console, fail, friendly_errors
 from headwater.pipelines.spec import PipelineError, parse_params
 from headwater.store import open_store
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+# pyiceberg, pyarrow and the OpenLineage client are imported by the commands, not when the CLI
+# starts.
 
 iceberg_app = typer.Typer(help="Lineage from and to Apache Iceberg catalogs.", no_args_is_help=True)
 CatalogDir = Annotated[
@@ -29,6 +31,8 @@ CatalogProps = Annotated[
 
 
 def _catalog(catalog_dir: Path, props: list[str] | None) -> Catalog:
+    from headwater.capture.iceberg import CatalogError, open_catalog
+
     try:
         properties = parse_params(props or [])
         if not properties and not (catalog_dir / "catalog.db").exists():
@@ -55,6 +59,9 @@ def harvest_cmd(
     db: DbOption = None,
 ) -> None:
     """Record lineage for existing Iceberg tables from their properties (upstream_tables, owner, ...) and schemas."""
+    from headwater.capture.harvest import harvest
+    from headwater.capture.transport import make_client
+
     cat = _catalog(catalog_dir, catalog)
     result = harvest(
         cat, make_client(db_url=db) if db else make_client(), namespace, include_headwater
@@ -78,6 +85,8 @@ def export_cmd(
     """Write the stored lineage events to an Iceberg table, queryable from DuckDB or Spark."""
     if "." not in table:
         raise fail(f"table {table!r} must be qualified as namespace.table")
+    from headwater.capture.harvest import export_events
+
     cat = _catalog(catalog_dir, catalog)
     count = export_events(open_store(db), cat, table)
     console.print(f"exported {count} run events to {table}")

@@ -6,21 +6,23 @@ import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
 
-from headwater.capture.iceberg import CatalogError, dataset_name, open_catalog
-from headwater.capture.transport import make_client
 from headwater.cli.common import DbOption, console, fail, friendly_errors
 from headwater.model.nodes import DatasetId
-from headwater.pipelines import REFERENCE, PipelineError, Runner, StepFailed, load_pipeline
-from headwater.pipelines import summary as show
-from headwater.pipelines.spec import parse_params
-from headwater.pipelines.validate import validate
+from headwater.pipelines.spec import REFERENCE, PipelineError, load_pipeline, parse_params
 from headwater.store import open_store, resolve_url
+
+if TYPE_CHECKING:
+    from headwater.pipelines import Runner
+
+# The engines (DuckDB, pyiceberg, Spark) and the OpenLineage client are imported by the commands
+# that run a pipeline, not when the CLI starts: `headwater --help` and the read commands start in
+# a fraction of the time.
 
 ParamOption = Annotated[
     list[str] | None,
@@ -72,6 +74,12 @@ def _execute(
     summary: bool,
     engine: Engine | None = None,
 ) -> None:
+    from headwater.capture.iceberg import dataset_name, open_catalog
+    from headwater.capture.transport import make_client
+    from headwater.pipelines import Runner, StepFailed
+    from headwater.pipelines import summary as show
+    from headwater.pipelines.validate import validate
+
     pipeline = load_pipeline(pipeline_file, params)
     engine = engine or Engine()
     spark = None
@@ -184,6 +192,8 @@ def run(
     spark_conf: SparkConfOption = None,
 ) -> None:
     """Run a pipeline; every step emits OpenLineage events (to the local store, or OPENLINEAGE_URL)."""
+    from headwater.capture.iceberg import CatalogError
+
     try:
         props = _catalog_properties(catalog)
         _execute(
@@ -211,6 +221,8 @@ def demo(
     spark_conf: SparkConfOption = None,
 ) -> None:
     """Run the reference retail pipeline (DuckDB + Iceberg, or Spark) and show its lineage."""
+    from headwater.capture.iceberg import CatalogError
+
     chosen = _engine(engine, master, spark_conf)
     if chosen.name == "spark":
         chosen.conf.setdefault(

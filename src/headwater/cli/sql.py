@@ -6,14 +6,16 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from headwater.cli.common import DbOption, console, err_console, fail, print_json
-from headwater.sql import SqlLineageError, StatementLineage, analyze
 from headwater.store import NotFound, open_store
+
+if TYPE_CHECKING:
+    from headwater.sql import StatementLineage  # sqlglot: imported by the command, not at start
 
 sql_app = typer.Typer(
     help="Analyse SQL: table and column lineage, without a database.", no_args_is_help=True
@@ -134,6 +136,8 @@ def lineage(
         raise fail(f"{exc.filename}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise fail(f"{schema}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    from headwater.sql import SqlLineageError, analyze
+
     try:
         result = analyze(
             text,

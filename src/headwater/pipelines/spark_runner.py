@@ -87,8 +87,13 @@ class SparkRunner:
         self.spark.conf.set("spark.sql.legacy.notReserveProperties", "true")
 
     def run(self, pipeline: Pipeline) -> PipelineResult:
-        """Run every source and step in order; raise :class:`StepFailed` on the first failure."""
+        """Run every source and step in order; raise :class:`StepFailed` on the first failure.
+
+        Each step runs in the pipeline's database; the session's current database is the one it
+        had before once the run ends, whatever the outcome.
+        """
         result = PipelineResult(pipeline, str(generate_new_uuid()))
+        current = self.spark.catalog.currentDatabase()
         engine = f.processing_engine_facet("spark", self.spark.version)
         tracker = None
         if self.client is not None:
@@ -102,6 +107,7 @@ class SparkRunner:
                 for step in pipeline.steps:
                     result.steps.append(self._run_step(pipeline, step, result.run_id, tracker))
             finally:
+                self.spark.catalog.setCurrentDatabase(current)
                 if tracker is not None:
                     tracker.close()  # the steps' held-back events go before the pipeline's end
         return result

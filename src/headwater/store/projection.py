@@ -37,7 +37,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from headwater.model.events import ValidatedEvent
-from headwater.sql.spark_plan import with_plan_lineage
 from headwater.store import schema as t
 from headwater.store.bulk import (
     among,
@@ -1092,8 +1091,14 @@ def _item(event_id: int, event: ValidatedEvent) -> _Item:
         return _Item(event_id, event, list(event.outputs), {}, {})
     run_facets: dict[str, Any] = dict((event.data.get("run") or {}).get("facets") or {})
     job_facets: dict[str, Any] = dict((event.data.get("job") or {}).get("facets") or {})
-    # Spark agent events with a logical plan but no column lineage: derive it from the plan
-    outputs = with_plan_lineage(event.outputs, event.inputs, run_facets)
+    outputs = event.outputs
+    if "spark.logicalPlan" in run_facets:
+        # Spark agent events with a logical plan but no column lineage: derive it from the plan
+        # (imported here: :mod:`headwater.sql` imports sqlglot, which every store user would
+        # otherwise load at start)
+        from headwater.sql.spark_plan import with_plan_lineage
+
+        outputs = with_plan_lineage(outputs, event.inputs, run_facets)
     return _Item(event_id, event, list(outputs), run_facets, job_facets)
 
 
