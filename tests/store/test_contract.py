@@ -3,11 +3,12 @@
 import json
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, text
 
-from factories import checked_dataset, column_lineage, dataset, run_event, ts
+from factories import T0, checked_dataset, column_lineage, dataset, run_event, ts
 from headwater.graph import column_lineage as column_graph
 from headwater.graph import lineage, upstream_runs
 from headwater.model import DatasetId, EventValidationError, JobId, parse_node_id
@@ -283,6 +284,37 @@ def test_search_and_events(store):
     events, total = store.list_events(limit=2, descending=False)
     assert total == 4 and events[0]["eventType"] == "START"
     assert len(list(store.export_events())) == 4
+
+
+def test_event_counts_leave_out_pruned_bodies_in_any_range(store):
+    """``totalCount`` counts the events with a body, in the time range asked; retention's
+    emptied ones (their rows stay, for the chain) count in no range, and a late event older
+    than the retention horizon, logged after the pruning, counts."""
+    for i in range(6):
+        store.ingest(run_event(job=f"j{i}", at=i * 60))
+    assert store.prune_events(older_than=T0 + timedelta(seconds=150)) == 3  # j0, j1, j2
+    store.ingest(run_event(job="late", at=30))  # older than the horizon, logged after it
+    minute = lambda k: T0 + timedelta(seconds=60 * k)  # noqa: E731
+    cases = [
+        ({}, ["j5", "j4", "j3", "late"]),
+        ({"after": minute(1)}, ["j5", "j4", "j3"]),
+        ({"before": minute(3)}, ["j3", "late"]),
+        ({"after": minute(0), "before": minute(2)}, ["late"]),
+        ({"after": minute(6)}, []),
+    ]
+    for kwargs, jobs in cases:
+        events, total = store.list_events(**kwargs)
+        assert [e["job"]["name"] for e in events] == jobs, kwargs
+        assert total == len(jobs), kwargs
+    page, total = store.list_events(limit=2, offset=1, descending=False)
+    assert [e["job"]["name"] for e in page] == ["j3", "j4"] and total == 4
+    assert [json.loads(b)["job"]["name"] for b in store.export_events()] == [
+        "j3",
+        "j4",
+        "j5",
+        "late",
+    ]
+    assert verify_chain(store).ok
 
 
 def test_tags(store):

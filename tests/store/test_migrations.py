@@ -1,10 +1,12 @@
 """An older database is upgraded in place, never wiped."""
 
+from datetime import timedelta
+
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from factories import dataset, run_event
+from factories import T0, dataset, run_event
 from headwater.model import DatasetId, JobId
 from headwater.store import open_store
 from headwater.store.audit import verify_chain
@@ -55,11 +57,11 @@ def test_upgrade_from_0001_keeps_data(store_url):
 
     store = open_store(store_url)
     assert isinstance(store, SqlStore)
-    assert current_revision(store.engine) == head_revision() == "0006"
+    assert current_revision(store.engine) == head_revision() == "0007"
     indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("jobs")}
     assert "ix_jobs_current_version" in indexes
     event_indexes, uniques = event_keys(store.engine)
-    assert event_indexes == {"ux_events_key"}  # 0005, 0006
+    assert event_indexes == {"ux_events_key", "ix_events_pruned"}  # 0005, 0006, 0007
     assert uniques == [["event_time", "content_hash"]]
     # 0003: the events an older release projected on ingest are not projected again
     assert store.pending() == 0
@@ -95,8 +97,11 @@ def test_upgrade_to_0006_keys_the_log_by_time_and_hash(store_url):
 
     store = open_store(store_url)  # upgrades (on SQLite: rebuilds the log table)
     assert isinstance(store, SqlStore)
-    assert current_revision(store.engine) == "0006"
-    assert event_keys(store.engine) == ({"ux_events_key"}, [["event_time", "content_hash"]])
+    assert current_revision(store.engine) == head_revision()
+    assert event_keys(store.engine) == (
+        {"ux_events_key", "ix_events_pruned"},
+        [["event_time", "content_hash"]],
+    )
     assert store.ingest(first).duplicate  # still logged once
     assert store.list_events()[1] == 2 and store.pending() == 0
     runs, _ = store.list_runs(JobId("pipelines", "second"))
@@ -122,4 +127,24 @@ def test_a_migration_leaving_broken_references_is_rolled_back(tmp_path):
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM projection_errors")).scalar_one() == 0
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    store.close()
+
+
+def test_upgrade_to_0007_indexes_pruned_events(store_url):
+    """Events pruned before 0007 (the index did not exist) are in the index after it."""
+    old = SqlStore(store_url)
+    old.upgrade()
+    for i in range(3):
+        old.ingest(run_event(job=f"j{i}", at=i * 60))
+    downgrade(old.engine, "0006")
+    assert event_keys(old.engine)[0] == {"ux_events_key"}
+    assert old.prune_events(older_than=T0 + timedelta(seconds=90)) == 2
+    old.close()
+
+    store = open_store(store_url)
+    assert isinstance(store, SqlStore)
+    assert current_revision(store.engine) == "0007"
+    assert "ix_events_pruned" in event_keys(store.engine)[0]
+    events, total = store.list_events()
+    assert [e["job"]["name"] for e in events] == ["j2"] and total == 1
     store.close()

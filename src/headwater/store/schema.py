@@ -22,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -58,6 +60,12 @@ events = Table(
     # serves reads by event time (/api/v1/events/lineage). Nothing reads the log by run or job.
     Index("ux_events_key", "event_time", "content_hash", unique=True),
 )
+# An event whose body retention emptied (its row stays, for the hash chain). Written with a
+# literal 0: a partial index serves only a query whose condition reads as its own.
+EMPTIED = func.length(events.c.raw) == literal_column("0")
+# Those events, by time (revision 0007): counting the events with a body is a count of the key
+# index less a count of this one, and reads no body.
+Index("ix_events_pruned", events.c.event_time, postgresql_where=EMPTIED, sqlite_where=EMPTIED)
 
 # The head of the event log's hash chain: the newest event's ``chain_hash`` and ``prev_hash``
 # (all zeros for an empty log), in one row that every append updates. Writers serialize on its
