@@ -788,7 +788,7 @@ def test_batch_projection_equals_one_event_at_a_time(store_url, twin_store_url, 
 
 def test_sqlite_projection_on_a_snapshot_equals_projection_under_the_lock(tmp_path, shared_dir):
     """SQLite computes a batch on a read snapshot and writes it after (planned ids for new
-    datasets and jobs); projecting under the write lock throughout, as PostgreSQL and the
+    datasets, jobs and job versions); projecting under the write lock throughout, as PostgreSQL and the
     contended case do, gives exactly the same tables."""
 
     def under_the_lock(store):

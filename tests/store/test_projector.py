@@ -128,3 +128,35 @@ def test_a_batch_computed_ahead_is_not_written_over_a_newer_projection(tmp_path)
     finally:
         first.close()
         other.close()
+
+
+def test_sqlite_holds_the_write_lock_only_to_run_the_writes(tmp_path):
+    """SQLite: every parameter of a batch's writes is built on the snapshot, new job versions
+    take planned ids; in the write transaction only INSERTs and UPDATEs run, no read."""
+    from headwater.store.projection import prepare
+
+    url = f"sqlite:///{tmp_path / 'lineage.db'}"
+    store = open_store(url)
+    try:
+        _backlog(store, 30)
+        with store._reader() as conn:
+            rows = store._next_events(conn, store._watermark(conn), 500)
+            ready = prepare(conn, store._insert, store._stored_events(rows))
+        statements: list[str] = []
+        with store.engine.begin() as conn:
+            driver = conn.connection.driver_connection
+            driver.set_trace_callback(statements.append)
+            try:
+                ready.write(conn)
+            finally:
+                driver.set_trace_callback(None)
+            store._set_watermark(conn, int(rows[-1].id))
+        verbs = {s.split()[0].upper() for s in statements}
+        assert verbs and verbs <= {"INSERT", "UPDATE"}, statements
+        assert len(statements) >= 30 * 6  # a job, job version, run, ... per event
+        assert store.pending() == 0
+        assert store.list_jobs("pipelines")[1] == 30
+        jobs = store.list_jobs("pipelines")[0]
+        assert all(j["latestRun"]["state"] == "COMPLETED" for j in jobs)
+    finally:
+        store.close()

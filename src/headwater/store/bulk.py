@@ -9,7 +9,7 @@ statements run on the driver's cursor, compiled once (:mod:`headwater.store.prep
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from headwater.store.jsontext import json_dumps
@@ -120,22 +121,48 @@ def execute_many(conn: Connection, statement: Any, rows: Sequence[Row]) -> None:
     """``executemany`` of ``statement`` over ``rows``; on SQLite on the driver's cursor, the
     statement prepared once: SQLAlchemy builds each row's parameters through several layers,
     most of a write step's time there."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    keys = rows[0].keys()
-    if dialect.name != "sqlite" or any(r.keys() != keys for r in rows):
-        conn.execute(statement, list(rows))
-        return
+    if rows:
+        many(conn.dialect, statement, rows)(conn)
+
+
+def many(dialect: Dialect, statement: Any, rows: Sequence[Row]) -> Callable[[Connection], None]:
+    """:func:`execute_many` in two steps: the parameters now, the statement on the connection
+    the returned function is given (SQLite's projection builds them before it takes the write
+    lock, and holds the lock only to run the statements)."""
+    keys = rows[0].keys() if rows else ()
+    if not rows or dialect.name != "sqlite" or any(r.keys() != keys for r in rows):
+        values = list(rows)
+
+        def through_sqlalchemy(conn: Connection) -> None:
+            if values:
+                conn.execute(statement, values)
+
+        return through_sqlalchemy
     prepared = _prepared(statement, dialect, tuple(keys) if statement.is_insert else None)
-    driver = conn.connection.driver_connection  # the transaction's own connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        with _as_sqlalchemy_errors(conn):
-            cursor.executemany(prepared.sql, [prepared.parameters(r) for r in rows])
-    finally:
-        cursor.close()
+    parameters = [prepared.parameters(r) for r in rows]
+
+    def run(conn: Connection) -> None:
+        driver = conn.connection.driver_connection  # the transaction's own connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            with _as_sqlalchemy_errors(conn):
+                cursor.executemany(prepared.sql, parameters)
+        finally:
+            cursor.close()
+
+    return run
+
+
+def insert_later(
+    dialect: Dialect, table: Table, rows: Sequence[Row]
+) -> Callable[[Connection], None]:
+    """:func:`insert_rows` in two steps, as :func:`many`: the parameters now (SQLite), the
+    insert on the connection the returned function is given."""
+    if dialect.name == "sqlite":
+        return many(dialect, _insert_of(table), rows)
+    values = list(rows)
+    return lambda conn: insert_rows(conn, table, values)
 
 
 def among(column: Any, name: str, *, arrays: bool) -> ColumnElement[bool]:

@@ -28,7 +28,7 @@ once the caller has checked that nothing projected meanwhile (:meth:`PreparedBat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -42,7 +42,9 @@ from headwater.store.bulk import (
     among,
     among_pairs,
     execute_many,
+    insert_later,
     insert_rows,
+    many,
     newest_id,
     pair_values,
 )
@@ -341,9 +343,10 @@ class PreparedBatch:
         return all(newest_id(conn, table) == base for table, base in self._batch.id_bases.items())
 
     def write(self, conn: Connection) -> None:
-        """Write the batch (step 4, the planned rows first) in ``conn``'s write transaction."""
-        self._batch.conn = conn
-        self._batch.write()
+        """Write the batch (step 4, the planned rows first) in ``conn``'s write transaction:
+        only the statements run there, their parameters were built by :func:`prepare`."""
+        for run in self._batch.recorded or ():
+            run(conn)
 
 
 def prepare(
@@ -369,6 +372,8 @@ def prepare(
         raise ValueError(msg)
     b = _Batch(conn, writes(insert), batch, plan=True)
     b.prepare()
+    b.recorded = []  # step 4 without the lock: each write's parameters, run by `write`
+    b.write()
     return PreparedBatch(b)
 
 
@@ -401,6 +406,8 @@ class _Batch:
         # (table, rows, statement: None to insert them as new rows), in order
         self.planned: list[tuple[Any, list[Row], Any]] = []
         self.id_bases: dict[Any, int] = {}  # table -> the newest id when its rows were planned
+        # when a list: writes are recorded there (ready to run on a connection), not run
+        self.recorded: list[Callable[[Connection], None]] | None = None
         self.w = w
         self.loads = _loads(conn.dialect.name == "postgresql")
         self.items = [_item(event_id, event) for event_id, event in batch]
@@ -1060,11 +1067,17 @@ class _Batch:
 
     def _insert_new(self, table: Any, rows: list[Row]) -> None:
         """Insert rows known not to exist (:func:`headwater.store.bulk.insert_rows`)."""
-        insert_rows(self.conn, table, rows)
+        if self.recorded is None:
+            insert_rows(self.conn, table, rows)
+        elif rows:
+            self.recorded.append(insert_later(self.conn.dialect, table, rows))
 
     def _many(self, statement: Any, rows: list[Row]) -> None:
         """``executemany`` (:func:`headwater.store.bulk.execute_many`)."""
-        execute_many(self.conn, statement, rows)
+        if self.recorded is None:
+            execute_many(self.conn, statement, rows)
+        elif rows:
+            self.recorded.append(many(self.conn.dialect, statement, rows))
 
     def _write_job_versions(self) -> tuple[dict[JvKey, int], set[JvKey]]:
         """Insert the job versions not stored yet (in creation order); every key's id, and the
@@ -1074,7 +1087,14 @@ class _Batch:
             return ids, set()
         self._job_version_ids(list(self.job_versions), ids)
         new = [k for k in self.job_versions if k not in ids]
-        if new:
+        if new and self.plan:  # the ids the table gives next, as for datasets and jobs
+            base = self.id_bases[t.job_versions] = newest_id(self.conn, t.job_versions)
+            rows = []
+            for k, key in enumerate(new, 1):
+                ids[key] = base + k
+                rows.append({"id": base + k, **self.job_versions[key]})
+            self._insert_new(t.job_versions, rows)
+        elif new:
             self._insert_new(t.job_versions, [self.job_versions[k] for k in new])
             self._job_version_ids(new, ids)
         return ids, set(new)
