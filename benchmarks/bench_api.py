@@ -271,9 +271,9 @@ every server in turn each round, medians shown. Baselines, measured in the same 
 FastAPI app under the same uvicorn (the HTTP ceiling), and a plain INSERT of the same JSON with a
 commit per event into the same database (the storage ceiling of one event per request: on
 PostgreSQL each commit waits for the WAL flush). "Accepted" counts answered requests (the event is
-validated, durable and in the hash chain). A single event is one autocommit statement on
-PostgreSQL and, on SQLite, is appended on the server's event loop when no other writer holds the
-lock; concurrent single events share commits (group commit, `headwater.store.group_commit`). "Readable" is the batched rate counted until one read sent after
+validated, durable and in the hash chain). A single event is answered ahead of FastAPI's routing (`api.ingest.SingleEvents`), is one
+autocommit statement on PostgreSQL and, on SQLite, is appended on the server's event loop when no
+other writer holds the lock; concurrent single events share commits (group commit, `headwater.store.group_commit`). "Readable" is the batched rate counted until one read sent after
 the last batch answers, which Headwater does only once every accepted event is projected into the
 lineage tables (`headwater serve` runs a projector process beside the server; the read projects
 what is left). Client, server, projector and PostgreSQL share the machine's 2 cores. "Vs both in
