@@ -273,7 +273,8 @@ commit per event into the same database (the storage ceiling of one event per re
 PostgreSQL each commit waits for the WAL flush). "Accepted" counts answered requests (the event is
 validated, durable and in the hash chain). A single event is answered ahead of FastAPI's routing (`api.ingest.SingleEvents`), is one
 autocommit statement on PostgreSQL and, on SQLite, is appended on the server's event loop when no
-other writer holds the lock; concurrent single events share commits (group commit, `headwater.store.group_commit`). "Readable" is the batched rate counted until one read sent after
+other writer holds the lock; concurrent single events share commits (group commit: on the event loop on PostgreSQL,
+`headwater.store.async_append`; in worker threads on SQLite, `headwater.store.group_commit`). "Readable" is the batched rate counted until one read sent after
 the last batch answers, which Headwater does only once every accepted event is projected into the
 lineage tables (`headwater serve` runs a projector process beside the server; the read projects
 what is left). Client, server, projector and PostgreSQL share the machine's 2 cores. "Vs both in

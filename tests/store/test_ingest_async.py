@@ -48,7 +48,7 @@ def test_it_logs_what_ingest_logs(store_url, twin_store_url):
 
 
 def test_concurrent_events_each_logged_once(store):
-    """From one loop at once: the first goes on the loop, the rest through group commit."""
+    """From one loop at once: each event logged once, duplicates found, the chain whole."""
     payloads = _events(30)
 
     async def send() -> list:
@@ -123,3 +123,62 @@ def test_sqlite_appends_from_the_loop_once_another_writer_lets_go(tmp_path, held
     assert len(_log(store)) == 1 and verify_chain(store).ok
     other.close()
     store.close()
+
+
+@pytest.mark.postgres
+def test_events_arriving_during_an_append_share_one_commit(fresh_postgres_url):
+    """PostgreSQL: the events that queue up while an append is in flight are appended in one
+    transaction (rows inserted by one transaction share its ``xmin``), in arrival order."""
+    store = open_store(fresh_postgres_url)
+    payloads = _events(30)
+
+    async def send() -> list:
+        return await asyncio.gather(*(store.ingest_async(p) for p in payloads + payloads[:5]))
+
+    try:
+        results = asyncio.run(send())
+        assert [r.duplicate for r in results] == [False] * 30 + [True] * 5
+        assert [r.event_id for r in results[30:]] == [r.event_id for r in results[:5]]
+        with store.engine.connect() as conn:
+            transactions = conn.execute(
+                text("SELECT count(DISTINCT xmin::text) FROM events")
+            ).scalar()
+            order = conn.execute(text("SELECT id FROM events ORDER BY id")).scalars().all()
+        assert transactions == 2  # the first alone, the 34 that queued behind it together
+        assert order == [r.event_id for r in results[:30]]
+        assert verify_chain(store).ok
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_an_event_the_database_refuses_in_a_group_fails_alone(fresh_postgres_url):
+    """PostgreSQL: one event of a group refused by the database (here a content hash longer
+    than its column) rolls the group back; the others are appended one by one and land."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import DBAPIError
+
+    from headwater.model.events import parse_header
+
+    store = open_store(fresh_postgres_url)
+    first, good, other = (parse_header(p) for p in _events(3))
+    bad = replace(parse_header(_events(4)[3]), content_hash="f" * 65)
+    appender = store._async
+    assert appender is not None
+
+    async def send() -> list:
+        now = datetime.now(UTC)
+        return await asyncio.gather(
+            *(appender.append(e, now) for e in (first, good, bad, other)),
+            return_exceptions=True,
+        )
+
+    try:
+        results = asyncio.run(send())
+        assert isinstance(results[2], DBAPIError) and "too long" in str(results[2])
+        assert [r[1] for i, r in enumerate(results) if i != 2] == [False] * 3
+        assert len(_log(store)) == 3 and verify_chain(store).ok
+    finally:
+        store.close()

@@ -1,4 +1,4 @@
-"""PostgreSQL: append one event from the server's event loop, on an asyncio connection.
+"""PostgreSQL: append single events from the server's event loop, on an asyncio connection.
 
 A single event on PostgreSQL is one autocommit statement (:attr:`LogStatements.append_one`)
 whose time is the round trip and the commit's WAL flush. Run from a request it went through a
@@ -7,9 +7,13 @@ the append. :class:`AsyncAppender` sends the same statement (compiled once,
 :mod:`headwater.store.prepared`) on a psycopg ``AsyncConnection`` instead, so the event loop
 waits on the socket like on any other I/O and serves other requests meanwhile.
 
-One connection, used by one append at a time: :meth:`SqlStore.ingest_async` takes this path only
-when no other append of the store is in flight, and concurrent events go through group commit
-(:mod:`headwater.store.group_commit`), which shares commits between them.
+Events that arrive while an append is in flight share the next commit (group commit on the
+loop): the first request's coroutine appends its event and then, before it returns, every
+event that queued up meanwhile, in one transaction (one statement each, pipelined: one round
+trip and one WAL flush for the group). One producer never waits for anybody; many producers
+wait at most for the commit in flight. Before this, concurrent events went through worker
+threads (:mod:`headwater.store.group_commit`): from eight producers, PostgreSQL took fewer
+events a second than from one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from headwater.store.bulk import driver_error
 from headwater.store.ingest import LOG, event_columns, require_head
 from headwater.store.prepared import Prepared
 
+_Pending = tuple[list[Any], "asyncio.Future[tuple[int, bool]]"]
+MAX_GROUP = 500  # events in one group transaction at most
+
 
 class AsyncAppender:
     """Appends single events on an asyncio connection to the store's database.
@@ -41,44 +48,86 @@ class AsyncAppender:
         self._statement = Prepared(LOG.append_one, psycopg_dialect.dialect(paramstyle="format"))
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.busy = False  # an append is in flight
+        self._queue: list[_Pending] = []
+        self._leading = False  # a coroutine is appending and will drain the queue
 
     async def append(self, event: EventHeader, received_at: datetime) -> tuple[int, bool]:
-        """Append ``event`` in a transaction of its own; ``(event id, duplicate)``.
+        """Append ``event``, in a transaction of its own or shared with the events that queued
+        up while another append was in flight; ``(event id, duplicate)``.
 
         As the threaded path: the same event appended concurrently by another writer fails on
-        the unique content hash and is run once more, then finds that writer's event; a
+        the unique event key and is run once more, then finds that writer's event; a
         connection the server dropped is replaced once.
 
         Raises:
             sqlalchemy.exc.DBAPIError: the database's error, as SQLAlchemy would raise it.
         """
         parameters = self._statement.parameters(event_columns(event, received_at))
-        self.busy = True
+        future: asyncio.Future[tuple[int, bool]] = asyncio.get_running_loop().create_future()
+        self._queue.append((parameters, future))
+        if not self._leading:
+            await self._drain()
+        return await future
+
+    async def _drain(self) -> None:
+        """Append what is queued, group after group, until the queue is empty."""
+        self._leading = True
         try:
-            for attempt in (0, 1):
-                try:
-                    conn = await self._connection()
-                    cursor = await conn.execute(self._statement.sql, parameters)
-                    row = await cursor.fetchone()
-                    break
-                except psycopg.errors.UniqueViolation as exc:
-                    if attempt:
-                        raise driver_error(exc, psycopg.Error) from exc
-                except psycopg.OperationalError as exc:
-                    self.close()
-                    if attempt:
-                        raise driver_error(exc, psycopg.Error) from exc
-                except psycopg.Error as exc:
-                    raise driver_error(exc, psycopg.Error) from exc
+            while self._queue:
+                group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+                if len(group) == 1:
+                    await self._append_alone(*group[0])
+                else:
+                    await self._append_group(group)
         finally:
-            self.busy = False
-        assert row is not None  # the statement answers one row
-        new_id, existing = row
-        if new_id is not None:
-            return int(new_id), False
-        require_head(existing)  # neither appended nor found: no head row to move
-        return int(existing), True
+            self._leading = False
+            if self._queue:  # left by a cancelled leader: another drains them
+                asyncio.get_running_loop().create_task(self._drain())
+
+    async def _append_alone(
+        self, parameters: list[Any], future: asyncio.Future[tuple[int, bool]]
+    ) -> None:
+        """One event, one autocommit statement; its outcome set on ``future``."""
+        for attempt in (0, 1):
+            try:
+                conn = await self._connection()
+                cursor = await conn.execute(self._statement.sql, parameters)
+                row = await cursor.fetchone()
+                break
+            except psycopg.errors.UniqueViolation as exc:
+                if attempt:
+                    _settle(future, error=driver_error(exc, psycopg.Error))
+                    return
+            except psycopg.OperationalError as exc:
+                self.close()
+                if attempt:
+                    _settle(future, error=driver_error(exc, psycopg.Error))
+                    return
+            except psycopg.Error as exc:
+                _settle(future, error=driver_error(exc, psycopg.Error))
+                return
+        _settle(future, row=row)
+
+    async def _append_group(self, group: list[_Pending]) -> None:
+        """The events of ``group`` in one transaction, their statements pipelined (one round
+        trip, one commit). Should the database refuse one of them (another writer logged the
+        same event meanwhile) or the connection fail, the transaction is rolled back and
+        each event is appended alone, so one event's error is only that event's."""
+        try:
+            conn = await self._connection()
+            async with conn.pipeline(), conn.transaction():
+                cursors = [await conn.execute(self._statement.sql, p) for p, _ in group]
+            rows = [await cursor.fetchone() for cursor in cursors]
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError) or (
+                self._conn is not None and self._conn.closed
+            ):
+                self.close()
+            for parameters, future in group:
+                await self._append_alone(parameters, future)
+            return
+        for (_, future), row in zip(group, rows, strict=True):
+            _settle(future, row=row)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         """The connection, opened on the running loop (a connection belongs to one loop)."""
@@ -95,3 +144,28 @@ class AsyncAppender:
             self._conn.pgconn.finish()
         self._conn = None
         self._loop = None
+
+
+def _settle(
+    future: asyncio.Future[tuple[int, bool]],
+    *,
+    row: Any = None,
+    error: BaseException | None = None,
+) -> None:
+    """Give ``future`` the statement's answer ``(new id, id of the logged twin)`` as
+    ``(event id, duplicate)``, or ``error``; a future nobody waits for any more is left."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+        return
+    try:
+        assert row is not None  # the statement answers one row
+        new_id, existing = row
+        if new_id is not None:
+            future.set_result((int(new_id), False))
+            return
+        # neither appended nor found: no head row to move
+        future.set_result((int(require_head(existing)), True))
+    except Exception as exc:  # require_head's error is this event's
+        future.set_exception(exc)

@@ -56,12 +56,6 @@ class GroupCommit(Generic[_I, _R]):
         self._writing = False  # a call of ``write_many`` is in flight
         self._changed = threading.Condition()  # guards both; notified when a call ends
 
-    @property
-    def busy(self) -> bool:
-        """Whether a call of ``write_many`` is in flight or items are queued (a hint: it may
-        change as soon as it is read)."""
-        return self._writing or bool(self._queue)
-
     def submit(self, item: _I) -> _R:
         """Write ``item`` (with whatever else is queued) and return its result.
 

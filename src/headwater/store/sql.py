@@ -406,20 +406,20 @@ class SqlStore(LineageStore):
 
         Validation runs on the loop (CPU only). Then, on SQLite, the append too when no other
         writer holds the file's lock (:meth:`ingest_nowait`), tried again every few milliseconds
-        for a while when one does; on PostgreSQL, on an asyncio
-        connection when no other append of this store is in flight
-        (:class:`headwater.store.async_append.AsyncAppender`: no worker thread's two wake-ups,
-        a third of a single append). Otherwise in a worker thread through group commit
-        (:meth:`ingest`), which shares the commit of appends in flight.
+        for a while when one does, and else in a worker thread through group commit
+        (:meth:`ingest`), which shares the commit of appends in flight. On PostgreSQL, on an
+        asyncio connection (:class:`headwater.store.async_append.AsyncAppender`: no worker
+        thread's two wake-ups, a third of a single append), where events arriving while one is
+        in flight share the next commit.
         """
         event = parse_header(payload)
+        if self._async is not None:
+            logged = await self._async.append(event, datetime.now(UTC))
+            return self._appended([event], [logged])[0]
         if self._nowait is not None:
             result = await self._append_soon(event)
             if result is not None:
                 return result
-        elif self._async is not None and not self._async.busy and not self._group.busy:
-            logged = await self._async.append(event, datetime.now(UTC))
-            return self._appended([event], [logged])[0]
         return await asyncio.to_thread(self._group.submit, event)
 
     def _append_on_driver(
