@@ -182,3 +182,58 @@ def test_an_event_the_database_refuses_in_a_group_fails_alone(fresh_postgres_url
         assert len(_log(store)) == 3 and verify_chain(store).ok
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_steady_stream_does_not_hold_the_first_answer_back(fresh_postgres_url):
+    """PostgreSQL: the request that led a group answers once its own event is in, while new
+    requests keep arriving (as a server's do, during the commits); a task takes the rest on."""
+    store = open_store(fresh_postgres_url)
+    payloads = _events(60)
+    done: list[int] = []
+
+    async def request(k: int) -> None:
+        await store.ingest_async(payloads[k])
+        done.append(k)
+
+    async def send() -> None:
+        tasks = []
+        for k in range(len(payloads)):
+            tasks.append(asyncio.ensure_future(request(k)))
+            await asyncio.sleep(0.001)  # the next request arrives while commits are in flight
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(send())
+        assert sorted(done) == list(range(60))
+        assert done.index(0) < 5, done  # not once the stream it led has dried up
+        assert len(_log(store)) == 60 and verify_chain(store).ok
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_cancelled_leader_fails_its_group_and_the_queue_goes_on(fresh_postgres_url):
+    """PostgreSQL: the leading request cancelled mid-append: its group's callers see the
+    cancellation, the events queued behind it are still appended, the chain stays whole."""
+    store = open_store(fresh_postgres_url)
+    payloads = _events(12)
+
+    async def send() -> list:
+        leader = asyncio.ensure_future(store.ingest_async(payloads[0]))
+        await asyncio.sleep(0)  # it is appending now
+        followers = [asyncio.ensure_future(store.ingest_async(p)) for p in payloads[1:]]
+        await asyncio.sleep(0)
+        leader.cancel()
+        return await asyncio.gather(leader, *followers, return_exceptions=True)
+
+    try:
+        results = asyncio.run(send())
+        assert isinstance(results[0], asyncio.CancelledError)
+        landed = [r for r in results[1:] if not isinstance(r, BaseException)]
+        assert len(landed) == 11, results
+        again = [asyncio.run(store.ingest_async(p)) for p in payloads]  # all there, or now
+        assert sum(not r.duplicate for r in again) <= 1
+        assert len(_log(store)) == 12 and verify_chain(store).ok
+    finally:
+        store.close()

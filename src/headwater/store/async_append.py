@@ -8,11 +8,12 @@ the append. :class:`AsyncAppender` sends the same statement (compiled once,
 waits on the socket like on any other I/O and serves other requests meanwhile.
 
 Events that arrive while an append is in flight share the next commit (group commit on the
-loop): the first request's coroutine appends its event and then, before it returns, every
-event that queued up meanwhile, in one transaction (one statement each, pipelined: one round
-trip and one WAL flush for the group). One producer never waits for anybody; many producers
-wait at most for the commit in flight. Before this, concurrent events went through worker
-threads (:mod:`headwater.store.group_commit`): from eight producers, PostgreSQL took fewer
+loop): the request whose append is in flight leads, and the events that queued up meanwhile go
+next, in one transaction (one statement each, pipelined: one round trip and one WAL flush for
+the group). One producer never waits for anybody; many producers wait at most for the commit in
+flight. A request leads only until its own event is in: what is still queued then goes on in a
+task of its own, so that a steady stream never holds the first request's answer back. Before this, concurrent events went through worker threads
+(:mod:`headwater.store.group_commit`): from eight producers, PostgreSQL took fewer
 events a second than from one.
 """
 
@@ -50,6 +51,7 @@ class AsyncAppender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: list[_Pending] = []
         self._leading = False  # a coroutine is appending and will drain the queue
+        self._next: asyncio.Task[None] | None = None  # the task the queue was handed on to
 
     async def append(self, event: EventHeader, received_at: datetime) -> tuple[int, bool]:
         """Append ``event``, in a transaction of its own or shared with the events that queued
@@ -66,23 +68,39 @@ class AsyncAppender:
         future: asyncio.Future[tuple[int, bool]] = asyncio.get_running_loop().create_future()
         self._queue.append((parameters, future))
         if not self._leading:
-            await self._drain()
+            self._leading = True
+            await self._lead(future)
         return await future
 
-    async def _drain(self) -> None:
-        """Append what is queued, group after group, until the queue is empty."""
-        self._leading = True
+    async def _lead(self, mine: asyncio.Future[tuple[int, bool]] | None) -> None:
+        """Append what is queued, group after group (called with :attr:`_leading` set).
+
+        A request's coroutine leads only until its own event is appended: events still queued
+        then are handed on to a task of their own, which keeps leading, so that a steady stream
+        of events never keeps the first request from its answer. An append interrupted (the
+        leader cancelled) fails the events of its group; the queued ones are handed on.
+        """
         try:
             while self._queue:
                 group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-                if len(group) == 1:
-                    await self._append_alone(*group[0])
-                else:
-                    await self._append_group(group)
+                try:
+                    if len(group) == 1:
+                        await self._append_alone(*group[0])
+                    else:
+                        await self._append_group(group)
+                except BaseException:
+                    self.close()  # the connection's state is unknown
+                    for _, future in group:
+                        if not future.done():
+                            future.cancel()
+                    raise
+                if mine is not None and mine.done() and self._queue:
+                    break
         finally:
-            self._leading = False
-            if self._queue:  # left by a cancelled leader: another drains them
-                asyncio.get_running_loop().create_task(self._drain())
+            if self._queue:  # the leadership goes on with the queue (a task held, not lost)
+                self._next = asyncio.get_running_loop().create_task(self._lead(None))
+            else:
+                self._leading = False
 
     async def _append_alone(
         self, parameters: list[Any], future: asyncio.Future[tuple[int, bool]]
