@@ -148,3 +148,28 @@ def test_upgrade_to_0007_indexes_pruned_events(store_url):
     events, total = store.list_events()
     assert [e["job"]["name"] for e in events] == ["j2"] and total == 1
     store.close()
+
+
+def test_the_schema_revision_is_the_newest_migration():
+    """Opening a store skips Alembic when the database is at ``schema.REVISION``: it must be
+    the newest revision shipped (bump it with every migration)."""
+    from headwater.store import schema
+
+    assert schema.REVISION == head_revision()
+
+
+def test_a_store_at_the_newest_revision_opens_without_alembic(store_url, monkeypatch):
+    """An up-to-date database is recognized by one read; an older one still migrates."""
+    import headwater.store.migrate as migrate
+
+    open_store(store_url).close()  # created and stamped
+    calls = []
+    real = migrate.upgrade
+    monkeypatch.setattr(migrate, "upgrade", lambda engine: calls.append(engine) or real(engine))
+    open_store(store_url).close()
+    assert calls == []
+    store = SqlStore(store_url)
+    downgrade(store.engine, "0006")
+    store.upgrade()
+    assert len(calls) == 1 and current_revision(store.engine) == head_revision()
+    store.close()
