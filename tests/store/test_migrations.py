@@ -155,7 +155,7 @@ def test_the_schema_revision_is_the_newest_migration():
     the newest revision shipped (bump it with every migration)."""
     from headwater.store import schema
 
-    assert schema.REVISION == head_revision()
+    assert head_revision() == schema.REVISION
 
 
 def test_a_store_at_the_newest_revision_opens_without_alembic(store_url, monkeypatch):

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.api.errors import error
@@ -32,6 +32,7 @@ from headwater.store.base import BatchItemResult, LineageStore
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_BODY = 64 * 1024 * 1024
 SINGLE_PATH = "/api/v1/lineage"
+_ENCODING = "content-encoding"
 _EVENT_ITEM = (dict, Decoded)  # a batch item that is an object (decoded, with or without bytes)
 _WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}  # zlib's window bits: gzip / zlib header
 
@@ -102,43 +103,44 @@ class SingleEvents:
         if scope["type"] != "http" or scope["path"] != SINGLE_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:  # the client went away: nothing to store, nobody to answer
+        request = Request(scope, receive)
+        try:
+            body = await _read_body(request)
+        except ClientDisconnect:  # the client went away: nothing to store, nobody to answer
             return
-        headers = Headers(scope=scope)
-        store = scope["app"].state.store
-        response = await _single(store, body, headers.get("content-encoding"))
+        response = await _single(scope["app"].state.store, body, request.headers.get(_ENCODING))
         await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request's body; None if the client disconnected first. A body past
-    :data:`MAX_BODY` is read no further than that (and refused by :func:`decoded_body`)."""
+async def _read_body(request: Request) -> bytes:
+    """The request's body, read no further than just past :data:`MAX_BODY` (which
+    :func:`decoded_body` then refuses): a larger body is received, not kept.
+
+    Raises:
+        starlette.requests.ClientDisconnect: the client went away before the body's end.
+    """
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
+    async for chunk in request.stream():
         if size <= MAX_BODY:
             chunks.append(chunk)
             size += len(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)
 
 
-@router.post("/lineage", status_code=201, summary="Ingest one OpenLineage event")
+@router.post(
+    SINGLE_PATH.removeprefix(router.prefix), status_code=201, summary="Ingest one OpenLineage event"
+)
 async def post_lineage(request: Request) -> Response:
     """Store one RunEvent, DatasetEvent or JobEvent. 201 (also for a duplicate, which changes nothing)."""
     store = request.app.state.store
-    return await _single(store, await request.body(), request.headers.get("content-encoding"))
+    return await _single(store, await _read_body(request), request.headers.get(_ENCODING))
 
 
 @router.post("/lineage/batch", summary="Ingest an array of OpenLineage events")
 async def post_batch(request: Request) -> Response:
     """Store each event in its own transaction; answer ``{received, successful, failed, failedEvents}``."""
-    body = decoded_body(await request.body(), request.headers.get("content-encoding"))
+    body = decoded_body(await _read_body(request), request.headers.get(_ENCODING))
     try:
         items, indices, results = await run_in_threadpool(
             _ingest_batch, request.app.state.store, body

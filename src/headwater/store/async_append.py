@@ -12,9 +12,9 @@ loop): the request whose append is in flight leads, and the events that queued u
 next, in one transaction (one statement each, pipelined: one round trip and one WAL flush for
 the group). One producer never waits for anybody; many producers wait at most for the commit in
 flight. A request leads only until its own event is in: what is still queued then goes on in a
-task of its own, so that a steady stream never holds the first request's answer back. Before this, concurrent events went through worker threads
-(:mod:`headwater.store.group_commit`): from eight producers, PostgreSQL took fewer
-events a second than from one.
+task of its own, so that a steady stream never holds the first request's answer back. Before
+this, concurrent events went through worker threads (:mod:`headwater.store.group_commit`): from
+eight producers, PostgreSQL took fewer events a second than from one.
 """
 
 from __future__ import annotations
@@ -137,10 +137,8 @@ class AsyncAppender:
                 cursors = [await conn.execute(self._statement.sql, p) for p, _ in group]
             rows = [await cursor.fetchone() for cursor in cursors]
         except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError) or (
-                self._conn is not None and self._conn.closed
-            ):
-                self.close()
+            if isinstance(exc, psycopg.OperationalError):
+                self.close()  # each alone on a new connection (a closed one is reopened anyway)
             for parameters, future in group:
                 await self._append_alone(parameters, future)
             return
