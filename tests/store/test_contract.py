@@ -806,22 +806,66 @@ def test_sqlite_projection_on_a_snapshot_equals_projection_under_the_lock(tmp_pa
 @pytest.mark.postgres
 def test_writes_survive_connections_the_server_dropped(fresh_postgres_url):
     """PostgreSQL restarted or killed our sessions: the next write reconnects and lands."""
+    store = open_store(fresh_postgres_url)
+    try:
+        store.ingest(run_event(job="before", outputs=[dataset("a")], at=0))
+        assert _kill_sessions(fresh_postgres_url) >= 1
+        store.ingest(run_event(job="after", outputs=[dataset("b")], at=1))
+        assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before", "after"}
+    finally:
+        store.close()
+
+
+def _kill_sessions(url):
+    """Terminate every session of the database at ``url``; how many there were."""
     import psycopg
 
     from databases import PG_ADMIN_URL
 
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+            (url.rsplit("/", 1)[1],),
+        ).fetchone()
+    return killed[0] if killed else 0
+
+
+def test_reads_survive_connections_the_server_dropped(fresh_postgres_url):
+    """The first call after the sessions were killed is a read: it reconnects and answers."""
     store = open_store(fresh_postgres_url)
     try:
         store.ingest(run_event(job="before", outputs=[dataset("a")], at=0))
-        database = fresh_postgres_url.rsplit("/", 1)[1]
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
-                (database,),
-            ).fetchone()
-        assert killed and killed[0] >= 1
+        assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before"}
+        assert _kill_sessions(fresh_postgres_url) >= 1
+        assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before"}
+    finally:
+        store.close()
+
+
+def test_a_connection_left_mid_command_is_discarded_not_reused(fresh_postgres_url):
+    """A socket closed while psycopg waited to send leaves libpq holding a command, and libpq
+    does not call the connection bad: the write retries on a fresh connection and the pool
+    never hands the desynchronised one out again."""
+    from sqlalchemy import event
+
+    store = open_store(fresh_postgres_url)
+    poisoned = []
+
+    def leave_a_command_pending(conn, _cursor, _statement, _parameters, _context, _many):
+        if not poisoned:  # the next statement only
+            driver = conn.connection.driver_connection
+            driver.pgconn.send_query(b"SELECT 1")
+            poisoned.append(driver)
+
+    try:
+        store.ingest(run_event(job="before", outputs=[dataset("a")], at=0))
+        event.listen(store.engine, "before_cursor_execute", leave_a_command_pending)
         store.ingest(run_event(job="after", outputs=[dataset("b")], at=1))
-        assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before", "after"}
+        event.remove(store.engine, "before_cursor_execute", leave_a_command_pending)
+        assert poisoned and poisoned[0].closed  # discarded
+        for at in range(2, 8):  # every pooled connection works
+            store.ingest(run_event(job=f"more{at}", outputs=[dataset("c")], at=at))
+        assert len(store.list_jobs("pipelines")[0]) == 8
     finally:
         store.close()
 

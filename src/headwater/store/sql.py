@@ -44,6 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from headwater.gcpause import pausing_gc
@@ -211,7 +212,7 @@ def create_engine_for(url: str, *, wait: bool = True) -> Engine:
     # No pre-ping: it is one more round trip per checkout (a quarter of a single-event append's
     # time). A connection the server dropped is detected on use instead, which discards the
     # pool; writes retry once (`SqlStore._write`), connections are recycled hourly.
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=5,
         max_overflow=10,
@@ -219,6 +220,39 @@ def create_engine_for(url: str, *, wait: bool = True) -> Engine:
         use_insertmanyvalues=False,
         **codec,
     )
+
+    @event.listens_for(engine, "handle_error")
+    def _pg_lost(ctx: ExceptionContext) -> None:
+        if not ctx.is_disconnect and lost_connection(ctx.original_exception):
+            ctx.is_disconnect = True  # discard it (never reset into the pool), retry
+
+    return engine
+
+
+# SQLSTATE classes of a session that is gone: connection exceptions and operator
+# intervention (pg_terminate_backend, shutdown, a server not accepting connections yet).
+_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether a PostgreSQL driver error leaves its connection unusable.
+
+    SQLAlchemy's psycopg dialect asks libpq, which says so only once it has read the socket's
+    end. When the server closed the socket while psycopg waited to send (a backend killed
+    between two writes), psycopg raises "connection socket closed" first and libpq still
+    holds the unsent command; the pool would reset that connection ("another command is
+    already in progress") and hand it out again. Any error of the client side of the
+    protocol (no SQLSTATE) or of a session the server ended is such a loss.
+
+    Args:
+        exc: the driver's exception.
+    """
+    import psycopg
+
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith(_LOST_STATES)
 
 
 def keys_in(
@@ -631,10 +665,18 @@ class SqlStore(LineageStore):
         return done
 
     def _behind(self) -> bool:
-        """Whether the log holds events past the watermark (one cheap query)."""
-        with self._reader() as conn:
-            newest, mark = self._log_position(conn)
-            return newest > mark
+        """Whether the log holds events past the watermark (one cheap query).
+
+        Every read asks this first, retried as a write is: a read that finds the pool's
+        connections dropped (PostgreSQL restarted) discards them here and answers.
+        """
+
+        def check() -> bool:
+            with self._reader() as conn:
+                newest, mark = self._log_position(conn)
+                return newest > mark
+
+        return self._retrying(check)
 
     @pausing_gc  # as ingest_many: the batch's decoded events, rows and statements
     def _project_batch(self, conn: Connection, batch: int) -> int:
