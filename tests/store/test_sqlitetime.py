@@ -36,6 +36,18 @@ def test_edges_as_sqlalchemy(value):
     assert OURS(value) == SQLALCHEMYS(value)
 
 
+@given(
+    st.lists(st.datetimes(timezones=st.none() | st.just(UTC)) | st.none(), min_size=1, max_size=4),
+    st.lists(st.integers(0, 3), max_size=30),
+)
+def test_values_written_again_keep_their_text(pool, picks):
+    """A batch writes the same datetime object into many rows (formatted once), among others."""
+    ours = SqliteTime().bind_processor(DIALECT)  # a fresh processor: nothing written yet
+    for k in picks:
+        value = pool[k % len(pool)]
+        assert ours(value) == SQLALCHEMYS(value)
+
+
 def test_not_a_datetime_is_refused_as_sqlalchemy_does():
     with pytest.raises(TypeError):
         OURS("2025-01-17")
