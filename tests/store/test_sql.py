@@ -28,3 +28,15 @@ from headwater.store.sql import lost_connection
 )
 def test_which_driver_errors_lose_the_connection(error, lost):
     assert lost_connection(error) is lost
+
+
+def test_sqlite_connections_keep_a_page_cache_larger_than_the_default(tmp_path):
+    """SQLite's 2 MiB default no longer holds the lineage indexes past a few thousand events."""
+    from headwater.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'cache.db'}")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -64 * 1024
+    finally:
+        store.close()

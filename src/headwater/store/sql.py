@@ -167,6 +167,9 @@ def _dbapi_error(exc: sqlite3.Error) -> DBAPIError:
     return driver_error(exc, sqlite3.Error)
 
 
+_SQLITE_CACHE_KIB = 64 * 1024
+
+
 def create_engine_for(url: str, *, wait: bool = True) -> Engine:
     """An engine configured for concurrent, durable lineage writes.
 
@@ -190,6 +193,11 @@ def create_engine_for(url: str, *, wait: bool = True) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Up to 64 MiB of pages per connection (SQLite's default: 2 MiB), allocated as used:
+            # past a few thousand events the lineage tables' indexes no longer fit in 2 MiB, and
+            # every projection insert re-read index pages from the OS (13% of the projection's
+            # writes at 28,500 events).
+            cur.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB:d}")
             cur.execute(f"PRAGMA busy_timeout={busy_ms:d}")  # an int of ours, not input
             if not wait:  # checkpoints (and their fsyncs) are left to the waiting connections
                 cur.execute("PRAGMA wal_autocheckpoint=0")
