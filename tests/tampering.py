@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select, update
+import shutil
+from contextlib import suppress
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, select, update
 
 from headwater.store import schema as t
+from headwater.store.engine import sqlite_log_path
+
+
+def log_engine(db: Path | str) -> Engine:
+    """A plain engine on the event log's file of the SQLite store at ``db`` (the log has a file
+    of its own beside the store's), as someone with access to the files could open it."""
+    return create_engine(f"sqlite:///{_log_file(db)}")
+
+
+def _log_file(db: Path | str) -> Path:
+    return sqlite_log_path(f"sqlite:///{db}")
+
+
+def copy_sqlite_store(source: Path | str, dest: Path | str) -> None:
+    """Copy the SQLite store at ``source`` to ``dest``: both its files, each with the WAL and
+    shared-memory files beside it (recent pages live there)."""
+    for src, dst in ((source, dest), (_log_file(source), _log_file(dest))):
+        for suffix in ("", "-wal", "-shm"):
+            with suppress(FileNotFoundError):
+                shutil.copy(f"{src}{suffix}", f"{dst}{suffix}")
 
 
 def edit_body(engine: Engine, event_id: int, old: str, new: str) -> None:

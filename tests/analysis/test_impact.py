@@ -15,7 +15,7 @@ from headwater.cli.main import app
 from headwater.model import FieldId, JobId
 from headwater.pipelines import REFERENCE, Runner, load_pipeline
 from headwater.store import NotFound, open_store
-from tampering import edit_body
+from tampering import copy_sqlite_store, edit_body, log_engine
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +182,6 @@ def test_cli_and_api(demo):
 
 
 def test_audit_verify_detects_tampering(demo, tmp_path):
-    import contextlib
-    import shutil
 
     import sqlalchemy
 
@@ -191,22 +189,21 @@ def test_audit_verify_detects_tampering(demo, tmp_path):
     ok = CliRunner().invoke(app, ["audit", "verify", "--db", db])
     assert ok.exit_code == 0 and "chain verified" in ok.output
     copy = tmp_path / "tampered.db"
-    source = db.removeprefix("sqlite:///")
-    for suffix in ("", "-wal", "-shm"):  # WAL mode: recent pages live beside the file
-        with contextlib.suppress(FileNotFoundError):
-            shutil.copy(source + suffix, str(copy) + suffix)
-    engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
+    copy_sqlite_store(db.removeprefix("sqlite:///"), copy)
+    engine = log_engine(copy)
     edit_body(engine, 5, "customer", "kustomer")
     bad = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{copy}"])
     assert (
         bad.exit_code == 1 and "chain broken at event 5" in bad.output and "altered" in bad.output
     )
-    with engine.begin() as conn:  # now also drop the newest event (and what was projected of it)
+    # now also drop the newest event (from the log's file) and what was projected of it
+    with engine.begin() as conn:
         newest = conn.execute(sqlalchemy.text("SELECT MAX(id) FROM events")).scalar()
+        conn.execute(sqlalchemy.text("DELETE FROM events WHERE id = :id"), {"id": newest})
+    with sqlalchemy.create_engine(f"sqlite:///{copy}").begin() as conn:
         for sql in (
             "DELETE FROM run_facets WHERE event_id = :id",
             "DELETE FROM quality_assertions WHERE event_id = :id",
-            "DELETE FROM events WHERE id = :id",
         ):
             conn.execute(sqlalchemy.text(sql), {"id": newest})
     edit_body(engine, 5, "kustomer", "customer")  # undo the edit: only the missing tail is wrong

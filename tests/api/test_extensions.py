@@ -4,10 +4,9 @@ diffs, chain verification and PII flow; bad parameters answer 4xx JSON naming th
 import uuid
 
 import pytest
-import sqlalchemy
 
 from factories import checked_dataset, dataset, run_event
-from tampering import edit_body
+from tampering import edit_body, log_engine
 
 PARENT = str(uuid.uuid4())
 
@@ -157,7 +156,7 @@ def test_chain_verification_and_pii(make_client, tmp_path):
         client.post("/api/v1/lineage", json=run_event(job=f"j{i}", at=i))
     ok = client.get("/api/v1/headwater/audit/verify").json()
     assert ok == {"ok": True, "checked": 3, "firstBadId": None, "reason": None, "pruned": 0}
-    engine = sqlalchemy.create_engine(f"sqlite:///{db}")
+    engine = log_engine(db)
     edit_body(engine, 2, "j1", "jX")
     engine.dispose()
     bad = client.get("/api/v1/headwater/audit/verify").json()

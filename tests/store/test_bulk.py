@@ -25,8 +25,8 @@ from headwater.store.bulk import (
     insert_rows,
     pair_values,
 )
+from headwater.store.engine import create_engine_for
 from headwater.store.schema import Json
-from headwater.store.sql import create_engine_for
 
 metadata = MetaData()
 things = Table(

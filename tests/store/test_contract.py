@@ -410,6 +410,7 @@ def test_removing_the_newest_events_breaks_the_chain(store):
         newest = conn.execute(text("SELECT MAX(id) FROM events")).scalar()
         for table in (t.run_facets, t.quality_assertions, t.projection_errors):
             conn.execute(delete(table).where(table.c.event_id == newest))
+    with store.log_engine.begin() as conn:  # on SQLite the log's own file
         conn.execute(delete(t.events).where(t.events.c.id == newest))
     report = verify_chain(store)
     assert not report.ok and report.checked == 2 and report.first_bad_id is None
@@ -627,7 +628,7 @@ def test_an_event_the_database_refuses_fails_alone_in_a_batch(store, size):
     one by one, so only the refused one fails, at its index, with the database's reason (on
     PostgreSQL through ``COPY``, on SQLite through the driver's ``executemany``)."""
     assert isinstance(store, SqlStore)
-    with store.engine.begin() as conn:
+    with store.log_engine.begin() as conn:
         for statement in _REFUSE_TRIGGER[store.dialect]:
             conn.exec_driver_sql(statement)
     events = [run_event(job=f"kept{i}", outputs=[dataset(f"k{i}")], at=i) for i in range(size)]
@@ -684,7 +685,7 @@ def test_an_event_that_cannot_be_projected_is_recorded_and_skipped(store):
     first = store.ingest(run_event(job="before", outputs=[dataset("p")], at=0)).event_id
     bad = store.ingest(run_event(job="broken", outputs=[dataset("q")], at=1)).event_id
     store.ingest(run_event(job="after", outputs=[dataset("r")], at=2))
-    with store.engine.begin() as conn:
+    with store.log_engine.begin() as conn:
         conn.execute(update(t.events).where(t.events.c.id == bad).values(raw=b"{not json"))
     assert store.catch_up() == 3
     assert {j["name"] for j in store.list_jobs("pipelines")[0]} == {"before", "after"}

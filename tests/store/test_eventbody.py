@@ -23,7 +23,7 @@ def test_expand_reverses_compress_and_passes_stored_json_through():
 
 def _stored(store) -> list[bytes]:
     """The ``raw`` column as the database holds it (plain SQL: no type processing)."""
-    with store.engine.connect() as conn:
+    with store.log_engine.connect() as conn:
         return [bytes(r[0]) for r in conn.execute(text("SELECT raw FROM events ORDER BY id"))]
 
 
@@ -59,7 +59,7 @@ def test_bodies_stored_before_compression_still_read(tmp_path):
     try:
         old, new = _events(2)
         store.ingest(old)
-        with store.engine.begin() as conn:  # as the older release left it
+        with store.log_engine.begin() as conn:  # as the older release left it
             conn.execute(text("UPDATE events SET raw = :b"), {"b": old})
         store.ingest(new)
         assert _stored(store)[0] == old

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from factories import dataset, run_event
 from headwater.model import DatasetId
 from headwater.store import open_store
 from headwater.store import schema as t
 from headwater.store.audit import verify_chain
+from headwater.store.engine import sqlite_log_path
 from headwater.store.ingest import _LOG_COLUMNS, event_columns
 from headwater.store.prepared import Prepared
 
@@ -71,8 +73,8 @@ def test_it_gives_way_to_another_writer_and_leaves_nothing(tmp_path):
     store = open_store(f"sqlite:///{path}")
     first, second = _events(2)
     assert store.ingest_nowait(first) is not None
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another writer holds the file's write lock
+    other = sqlite3.connect(sqlite_log_path(f"sqlite:///{path}"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another appender holds the log file's write lock
     try:
         assert store.ingest_nowait(second) is None  # at once: the caller falls back to ingest
     finally:
@@ -81,6 +83,24 @@ def test_it_gives_way_to_another_writer_and_leaves_nothing(tmp_path):
     assert len(_log(store)) == 1
     assert store.ingest_nowait(second) is not None
     assert len(_log(store)) == 2 and verify_chain(store).ok
+    store.close()
+
+
+def test_appends_do_not_wait_for_the_projections_writes(tmp_path):
+    """The log has a file of its own: a write transaction on the store's file (the projector's)
+    holds that file's lock only, and an append goes on meanwhile."""
+    path = tmp_path / "h.db"
+    store = open_store(f"sqlite:///{path}")
+    first, second = _events(2)
+    store.ingest(first)
+    with store.engine.begin() as conn:  # BEGIN IMMEDIATE on the store's file, as projection
+        conn.execute(update(t.projection).values(event_id=t.projection.c.event_id))
+        appended = store.ingest_nowait(second)  # not None: the log's lock was free
+        assert appended is not None and appended.event_id == 2
+        with pytest.raises(OperationalError, match="readonly"):  # the log is read-only here
+            conn.execute(delete(t.events))
+    assert len(_log(store)) == 2 and verify_chain(store).ok
+    assert store.catch_up() == 2
     store.close()
 
 
@@ -128,3 +148,22 @@ def test_prepared_statements_refuse_named_paramstyles():
 
     with pytest.raises(ValueError, match="positional"):
         Prepared(select(t.events.c.id), postgresql.psycopg.dialect())
+
+
+def test_whoever_projects_checkpoints_the_log(tmp_path):
+    """The event loop's appends never checkpoint (an fsync there would stall it) and the store's
+    connections attach the log read-only: projecting checkpoints the log, so that its WAL starts
+    over instead of growing with every event."""
+    path = tmp_path / "h.db"
+    store = open_store(f"sqlite:///{path}")
+    wal = Path(f"{sqlite_log_path(f'sqlite:///{path}')}-wal")
+    payloads = _events(400)
+    for payload in payloads[:200]:
+        assert store.ingest_nowait(payload) is not None
+    first = wal.stat().st_size
+    assert store.catch_up() == 200
+    for payload in payloads[200:]:
+        assert store.ingest_nowait(payload) is not None
+    assert wal.stat().st_size < first * 1.25  # written from its start again, not appended to
+    assert store.catch_up() == 200 and len(_log(store)) == 400
+    store.close()

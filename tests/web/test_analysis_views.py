@@ -1,6 +1,5 @@
 """Root cause, audit and diff views in real Chromium against a real server."""
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +13,7 @@ import pytest
 from headwater.capture.quality import emit_check_run
 from headwater.capture.transport import make_client
 from headwater.store import open_store
-from tampering import edit_body
+from tampering import copy_sqlite_store, edit_body, log_engine
 
 pytestmark = pytest.mark.e2e
 
@@ -203,7 +202,7 @@ def test_diff_shows_added_edges_and_coloured_sql(lineage_server, page, screensho
 def _copy_of(db: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     """A copy of the reference store, for a server that changes or breaks it."""
     copy = tmp_path_factory.mktemp(name) / "headwater.db"
-    shutil.copy(db, copy)
+    copy_sqlite_store(db, copy)
     return copy
 
 
@@ -349,11 +348,9 @@ def tampered_server(
     lineage_db: tuple[Path, str, str], serve: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A copy of the reference store with one event's stored bytes edited after the fact."""
-    import sqlalchemy
-
     db, _, _ = lineage_db
     copy = _copy_of(db, tmp_path_factory, "tampered")
-    engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
+    engine = log_engine(copy)
     edit_body(engine, 5, "customer", "kustomer")
     engine.dispose()
     with serve(copy) as url:

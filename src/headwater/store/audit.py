@@ -16,8 +16,8 @@ from sqlalchemy import select
 from headwater.model.events import canonical_hash, loads
 from headwater.store import schema as t
 from headwater.store.base import LineageStore
+from headwater.store.engine import READ_ONLY
 from headwater.store.ingest import GENESIS, LOG, chain
-from headwater.store.sql import READ_ONLY
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,11 +182,6 @@ class LineageStore(abc.ABC):
     def ingest_many(self, payloads: Iterable[Payload]) -> list[BatchItemResult]:
         """Ingest each item in its own transaction; a bad item does not stop the others."""
 
-    #: Whether a projection transaction holds the lock appends wait for (SQLite's one write
-    #: lock per file), so that a projector must leave gaps for them (see
-    #: :func:`headwater.store.projector.pause_after`).
-    projection_locks_writers: bool = False
-
     @abc.abstractmethod
     def catch_up(self, limit: int | None = None, batch: int = 500) -> int:
         """Project accepted events into the lineage tables, in log order; returns how many.

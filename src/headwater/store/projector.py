@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from headwater.store.base import LineageStore
@@ -128,27 +127,19 @@ def follow(
 
 def project_once(store: LineageStore, batch: int, interval: float) -> tuple[int, float]:
     """Project up to ``batch`` events in one transaction; how many, and the seconds to wait
-    before the next (:func:`pause_after`; ``interval`` once caught up)."""
-    started = time.monotonic()
+    before the next (:func:`pause_after`)."""
     done = store.catch_up(limit=batch, batch=batch)
-    return done, pause_after(done, batch, time.monotonic() - started, interval, store)
+    return done, pause_after(done, batch, interval)
 
 
-def pause_after(
-    done: int, batch: int, elapsed: float, interval: float, store: LineageStore
-) -> float:
-    """Seconds to wait after projecting ``done`` events in ``elapsed`` seconds.
+def pause_after(done: int, batch: int, interval: float) -> float:
+    """Seconds to wait after projecting ``done`` events: the poll ``interval`` once caught up
+    (fewer than a full batch), none while behind.
 
-    Caught up (fewer than a full batch): the poll ``interval``. Behind, on a store whose
-    projection holds the writers' lock (SQLite: one write lock per file), as long as the batch
-    took, at least as long as it held the lock (SQLite holds it only for the batch's writes),
-    so that appends waiting for the lock take it in between: back to back, the next
-    transaction took the lock within microseconds of the last, and appends (polling in SQLite's
-    busy handler, every 100 ms at most) starved until the whole backlog was projected. Appends
-    first, then: under sustained ingest projection gets at least half of the lock's time, and
-    reads never wait for it anyway (they project what is left). Behind on PostgreSQL, whose
-    appends do not wait for projection: no pause.
+    Appends never wait for projection: on PostgreSQL they lock other rows, on SQLite they write
+    another file (the event log's). While the log was in the store's file, a SQLite projector
+    behind by several batches waited after each as long as it had taken, so that appends got
+    the file's write lock in between (back to back, they starved until the whole backlog was
+    projected); a backlog now drains at full speed.
     """
-    if done < batch:
-        return interval
-    return elapsed if store.projection_locks_writers else 0.0
+    return interval if done < batch else 0.0

@@ -1,7 +1,9 @@
 """Table definitions (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
-The raw event log (``events``) is the source of truth; every other table is a
-normalized projection of it, maintained by the projector behind a watermark.
+The raw event log (``events``, with its ``chain_head``) is the source of truth; every other
+table is a normalized projection of it, maintained by the projector behind a watermark. On
+SQLite the log's two tables live in a file of their own (:func:`headwater.store.engine.sqlite_log_path`),
+so nothing refers to them by foreign key.
 JSON columns are JSONB on PostgreSQL (``with_variant``) and JSON text on SQLite.
 Times are stored as timezone-aware UTC datetimes.
 """
@@ -34,7 +36,7 @@ metadata = MetaData()
 # The Alembic revision these tables are (the newest under ``migrations/versions``; a test keeps
 # the two equal): a database stamped with it needs no migration, which opening a store checks
 # with one query, without loading Alembic.
-REVISION = "0007"
+REVISION = "0008"
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 Id = BigInteger().with_variant(
@@ -213,7 +215,7 @@ runs = Table(
 run_facets = Table(
     "run_facets",
     metadata,
-    Column("event_id", Id, ForeignKey("events.id"), primary_key=True),
+    Column("event_id", Id, primary_key=True),  # an event of the log
     Column("run_id", Text, nullable=False),
     Column("event_time", Time, nullable=False),
     Column("run_facets", Json, nullable=False, default=dict),
@@ -261,7 +263,7 @@ quality_assertions = Table(
     "quality_assertions",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column("event_id", Id, nullable=False),  # an event of the log
     Column("run_id", Text),
     Column("dataset_id", Id, ForeignKey("datasets.id"), nullable=False),
     Column("assertion", Text, nullable=False),
@@ -287,7 +289,7 @@ projection = Table(
 projection_errors = Table(
     "projection_errors",
     metadata,
-    Column("event_id", Id, ForeignKey("events.id"), primary_key=True),
+    Column("event_id", Id, primary_key=True),  # an event of the log
     Column("error", Text, nullable=False),
     Column("at", Time, nullable=False),
 )

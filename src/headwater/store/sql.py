@@ -31,8 +31,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    create_engine,
-    event,
     func,
     literal,
     null,
@@ -44,7 +42,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from headwater.gcpause import pausing_gc
@@ -78,6 +75,7 @@ from headwater.store.base import (
 )
 from headwater.store.bulk import driver_error
 from headwater.store.column_index import ColumnIndex
+from headwater.store.engine import READ_ONLY, create_engine_for, sqlite_log_path
 from headwater.store.group_commit import GroupCommit
 from headwater.store.ingest import (
     SqliteAppend,
@@ -86,7 +84,6 @@ from headwater.store.ingest import (
     lock_chain,
     stored_event,
 )
-from headwater.store.jsontext import json_dumps, json_loads
 from headwater.store.node_cache import LogPosition, NodeCache, Touched, touched_by
 from headwater.store.projection import PreparedBatch, prepare, project
 
@@ -98,6 +95,10 @@ _Node = TypeVar("_Node", DatasetId, JobId)
 _WATERMARK = select(t.projection.c.event_id).where(t.projection.c.name == _PROJECTION)
 _LOG_POSITION = select(
     select(func.max(t.events.c.id)).scalar_subquery(), _WATERMARK.scalar_subquery()
+)
+# SQLite: whether the attached log's file holds the log (one that was lost is created empty)
+_LOG_TABLES_ATTACHED = text(
+    "SELECT count(*) FROM log.sqlite_master WHERE type = 'table' AND name = 'events'"
 )
 _NODE_POSITION = select(  # what the node cache's JSON reflects (see node_cache.LogPosition)
     _WATERMARK.scalar_subquery(),
@@ -111,7 +112,6 @@ _INDEX_RELOAD = 20_000  # events since the index's last refresh past which it is
 _INDEX_FACET_EVENTS = 500  # past this many events since the last refresh, all cached facets go
 _NODE_CACHE = 50_000  # default bound of the node cache, in datasets and jobs (~7 KiB each)
 _NODE_RELOAD = 5_000  # events since the node cache's last refresh past which it is emptied
-READ_ONLY = "headwater_read_only"  # execution option: a read transaction (SQLite: deferred)
 
 
 def _count_setting(variable: str, default: int, unit: str, zero: str) -> int:
@@ -144,123 +144,13 @@ def _node_cache_setting() -> int:
     return _count_setting("HEADWATER_NODE_CACHE", _NODE_CACHE, "nodes", "no cache")
 
 
-def normalize_url(url: str) -> str:
-    """Map user-facing URLs to SQLAlchemy ones (``postgresql://`` uses psycopg 3).
-
-    Raises:
-        StoreError: a URL of another database.
-    """
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith(("sqlite://", "postgresql+psycopg://")):
-        return url
-    msg = f"unsupported store URL {url!r}: use sqlite:///path/to/file.db or postgresql://user@host:port/db"
-    raise StoreError(msg)
-
-
-# SQLite: seconds an event loop's append tries for the lock before a worker thread waits for it
-_NOWAIT_POLL = 0.25
-
-
 def _dbapi_error(exc: sqlite3.Error) -> DBAPIError:
     """The SQLAlchemy error (``OperationalError``, ``IntegrityError``, ...) for SQLite's error."""
     return driver_error(exc, sqlite3.Error)
 
 
-_SQLITE_CACHE_KIB = 64 * 1024
-
-
-def create_engine_for(url: str, *, wait: bool = True) -> Engine:
-    """An engine configured for concurrent, durable lineage writes.
-
-    Args:
-        url: the store URL.
-        wait: SQLite: a write waits up to a minute for another writer's lock (False: it fails
-            at once with "database is locked").
-    """
-    url = normalize_url(url)
-    codec: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json_loads}
-    if url.startswith("sqlite"):
-        busy_ms = 60_000 if wait else 0
-        engine = create_engine(
-            url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}, **codec
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook issue BEGIN
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            # Up to 64 MiB of pages per connection (SQLite's default: 2 MiB), allocated as used:
-            # past a few thousand events the lineage tables' indexes no longer fit in 2 MiB, and
-            # every projection insert re-read index pages from the OS (13% of the projection's
-            # writes at 28,500 events).
-            cur.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB:d}")
-            cur.execute(f"PRAGMA busy_timeout={busy_ms:d}")  # an int of ours, not input
-            if not wait:  # checkpoints (and their fsyncs) are left to the waiting connections
-                cur.execute("PRAGMA wal_autocheckpoint=0")
-            cur.close()
-
-        # Writes take the write lock when they begin (a deferred transaction that writes after
-        # another writer committed fails at once, whatever busy_timeout says); reads marked
-        # READ_ONLY (`SqlStore._read`) begin deferred and, in WAL mode, never wait for a writer
-        # nor block one.
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            read_only = conn.get_execution_options().get(READ_ONLY, False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-        return engine
-    # Multi-row writes go through psycopg's pipelined executemany: one short statement psycopg
-    # parses once and caches. SQLAlchemy's default (one INSERT with thousands of placeholders per
-    # page) made psycopg re-parse a huge query string with a regex on every call, which took
-    # about half the time of appending a batch.
-    # No pre-ping: it is one more round trip per checkout (a quarter of a single-event append's
-    # time). A connection the server dropped is detected on use instead, which discards the
-    # pool; writes retry once (`SqlStore._write`), connections are recycled hourly.
-    engine = create_engine(
-        url,
-        pool_size=5,
-        max_overflow=10,
-        pool_recycle=3600,
-        use_insertmanyvalues=False,
-        **codec,
-    )
-
-    @event.listens_for(engine, "handle_error")
-    def _pg_lost(ctx: ExceptionContext) -> None:
-        if not ctx.is_disconnect and lost_connection(ctx.original_exception):
-            ctx.is_disconnect = True  # discard it (never reset into the pool), retry
-
-    return engine
-
-
-# SQLSTATE classes of a session that is gone: connection exceptions and operator
-# intervention (pg_terminate_backend, shutdown, a server not accepting connections yet).
-_LOST_STATES = ("08", "57P01", "57P02", "57P03")
-
-
-def lost_connection(exc: BaseException) -> bool:
-    """Whether a PostgreSQL driver error leaves its connection unusable.
-
-    SQLAlchemy's psycopg dialect asks libpq, which says so only once it has read the socket's
-    end. When the server closed the socket while psycopg waited to send (a backend killed
-    between two writes), psycopg raises "connection socket closed" first and libpq still
-    holds the unsent command; the pool would reset that connection ("another command is
-    already in progress") and hand it out again. Any error of the client side of the
-    protocol (no SQLSTATE) or of a session the server ended is such a loss.
-
-    Args:
-        exc: the driver's exception.
-    """
-    import psycopg
-
-    if not isinstance(exc, psycopg.OperationalError):
-        return False
-    state = exc.sqlstate
-    return state is None or state.startswith(_LOST_STATES)
+# SQLite: seconds an event loop's append tries for the lock before a worker thread waits for it
+_NOWAIT_POLL = 0.25
 
 
 def keys_in(
@@ -359,11 +249,17 @@ class SqlStore(LineageStore):
         self.url = url
         self.engine = create_engine_for(url)
         self.dialect = self.engine.dialect.name
-        self.projection_locks_writers = self.dialect == "sqlite"  # one write lock per file
         # The same pool, each statement a transaction of its own (PostgreSQL's single appends).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Where appends write: SQLite's log file (the store's own engine attaches it read-only);
+        # on PostgreSQL the same database.
+        self.log_engine = (
+            create_engine_for(url, log=True) if self.dialect == "sqlite" else self.engine
+        )
         # SQLite: connections whose writes fail at once rather than wait (ingest_nowait).
-        self._nowait = create_engine_for(url, wait=False) if self.dialect == "sqlite" else None
+        self._nowait = (
+            create_engine_for(url, wait=False, log=True) if self.dialect == "sqlite" else None
+        )
         # PostgreSQL: single events from an event loop, on an asyncio connection.
         self._async = AsyncAppender(self.engine.url) if self.dialect == "postgresql" else None
         self._sqlite_append = (
@@ -387,11 +283,31 @@ class SqlStore(LineageStore):
         with no lock taken and Alembic not loaded (a CLI command opens the store each time: the
         check through Alembic, which reads every revision's script, took a tenth of a second).
         """
-        if self._at_revision(t.REVISION):
-            return
-        from headwater.store.migrate import upgrade
+        if not self._at_revision(t.REVISION):
+            from headwater.store.migrate import upgrade
 
-        upgrade(self.engine)
+            upgrade(self.engine)
+        if self.log_engine is not self.engine:
+            self._check_log_file()
+
+    def _check_log_file(self) -> None:
+        """SQLite: refuse a store whose event log's file is missing (the store's file was
+        copied or moved alone): every read would fail on a missing table, and appends would
+        start a new chain under the events already projected. A log that lost events is
+        opened: ``headwater audit verify`` reports what is missing.
+
+        Raises:
+            StoreError: naming the file expected.
+        """
+        with self._reader() as conn:
+            if conn.execute(_LOG_TABLES_ATTACHED).scalar_one():
+                return
+        log_file = sqlite_log_path(self.url)
+        msg = (
+            f"{log_file} holds no event log: a SQLite store is two files, the one its URL "
+            f"names and {log_file.name} beside it (the log); copy and move them together"
+        )
+        raise StoreError(msg)
 
     def _at_revision(self, revision: str) -> bool:
         """Whether the database is stamped with ``revision`` (False for an empty one)."""
@@ -407,6 +323,8 @@ class SqlStore(LineageStore):
     def close(self) -> None:
         """Dispose of the connection pools."""
         self.engine.dispose()
+        if self.log_engine is not self.engine:
+            self.log_engine.dispose()
         if self._nowait is not None:
             self._nowait.dispose()
         if self._async is not None:
@@ -574,7 +492,7 @@ class SqlStore(LineageStore):
         elif len(events) == 1 and self._sqlite_append is not None:
             logged = [self._write_one_sqlite(events[0], received)]
         else:
-            logged = self._write(lambda conn: append(conn, events, received))
+            logged = self._write(lambda conn: append(conn, events, received), log=True)
         return self._appended(events, logged)
 
     def _appended(
@@ -593,21 +511,24 @@ class SqlStore(LineageStore):
         """SQLite: :meth:`_append_on_driver`, waiting for the lock, retried as :meth:`_write`."""
 
         def append_now() -> tuple[int, bool]:
-            logged = self._append_on_driver(self.engine, event, received, wait=True)
+            logged = self._append_on_driver(self.log_engine, event, received, wait=True)
             assert logged is not None  # it waits for the lock
             return logged
 
         return self._retrying(append_now)
 
-    def _write(self, fn: Callable[[Connection], _T], autocommit: bool = False) -> _T:
+    def _write(
+        self, fn: Callable[[Connection], _T], autocommit: bool = False, log: bool = False
+    ) -> _T:
         """Run ``fn`` in one write transaction (``autocommit``: on a connection in autocommit
-        mode, each statement its own transaction), retried as :meth:`_retrying` says."""
+        mode, each statement its own transaction; ``log``: one that writes the event log, on
+        SQLite in the log's file), retried as :meth:`_retrying` says."""
 
         def once() -> _T:
             if autocommit:
                 with self._autocommit.connect() as conn:
                     return fn(conn)
-            with self.engine.begin() as conn:
+            with (self.log_engine if log else self.engine).begin() as conn:
                 return fn(conn)
 
         return self._retrying(once)
@@ -670,7 +591,25 @@ class SqlStore(LineageStore):
             if n == 0:
                 break
             done += n
+        if done and self.log_engine is not self.engine:
+            self._checkpoint_log()
         return done
+
+    def _checkpoint_log(self) -> None:
+        """SQLite: copy the log's WAL into its file (a passive checkpoint: it waits for no one).
+
+        The event loop's appends leave checkpoints to others, as their fsync would stall it, and
+        the store's own connections, the projector's among them, attach the log read-only; so
+        whoever projects checkpoints the log too, as the projector's commits checkpointed the one
+        file before the log had its own (see :func:`headwater.store.engine.create_engine_for`).
+        """
+        raw = self.log_engine.raw_connection()  # outside a transaction (none is begun here)
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            raw.close()
 
     def _behind(self) -> bool:
         """Whether the log holds events past the watermark (one cheap query).
@@ -811,7 +750,7 @@ class SqlStore(LineageStore):
     def prune_events(self, older_than: datetime) -> int:
         """Drop the bodies of events older than ``older_than``; hashes and lineage stay."""
         self.catch_up()  # a body is needed until its event is projected
-        with self.engine.begin() as conn:
+        with self.log_engine.begin() as conn:
             lock_chain(conn)
             result = conn.execute(
                 update(t.events)
