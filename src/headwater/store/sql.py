@@ -1,11 +1,13 @@
 """The SQLAlchemy implementation of :class:`LineageStore`, for SQLite and PostgreSQL.
 
-Backend differences are confined to :func:`create_engine_for` (SQLite: WAL,
-``busy_timeout``, foreign keys, ``BEGIN IMMEDIATE`` so concurrent writers queue
-instead of failing on lock upgrade), :meth:`SqlStore._store` (PostgreSQL: a single event
-is appended in one autocommit statement, :func:`headwater.store.ingest.append_one`; writers
-serialize on the chain head's row across server workers) and :meth:`SqlStore._json_objects` (search expands a stored JSON
-array with ``json_each`` or ``jsonb_array_elements``). Every query is built with SQLAlchemy Core: parameterized.
+Backend differences are confined to :func:`headwater.store.engine.create_engine_for` (SQLite:
+WAL, ``busy_timeout``, foreign keys, ``BEGIN IMMEDIATE`` so concurrent writers queue instead of
+failing on lock upgrade, the event log in a file of its own that appends write through
+:attr:`SqlStore.log_engine`), :meth:`SqlStore._store` (PostgreSQL: a single event is appended in
+one autocommit statement, :func:`headwater.store.ingest.append_one`; writers serialize on the
+chain head's row across server workers) and :meth:`SqlStore._json_objects` (search expands a
+stored JSON array with ``json_each`` or ``jsonb_array_elements``). Every query is built with
+SQLAlchemy Core: parameterized.
 """
 
 from __future__ import annotations
@@ -237,6 +239,12 @@ class SqlStore(LineageStore):
             ``HEADWATER_COLUMN_INDEX_EDGES``; 0: no index).
         node_cache_nodes: the node cache's bound (None: from ``HEADWATER_NODE_CACHE``; 0: no
             cache; see :mod:`headwater.store.node_cache`).
+
+    Attributes:
+        engine: the store's engine (on SQLite the lineage tables' file, the event log's
+            attached read-only).
+        log_engine: the engine appends write the event log through (on SQLite the log's own
+            file, :func:`headwater.store.engine.sqlite_log_path`; on PostgreSQL ``engine``).
     """
 
     def __init__(
