@@ -55,8 +55,8 @@ from headwater.model.events import (
     parse_header,
 )
 from headwater.model.nodes import DatasetId, JobId
+from headwater.store import entities, traversal, views
 from headwater.store import schema as t
-from headwater.store import traversal, views
 from headwater.store.async_append import AsyncAppender
 from headwater.store.base import (
     SEARCH_MATCHES,
@@ -108,7 +108,6 @@ _NODE_POSITION = select(  # what the node cache's JSON reflects (see node_cache.
     select(func.max(t.dataset_tags.c.tagged_at)).scalar_subquery(),
 )
 log = logging.getLogger(__name__)
-_CHUNK = 500  # bound on IN-list sizes per query
 _INDEX_EDGES = 1_000_000  # default bound of the in-memory column index (about 130 MB)
 _INDEX_RELOAD = 20_000  # events since the index's last refresh past which it is reloaded whole
 _INDEX_FACET_EVENTS = 500  # past this many events since the last refresh, all cached facets go
@@ -189,11 +188,6 @@ def _column_edge_select(source: Any, version: Any, out_ds: Any, in_ds: Any) -> A
         .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
         .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
     )
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
 
 
 def _search_result(r: Any, q: str, extended: bool) -> Json:
@@ -820,164 +814,6 @@ class SqlStore(LineageStore):
             raise NotFound(msg)
         return row
 
-    def _tags_for(self, conn: Any, dataset_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
-        out: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        for chunk in _chunks(list(dataset_ids)):
-            for row in conn.execute(
-                select(t.dataset_tags).where(t.dataset_tags.c.dataset_id.in_(chunk))
-            ):
-                out[row.dataset_id][row.field].append(row.tag)
-        return out
-
-    def _version_io(
-        self, conn: Any, jv_ids: Sequence[int]
-    ) -> dict[int, tuple[list[DatasetId], list[DatasetId]]]:
-        io: dict[int, tuple[list[DatasetId], list[DatasetId]]] = defaultdict(lambda: ([], []))
-        named: dict[tuple[str, str], DatasetId] = {}  # one DatasetId per dataset, not per row
-        rows = self._node_rows(
-            conn,
-            t.job_version_io,
-            [i for i in jv_ids if i is not None],
-            [t.job_version_io.c.direction, t.datasets.c.namespace, t.datasets.c.name],
-            key=t.job_version_io.c.job_version_id,
-            join=(t.datasets, t.datasets.c.id == t.job_version_io.c.dataset_id),
-            order=(t.datasets.c.namespace, t.datasets.c.name),
-        )
-        for version_id, direction, namespace, name in rows:
-            dataset = named.get((namespace, name))
-            if dataset is None:
-                dataset = named[namespace, name] = DatasetId(namespace, name)
-            io[version_id][0 if direction == "in" else 1].append(dataset)
-        return io
-
-    def _merged_facets(self, conn: Any, run_ids: Sequence[str], column: str) -> dict[str, Json]:
-        merged: dict[str, Json] = defaultdict(dict)
-        col = t.run_facets.c[column]
-        for chunk in _chunks(list(run_ids)):
-            rows = conn.execute(
-                select(t.run_facets.c.run_id, col)
-                .where(t.run_facets.c.run_id.in_(chunk))
-                .order_by(t.run_facets.c.event_time, t.run_facets.c.event_id)
-            )
-            for r in rows:
-                merged[r.run_id].update(r[1] or {})
-        return merged
-
-    def _runs_json(self, conn: Any, rows: Sequence[Any], summary: bool = False) -> list[Json]:
-        """Marquez ``Run``s; ``summary`` leaves out facets and dataset versions (for large graphs)."""
-        if not rows:
-            return []
-        run_ids = [r.run_id for r in rows]
-        facets = {} if summary else self._merged_facets(conn, run_ids, "run_facets")
-        job_ids = {r.job_id for r in rows}
-        jobs = {
-            pk: JobId(namespace, name)
-            for pk, namespace, name in self._node_rows(
-                conn, t.jobs, job_ids, [t.jobs.c.namespace, t.jobs.c.name]
-            )
-        }
-        version_ids = {r.job_version_id for r in rows if r.job_version_id is not None}
-        versions = {
-            pk: version
-            for pk, version in self._node_rows(
-                conn, t.job_versions, version_ids, [t.job_versions.c.version]
-            )
-        }
-        io: dict[str, tuple[list[Json], list[Json]]] = defaultdict(lambda: ([], []))
-        for chunk in [] if summary else _chunks(run_ids):
-            for r in conn.execute(self._run_io_query(chunk)):
-                version = r.dataset_version or (r.read_version if r.direction == "in" else None)
-                item = {
-                    "datasetVersionId": {
-                        "namespace": r.namespace,
-                        "name": r.name,
-                        "version": version,
-                    },
-                    "facets": r.facets or {},
-                }
-                io[r.run_id][0 if r.direction == "in" else 1].append(item)
-        return [
-            views.run(
-                r,
-                jobs[r.job_id],
-                versions.get(r.job_version_id),
-                facets.get(r.run_id, {}),
-                *io[r.run_id],
-            )
-            for r in rows
-        ]
-
-    @staticmethod
-    def _run_io_query(run_ids: Sequence[str]) -> Any:
-        """Runs' inputs and outputs; an input without a version gets the one current at the run's start."""
-        dv = t.dataset_versions
-        start = func.coalesce(t.runs.c.started_at, t.runs.c.created_at)
-        read_version = (
-            select(dv.c.version)
-            .where(and_(dv.c.dataset_id == t.run_io.c.dataset_id, dv.c.created_at <= start))
-            .order_by(dv.c.created_at.desc(), dv.c.id.desc())
-            .limit(1)
-            .correlate(t.run_io, t.runs)
-            .scalar_subquery()
-        )
-        return (
-            select(
-                t.run_io,
-                t.datasets.c.namespace,
-                t.datasets.c.name,
-                read_version.label("read_version"),
-            )
-            .join(t.datasets, t.datasets.c.id == t.run_io.c.dataset_id)
-            .join(t.runs, t.runs.c.run_id == t.run_io.c.run_id)
-            .where(t.run_io.c.run_id.in_(run_ids))
-            .order_by(t.datasets.c.namespace, t.datasets.c.name)
-        )
-
-    def _version_at(self, conn: Any, dataset_id: int, when: datetime | None) -> str | None:
-        q = select(t.dataset_versions.c.version).where(
-            t.dataset_versions.c.dataset_id == dataset_id
-        )
-        if when is not None:
-            q = q.where(t.dataset_versions.c.created_at <= when)
-        return conn.execute(
-            q.order_by(
-                t.dataset_versions.c.created_at.desc(), t.dataset_versions.c.id.desc()
-            ).limit(1)
-        ).scalar()
-
-    def _jobs_json(self, conn: Any, rows: Sequence[Any], summary: bool = False) -> list[Json]:
-        io = self._version_io(conn, [r.current_version_id for r in rows])
-        version_ids = {r.current_version_id for r in rows if r.current_version_id is not None}
-        versions = {
-            pk: version
-            for pk, version in self._node_rows(
-                conn, t.job_versions, version_ids, [t.job_versions.c.version]
-            )
-        }
-        latest_ids = {r.latest_run_id for r in rows if r.latest_run_id}
-        latest_rows = (
-            conn.execute(
-                select(t.runs).where(traversal.ids_in(self.dialect, t.runs.c.run_id)),
-                {"ids": traversal.id_list(self.dialect, latest_ids)},
-            ).all()
-            if latest_ids
-            else []
-        )
-        latest = {j["id"]: j for j in self._runs_json(conn, latest_rows, summary)}
-        return [
-            views.job(
-                r,
-                versions.get(r.current_version_id),
-                *io.get(r.current_version_id, ([], [])),
-                latest.get(r.latest_run_id),
-            )
-            for r in rows
-        ]
-
-    def _datasets_json(self, conn: Any, rows: Sequence[Any]) -> list[Json]:
-        tags = self._tags_for(conn, [r.id for r in rows])
-        return [views.dataset(r, tags.get(r.id)) for r in rows]
-
     @staticmethod
     def _page(
         conn: Any, table: Any, where: Any, order: Sequence[Any], limit: int, offset: int
@@ -1012,7 +848,7 @@ class SqlStore(LineageStore):
         with self._read() as conn:
             where = t.datasets.c.namespace == namespace
             rows, total = self._page(conn, t.datasets, where, [t.datasets.c.name], limit, offset)
-            return self._datasets_json(conn, rows), total
+            return entities.datasets_json(conn, rows), total
 
     def get_dataset(self, dataset: DatasetId) -> Json:
         found = self.datasets_by_id([dataset])
@@ -1029,7 +865,7 @@ class SqlStore(LineageStore):
             dv = t.dataset_versions
             order = [dv.c.created_at.desc(), dv.c.id.desc()]
             rows, total = self._page(conn, dv, dv.c.dataset_id == pk, order, limit, offset)
-            tags = self._tags_for(conn, [pk]).get(pk)
+            tags = entities.tags_for(conn, [pk]).get(pk)
             return [views.dataset_version(r, dataset, tags) for r in rows], total
 
     def get_dataset_version(self, dataset: DatasetId, version: str) -> Json:
@@ -1046,7 +882,7 @@ class SqlStore(LineageStore):
             if row is None:
                 msg = f"version {version!r} of dataset {dataset.namespace}:{dataset.name} not found"
                 raise NotFound(msg)
-            return views.dataset_version(row, dataset, self._tags_for(conn, [pk]).get(pk))
+            return views.dataset_version(row, dataset, entities.tags_for(conn, [pk]).get(pk))
 
     def list_jobs(
         self, namespace: str | None = None, limit: int = 100, offset: int = 0
@@ -1057,11 +893,11 @@ class SqlStore(LineageStore):
             where = t.jobs.c.namespace == namespace if namespace is not None else true()
             order = [t.jobs.c.namespace, t.jobs.c.name]
             rows, total = self._page(conn, t.jobs, where, order, limit, offset)
-            return self._jobs_json(conn, rows), total
+            return entities.jobs_json(conn, self.dialect, rows), total
 
     def get_job(self, job: JobId) -> Json:
         with self._read() as conn:
-            return self._jobs_json(conn, [self._job_row(conn, job)])[0]
+            return entities.jobs_json(conn, self.dialect, [self._job_row(conn, job)])[0]
 
     def list_job_versions(
         self, job: JobId, limit: int = 100, offset: int = 0
@@ -1071,7 +907,7 @@ class SqlStore(LineageStore):
             jv = t.job_versions
             order = [jv.c.created_at.desc(), jv.c.id.desc()]
             versions, total = self._page(conn, jv, jv.c.job_id == row.id, order, limit, offset)
-            io = self._version_io(conn, [v.id for v in versions])
+            io = entities.version_io(conn, self.dialect, [v.id for v in versions])
             return [
                 views.job_version(v, job, *io.get(v.id, ([], [])), None) for v in versions
             ], total
@@ -1087,7 +923,7 @@ class SqlStore(LineageStore):
             if v is None:
                 msg = f"version {version!r} of job {job.namespace}:{job.name} not found"
                 raise NotFound(msg)
-            io = self._version_io(conn, [v.id])
+            io = entities.version_io(conn, self.dialect, [v.id])
             return views.job_version(v, job, *io.get(v.id, ([], [])), None)
 
     def list_runs(self, job: JobId, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
@@ -1095,7 +931,7 @@ class SqlStore(LineageStore):
             row = self._job_row(conn, job)
             order = [t.runs.c.created_at.desc()]
             rows, total = self._page(conn, t.runs, t.runs.c.job_id == row.id, order, limit, offset)
-            return self._runs_json(conn, rows), total
+            return entities.runs_json(conn, self.dialect, rows), total
 
     def get_run(self, run_id: str) -> Json:
         with self._read() as conn:
@@ -1103,7 +939,7 @@ class SqlStore(LineageStore):
             if row is None:
                 msg = f"run {run_id!r} not found"
                 raise NotFound(msg)
-            return self._runs_json(conn, [row])[0]
+            return entities.runs_json(conn, self.dialect, [row])[0]
 
     def child_runs(self, run_id: str, limit: int = 100, offset: int = 0) -> tuple[list[Json], int]:
         r = t.runs
@@ -1116,12 +952,12 @@ class SqlStore(LineageStore):
             ):
                 msg = f"run {run_id!r} not found"
                 raise NotFound(msg)
-            return self._runs_json(conn, rows, summary=True), total
+            return entities.runs_json(conn, self.dialect, rows, summary=True), total
 
     def get_run_facets(self, run_id: str, kind: Literal["run", "job"] = "run") -> Json:
         self.get_run(run_id)
         with self._read() as conn:
-            merged = self._merged_facets(
+            merged = entities.merged_facets(
                 conn, [run_id], "run_facets" if kind == "run" else "job_facets"
             )
         return {"runId": run_id, "facets": merged.get(run_id, {})}
@@ -1339,7 +1175,7 @@ class SqlStore(LineageStore):
         qa, ev = t.quality_assertions, t.events
         out: dict[DatasetId, list[Json]] = {}
         with self._read() as conn:
-            for chunk in _chunks(list(dict.fromkeys(datasets))):
+            for chunk in entities.chunks(list(dict.fromkeys(datasets))):
                 rows = conn.execute(
                     select(
                         qa,
@@ -1462,7 +1298,7 @@ class SqlStore(LineageStore):
                     if keys is not None
                     else [table.c.facets]
                 )
-                for chunk in _chunks(list(dict.fromkeys(ids))):
+                for chunk in entities.chunks(list(dict.fromkeys(ids))):
                     where = keys_in(
                         table.c.namespace, table.c.name, ((k.namespace, k.name) for k in chunk)
                     )
@@ -1534,7 +1370,7 @@ class SqlStore(LineageStore):
             }
 
     def _table_edges(self, conn: Any, job_rows: Sequence[Any]) -> list[TableEdges]:
-        io = self._version_io(conn, [r.current_version_id for r in job_rows])
+        io = entities.version_io(conn, self.dialect, [r.current_version_id for r in job_rows])
         return [
             TableEdges(
                 JobId(r.namespace, r.name),
@@ -1554,7 +1390,7 @@ class SqlStore(LineageStore):
         source, version = self._job_versions(as_of)
         with self._read() as conn:
             job_rows: dict[int, Any] = {}
-            for chunk in _chunks(list(datasets)):
+            for chunk in entities.chunks(list(datasets)):
                 q = (
                     select(
                         t.jobs.c.id,
@@ -1586,7 +1422,7 @@ class SqlStore(LineageStore):
         source, version = self._job_versions(as_of)
         with self._read() as conn:
             rows: list[Any] = []
-            for chunk in _chunks(list(jobs)):
+            for chunk in entities.chunks(list(jobs)):
                 where = keys_in(
                     t.jobs.c.namespace, t.jobs.c.name, ((j.namespace, j.name) for j in chunk)
                 )
@@ -1651,7 +1487,7 @@ class SqlStore(LineageStore):
             wanted: dict[DatasetId, set[str]] = defaultdict(set)
             for d, f in fields:
                 wanted[d].add(f)
-            for chunk in _chunks(list(wanted)):
+            for chunk in entities.chunks(list(wanted)):
                 conds = [
                     keys_in(
                         anchor_ds.c.namespace,
@@ -1734,39 +1570,14 @@ class SqlStore(LineageStore):
         rows = conn.execute(query, values).all()
         jobs, unnamed = traversal.row_jobs(rows, keys, found)
         facets = [traversal.facet(self.dialect, t.jobs.c.facets, k) for k in keys]
-        for r in self._node_rows(
-            conn, t.jobs, unnamed, [t.jobs.c.namespace, t.jobs.c.name, *facets]
+        for r in entities.node_rows(
+            conn, self.dialect, t.jobs, unnamed, [t.jobs.c.namespace, t.jobs.c.name, *facets]
         ):
             jobs[r[0]] = job = JobId(r[1], r[2])
             if any(v is not None for v in r[3:]):
                 found[job] = traversal.present(keys, r[3:])
         reached, datasets = traversal.reached_rows(rows, keys, found)
         return reached, datasets, jobs
-
-    def _node_rows(
-        self,
-        conn: Connection,
-        table: Any,
-        keys: Iterable[int] | Iterable[str],
-        columns: Sequence[Any],
-        *where: ColumnElement[bool],
-        key: Any = None,
-        join: tuple[Any, ColumnElement[bool]] | None = None,
-        order: Sequence[Any] = (),
-    ) -> Iterable[Any]:
-        """``key, *columns`` of the rows of ``table`` whose ``key`` (default: its primary key
-        ``id``) is one of ``keys`` (and ``where``), in one statement however many keys (none
-        for no keys); ``join`` adds a table to read columns from, ``order`` sorts the rows."""
-        values: list[Any] = list(keys)
-        if not values:
-            return []
-        key = table.c.id if key is None else key
-        query = select(key, *columns).where(traversal.ids_in(self.dialect, key), *where)
-        if join is not None:
-            query = query.join(*join)
-        return conn.execute(
-            query.order_by(*order), {"ids": traversal.id_list(self.dialect, values)}
-        )
 
     def _walk_index(
         self,
@@ -1811,7 +1622,9 @@ class SqlStore(LineageStore):
         """The index's cache of node names for ``table``, filled first with what ``pks`` lack."""
         names = index.names.setdefault(table.name, {})
         unknown = pks.difference(names)
-        for row in self._node_rows(conn, table, unknown, [table.c.namespace, table.c.name]):
+        for row in entities.node_rows(
+            conn, self.dialect, table, unknown, [table.c.namespace, table.c.name]
+        ):
             names[row[0]] = kind(row[1], row[2])
         return names
 
@@ -1835,7 +1648,7 @@ class SqlStore(LineageStore):
         if unknown:  # few nodes have the facets asked for: only theirs come back
             values = [traversal.facet(self.dialect, table.c.facets, k) for k in keys]
             has_any = or_(*(v.is_not(None) for v in values))
-            for row in self._node_rows(conn, table, unknown, values, has_any):
+            for row in entities.node_rows(conn, self.dialect, table, unknown, values, has_any):
                 facets[row[0]] = traversal.present(keys, row[1:])
             checked.update(unknown)
         for node_pk in pks.intersection(facets):
@@ -1871,7 +1684,7 @@ class SqlStore(LineageStore):
         ]
         edges = [
             row
-            for chunk in _chunks(touched)
+            for chunk in entities.chunks(touched)
             for row in conn.execute(traversal.current_column_edges(True), {"jobs": list(chunk)})
         ]
         index.replace_jobs(touched, edges, mark, self._touched_keys(conn, index, mark, touched))
@@ -1897,7 +1710,7 @@ class SqlStore(LineageStore):
     def _rows_by_key(conn: Any, table: Any, keys: Sequence[DatasetId | JobId]) -> list[Any]:
         """Rows of ``datasets`` or ``jobs`` for many (namespace, name) keys, in chunks."""
         rows: list[Any] = []
-        for chunk in _chunks(list(dict.fromkeys(keys))):
+        for chunk in entities.chunks(list(dict.fromkeys(keys))):
             where = keys_in(table.c.namespace, table.c.name, ((k.namespace, k.name) for k in chunk))
             rows.extend(conn.execute(select(table).where(where)).all())
         return rows
@@ -1924,14 +1737,16 @@ class SqlStore(LineageStore):
         rows = self._dataset_rows(conn, datasets)
         return {
             DatasetId(r.namespace, r.name): d
-            for r, d in zip(rows, self._datasets_json(conn, rows), strict=True)
+            for r, d in zip(rows, entities.datasets_json(conn, rows), strict=True)
         }
 
     def _read_jobs(self, conn: Connection, jobs: Sequence[JobId]) -> dict[Any, Json]:
         rows = self._rows_by_key(conn, t.jobs, jobs)
         return {
             JobId(r.namespace, r.name): j
-            for r, j in zip(rows, self._jobs_json(conn, rows, summary=True), strict=True)
+            for r, j in zip(
+                rows, entities.jobs_json(conn, self.dialect, rows, summary=True), strict=True
+            )
         }
 
     def _cached_json(
@@ -1999,7 +1814,7 @@ class SqlStore(LineageStore):
             ).all()
             out = []
             for r in rows:
-                version = r.dataset_version or self._version_at(
+                version = r.dataset_version or entities.version_at(
                     conn, r.dataset_id, run.started_at or run.created_at
                 )
                 producer = None
