@@ -198,3 +198,25 @@ def test_db_project_applies_the_backlog(tmp_path: Path):
     again = runner.invoke(app, ["db", "project", "--db", url])
     assert "projected 0 events; 0 pending" in again.stdout
     store.close()
+
+
+def test_db_backup_copies_both_files_and_refuses_what_it_cannot(tmp_path: Path):
+    from headwater.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = open_store(url)
+    for i in range(3):
+        store.ingest(run_event(job=f"j{i}", outputs=[dataset(f"t{i}")], at=i))
+    store.close()
+    dest = tmp_path / "copy.db"
+    out = runner.invoke(app, ["db", "backup", str(dest), "--db", url])
+    assert out.exit_code == 0, out.output
+    assert "backed up 3 events" in out.stdout and "copy.events.db" in out.stdout
+    again = runner.invoke(app, ["db", "backup", str(dest), "--db", url])
+    assert again.exit_code == 1 and "exists: a backup writes new files" in again.output
+    assert "Traceback" not in again.output
+    missing = runner.invoke(app, ["db", "backup", str(dest), "--db", "sqlite:///nowhere.db"])
+    assert missing.exit_code == 1 and "no SQLite store at" in missing.output
+    assert not Path("nowhere.db").exists()
+    pg = runner.invoke(app, ["db", "backup", str(dest), "--db", "postgresql://u@127.0.0.1:1/x"])
+    assert pg.exit_code == 1 and "pg_dump" in pg.output  # refused before connecting

@@ -144,6 +144,38 @@ def project(
         console.print(f"projected {done} events; {left} pending")
 
 
+@db_app.command("backup")
+@friendly_errors
+def backup(
+    dest: Annotated[
+        Path, typer.Argument(help="The copy's file (its event log is written beside it).")
+    ],
+    db: DbOption = None,
+) -> None:
+    """Copy a SQLite store, both its files, consistently, while it is in use."""
+    from sqlalchemy.engine import make_url
+
+    from headwater.store.backup import backup as backup_store
+    from headwater.store.sql import SqlStore
+
+    url = resolve_url(db)
+    if not url.startswith("sqlite"):  # before opening: that would migrate the database
+        raise fail("a PostgreSQL store is one database: back it up with pg_dump")
+    if not Path(make_url(url).database or "").is_file():  # else opening would create one
+        raise fail(f"no SQLite store at {url}")
+    store = open_store(url)
+    try:
+        assert isinstance(store, SqlStore)
+        with console.status(f"backing up to {dest}"):
+            done = backup_store(store, dest)
+    finally:
+        store.close()
+    sizes = ", ".join(
+        f"{path} ({path.stat().st_size / 1e6:,.1f} MB)" for path in (done.store_file, done.log_file)
+    )
+    console.print(f"backed up {done.events:,} events: {sizes}", highlight=False, soft_wrap=True)
+
+
 _PARENT_PID = "HEADWATER_PARENT_PID"  # set by `serve` for its projector: the pid to outlive not
 
 
