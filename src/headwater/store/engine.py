@@ -59,7 +59,7 @@ def sqlite_log_path(url: str) -> Path:
 
     ``headwater.db`` keeps its log in ``headwater.events.db`` (``store`` in ``store.events``):
     appends write only there, so they never wait for the projection's writes, which hold the
-    store file's write lock (see ``docs/store.md``, "Two files on SQLite").
+    store file's write lock (``docs/store.md``, "Append, then project").
 
     Raises:
         StoreError: not a SQLite URL of a file (an in-memory database has no second file).

@@ -365,9 +365,11 @@ class SqlStore(LineageStore):
 
     async def _append_soon(self, event: EventHeader) -> IngestResult | None:
         """SQLite: :meth:`_append_now`, tried again every few milliseconds (the loop free
-        meanwhile) while another writer holds the lock, for up to :data:`_NOWAIT_POLL` seconds.
+        meanwhile) while another writer holds the log's lock, for up to :data:`_NOWAIT_POLL`
+        seconds.
 
-        A projector's transaction holds the lock for tens of milliseconds; SQLite's busy handler
+        Another appender (a batch) holds it for milliseconds (a projector, while the log shared
+        the store's file, held it for tens of milliseconds); SQLite's busy handler
         (the waiting path) sleeps 1, 2, 5 ... 25, 50, 100 ms between its tries, so a waiter took
         the lock a median 4.5-14 ms after it was free (0.6-2.3 ms polling), and through a worker
         thread.
