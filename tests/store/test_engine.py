@@ -98,3 +98,23 @@ def test_a_store_without_its_log_file_is_refused(tmp_path):
     again = open_store(f"sqlite:///{source}")  # the original, both files: as it was
     assert again.list_events()[1] == 1
     again.close()
+
+
+def test_a_store_path_may_hold_characters_a_uri_gives_meaning_to(tmp_path):
+    """The store's file is opened, and the log's attached, by URI: a space, ``#`` or ``?`` in
+    the path is the path's, not a URI's part."""
+    folder = tmp_path / "lineage store #1?"
+    folder.mkdir()
+    store = open_store(f"sqlite:///{folder / 'h.db'}")
+    try:
+        store.ingest(run_event())
+        assert store.catch_up() == 1
+        with store.engine.connect() as conn:
+            files = {name: path for _, name, path in conn.exec_driver_sql("PRAGMA database_list")}
+        assert files == {"main": str(folder / "h.db"), "log": str(folder / "h.events.db")}
+        assert sorted(p.name for p in folder.iterdir() if p.suffix == ".db") == [
+            "h.db",
+            "h.events.db",
+        ]
+    finally:
+        store.close()

@@ -96,7 +96,17 @@ def create_engine_for(url: str, *, wait: bool = True, log: bool = False) -> Engi
     if url.startswith("sqlite"):
         log_file = sqlite_log_path(url)
         busy_ms = 60_000 if wait else 0
-        target = url if not log else make_url(url).set(database=str(log_file)).render_as_string()
+        # The store's file is opened by URI (``mode=rwc``, as a path would be), so that SQLite
+        # reads the log's URI when attaching it (``mode=ro``) on every build, not only on those
+        # compiled to read URIs everywhere.
+        given = make_url(url)
+        target = (
+            given.set(database=str(log_file))
+            if log
+            else given.set(
+                database=f"file:{quote(str(Path(str(given.database)).resolve()))}"
+            ).update_query_dict({"mode": "rwc", "uri": "true"})
+        )
         engine = create_engine(
             target, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}, **codec
         )

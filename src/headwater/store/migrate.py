@@ -155,9 +155,8 @@ def migrating(engine: Engine) -> Iterator[Connection]:
             return
         sqlite = conn.connection.driver_connection
         assert sqlite is not None
-        assert engine.url.database is not None
-        log_file = sqlite_log_path(engine.url.render_as_string(hide_password=False))
-        attached = [row[1] for row in sqlite.execute("PRAGMA database_list")]
+        attached = {row[1]: row[2] for row in sqlite.execute("PRAGMA database_list")}
+        log_file = sqlite_log_path(f"sqlite:///{attached['main']}")
         if LOG_SCHEMA in attached:
             sqlite.execute(f"DETACH DATABASE {LOG_SCHEMA}")
         sqlite.execute(f"ATTACH DATABASE ? AS {LOG_SCHEMA}", (str(log_file),))
