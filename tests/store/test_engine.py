@@ -101,9 +101,9 @@ def test_a_store_without_its_log_file_is_refused(tmp_path):
 
 
 def test_a_store_path_may_hold_characters_a_uri_gives_meaning_to(tmp_path):
-    """The store's file is opened, and the log's attached, by URI: a space, ``#`` or ``?`` in
-    the path is the path's, not a URI's part."""
-    folder = tmp_path / "lineage store #1?"
+    """The store's file is opened, and the log's attached, by URI: a space, ``#`` or ``%`` in
+    the path is the path's, not a URI's part (a ``?`` the store URL itself reads as its query)."""
+    folder = tmp_path / "lineage store #1 (50%)"
     folder.mkdir()
     store = open_store(f"sqlite:///{folder / 'h.db'}")
     try:
