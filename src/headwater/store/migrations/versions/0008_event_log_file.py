@@ -6,7 +6,9 @@ projection's writes (74 us an event, held for a batch at a time): with the log i
 connections attach it read-only. Before this revision runs, :func:`headwater.store.migrate.upgrade`
 has copied ``events`` and ``chain_head`` into the log's file, in a transaction of that file
 only (one over both files is atomic in each, not across them); this revision checks the copy
-and drops the store file's tables, in a transaction of the store's file only.
+and drops the store file's tables, in a transaction of the store's file only. The copy takes time
+and disk space in proportion to the log (the store's file keeps the old pages as free space,
+which `headwater db backup` leaves out and `VACUUM` returns).
 
 ``run_facets``, ``quality_assertions`` and ``projection_errors`` referred to ``events.id``:
 SQLite's foreign keys cannot refer to another file, so the references go, on PostgreSQL too (one
