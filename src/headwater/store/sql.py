@@ -5,7 +5,7 @@ WAL, ``busy_timeout``, foreign keys, ``BEGIN IMMEDIATE`` so concurrent writers q
 failing on lock upgrade, the event log in a file of its own that appends write through
 :attr:`SqlStore.log_engine`), :meth:`SqlStore._store` (PostgreSQL: a single event is appended in
 one autocommit statement, :func:`headwater.store.ingest.append_one`; writers serialize on the
-chain head's row across server workers) and :meth:`SqlStore._json_objects` (search expands a
+chain head's row across server workers) and ``headwater.store.search._json_objects`` (search expands a
 stored JSON array with ``json_each`` or ``jsonb_array_elements``). Every query is built with
 SQLAlchemy Core: parameterized.
 """
@@ -29,18 +29,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Text,
     and_,
-    case,
-    cast,
     func,
-    literal,
-    null,
     or_,
     select,
     text,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -88,6 +82,7 @@ from headwater.store.ingest import (
 )
 from headwater.store.node_cache import LogPosition, NodeCache, Touched, touched_by
 from headwater.store.projection import PreparedBatch, prepare, project
+from headwater.store.search import search_queries, search_result
 
 PROJECT_LOCK_KEY = 0x48_57_50_52  # "HWPR": serializes projectors across processes
 _PROJECTION = "graph"  # the watermark's row in ``projection``
@@ -188,40 +183,6 @@ def _column_edge_select(source: Any, version: Any, out_ds: Any, in_ds: Any) -> A
         .join(out_ds, out_ds.c.id == edges.c.out_dataset_id)
         .join(in_ds, in_ds.c.id == edges.c.in_dataset_id)
     )
-
-
-def _search_result(r: Any, q: str, extended: bool) -> Json:
-    """One search result; the extension keys only when the caller asked where to look."""
-    prefix = {"DATASET": "dataset", "JOB": "job", "FIELD": "datasetField"}[r.kind]
-    node = f"{prefix}:{r.namespace}:{r.name}" + (f":{r.field}" if r.kind == "FIELD" else "")
-    result: Json = {
-        "type": r.kind,
-        "name": r.field if r.kind == "FIELD" else r.name,
-        "updatedAt": views.iso(r.updated_at),
-        "namespace": r.namespace,
-        "nodeId": node,
-    }
-    if not extended:
-        return result
-    if r.kind == "FIELD":
-        result["dataset"] = r.name
-        result["field"] = r.field
-    result["matched"] = r.matched
-    result["detail"] = _snippet(r.detail, q) if r.matched == "sql" else r.detail
-    return result
-
-
-def _snippet(text: str | None, q: str, width: int = 120) -> str | None:
-    """The line of ``text`` holding ``q`` (case-insensitive), shortened around it to ``width``."""
-    if not text:
-        return text
-    needle = q.lower()
-    line = next((ln.strip() for ln in text.splitlines() if needle in ln.lower()), text.strip())
-    if len(line) <= width:
-        return line
-    at = max(0, line.lower().find(needle) - width // 3)
-    cut = line[at : at + width]
-    return ("…" if at else "") + cut + ("…" if at + width < len(line) else "")
 
 
 class SqlStore(LineageStore):
@@ -1002,137 +963,6 @@ class SqlStore(LineageStore):
             for row in result:
                 yield bytes(row.raw)
 
-    def _json_objects(
-        self, column: Any, *path: str
-    ) -> tuple[Any, Callable[[str], ColumnElement[Any]], ColumnElement[bool]]:
-        """The objects of the JSON array at ``path`` in a JSON ``column``, one row each.
-
-        The one backend difference of search: SQLite expands arrays with ``json_each``, PostgreSQL
-        with ``jsonb_array_elements`` (guarded: it refuses anything but an array). Returns the
-        from-clause to join ``ON true``, an accessor of an object member as text, and the condition
-        that keeps objects only (a missing path or a non-object element gives no row).
-        """
-        if self.dialect == "postgresql":
-            array = column
-            for key in path:
-                array = array[key]
-            guarded = case(
-                (func.jsonb_typeof(array) == "array", array),
-                else_=cast(literal("[]"), postgresql.JSONB),
-            )
-            pg_items = func.jsonb_array_elements(guarded).table_valued("value").alias()
-            return (
-                pg_items,
-                lambda key: pg_items.c.value.op("->>")(literal(key)),
-                func.jsonb_typeof(pg_items.c.value) == "object",
-            )
-        args = (column, "$." + ".".join(path)) if path else (column,)
-        items = func.json_each(*args).table_valued("value", "type").alias()
-        return (
-            items,
-            lambda key: func.json_extract(items.c.value, f"$.{key}"),
-            items.c.type == "object",
-        )
-
-    def _search_parts(self, q: str, kinds: set[str], match: Sequence[str]) -> list[Any]:
-        """One SELECT per (kind of result, place to look), all with the same columns.
-
-        Columns: ``kind``, ``namespace``, ``name``, ``field`` ('' unless FIELD), ``updated_at``,
-        ``rank`` (the place's position in :data:`SEARCH_MATCHES`), ``matched``, ``detail``.
-        """
-        needle = q.lower()
-
-        def has(expr: Any) -> ColumnElement[bool]:
-            # autoescape: a '%' or '_' typed by the user is matched literally
-            return func.lower(expr).contains(needle, autoescape=True)
-
-        def row(kind: str, table: Any, where: str, field: Any, detail: Any) -> Any:
-            return (
-                literal(kind).label("kind"),
-                table.c.namespace.label("namespace"),
-                table.c.name.label("name"),
-                (literal("") if field is None else field).label("field"),
-                table.c.updated_at.label("updated_at"),
-                literal(SEARCH_MATCHES.index(where)).label("rank"),
-                literal(where).label("matched"),
-                (null() if detail is None else cast(detail, Text)).label("detail"),
-            )
-
-        ds, jobs = t.datasets, t.jobs
-        entities = [(k, table) for k, table in (("DATASET", ds), ("JOB", jobs)) if k in kinds]
-        parts: list[Any] = []
-        for where in match:
-            if where in ("name", "namespace"):
-                for kind, table in entities:
-                    parts.append(
-                        select(*row(kind, table, where, None, None)).where(has(table.c[where]))
-                    )
-            elif where == "column" and "FIELD" in kinds:
-                items, member, is_object = self._json_objects(ds.c.fields)
-                parts.append(
-                    select(*row("FIELD", ds, where, member("name"), member("type")))
-                    .select_from(ds)
-                    .join(items, true())
-                    .where(and_(is_object, has(member("name"))))
-                )
-            elif where == "tag":
-                tags = t.dataset_tags
-                for kind, level in (("DATASET", tags.c.field == ""), ("FIELD", tags.c.field != "")):
-                    if kind in kinds:
-                        field = None if kind == "DATASET" else tags.c.field
-                        parts.append(
-                            select(*row(kind, ds, where, field, tags.c.tag))
-                            .select_from(ds)
-                            .join(tags, tags.c.dataset_id == ds.c.id)
-                            .where(and_(level, has(tags.c.tag)))
-                        )
-                # the OpenLineage tags facet: [{"key", "value", "field"?}] on datasets and jobs
-                for kind, table in (("DATASET", ds), ("FIELD", ds), ("JOB", jobs)):
-                    if kind not in kinds:
-                        continue
-                    items, member, is_object = self._json_objects(table.c.facets, "tags", "tags")
-                    on_field = func.coalesce(member("field"), "")
-                    parts.append(
-                        select(
-                            *row(
-                                kind,
-                                table,
-                                where,
-                                on_field if kind == "FIELD" else None,
-                                member("key") + literal("=") + func.coalesce(member("value"), ""),
-                            )
-                        )
-                        .select_from(table)
-                        .join(items, true())
-                        .where(
-                            and_(
-                                is_object,
-                                has(member("key")),
-                                on_field != "" if kind == "FIELD" else on_field == "",
-                            )
-                        )
-                    )
-            elif where == "owner":
-                for kind, table in entities:
-                    items, member, is_object = self._json_objects(
-                        table.c.facets, "ownership", "owners"
-                    )
-                    parts.append(
-                        select(*row(kind, table, where, None, member("name")))
-                        .select_from(table)
-                        .join(items, true())
-                        .where(and_(is_object, has(member("name"))))
-                    )
-            elif where == "sql" and "JOB" in kinds:
-                jv = t.job_versions
-                parts.append(
-                    select(*row("JOB", jobs, where, None, jv.c.sql))
-                    .select_from(jobs)
-                    .join(jv, jv.c.id == jobs.c.current_version_id)
-                    .where(has(jv.c.sql))
-                )
-        return parts
-
     def search(
         self,
         q: str,
@@ -1147,26 +977,14 @@ class SqlStore(LineageStore):
         kinds: set[str] = (
             {kind} if kind else ({"DATASET", "JOB", "FIELD"} if extended else {"DATASET", "JOB"})
         )
-        parts = self._search_parts(q, kinds, places)
-        if not parts:
+        queries = search_queries(self.dialect, q, kinds, places, namespace, sort, limit)
+        if queries is None:
             return {"totalCount": 0, "results": []}
-        union = union_all(*parts).subquery("found")
-        if namespace:
-            union = select(union).where(union.c.namespace == namespace).subquery("in_namespace")
-        # one result per entity: the best-ranked way it matched
-        entity = (union.c.kind, union.c.namespace, union.c.name, union.c.field)
-        best = func.row_number().over(partition_by=entity, order_by=union.c.rank)
-        ranked = select(union, best.label("rn")).subquery("ranked")
-        found = select(ranked).where(ranked.c.rn == 1).subquery("best")
-        by_name = (found.c.name, found.c.field, found.c.namespace, found.c.kind)
-        order = {
-            "UPDATE_AT": (found.c.updated_at.desc(), *by_name),
-            "RELEVANCE": (found.c.rank, *by_name),
-        }.get(sort, by_name)
+        count, page = queries
         with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(found)).scalar_one()
-            rows = conn.execute(select(found).order_by(*order).limit(limit)).all()
-        return {"totalCount": total, "results": [_search_result(r, q, extended) for r in rows]}
+            total = conn.execute(count).scalar_one()
+            rows = conn.execute(page).all()
+        return {"totalCount": total, "results": [search_result(r, q, extended) for r in rows]}
 
     def list_tags(self) -> list[Json]:
         with self._read() as conn:
