@@ -93,6 +93,26 @@ def _post_batch(client: httpx.Client, body: bytes) -> None:
     assert client.post("/api/v1/lineage/batch", content=body).status_code in (200, 207)
 
 
+def _one_by_one(url: str, bodies: list[bytes]) -> tuple[float, list[float]]:
+    """Events/s of one producer sending ``bodies`` one request each, and each request's seconds."""
+    latencies = []
+    with _http_client(url) as client:
+        began = time.perf_counter()
+        for body in bodies:
+            sent = time.perf_counter()
+            _post_one(client, body)
+            latencies.append(time.perf_counter() - sent)
+        elapsed = time.perf_counter() - began
+    return len(bodies) / elapsed, latencies
+
+
+def _latency_ms(latencies: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and the longest of request times given in seconds, in milliseconds."""
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1e3, p99 * 1e3, ordered[-1] * 1e3
+
+
 def measure(
     url: str,
     chunk: list[bytes],
@@ -102,10 +122,11 @@ def measure(
     batch: int,
     batch_producers: int,
     read: bool,
-) -> tuple[float, float, float, float, float, float]:
+) -> tuple[float, ...]:
     """Events/s accepted one by one from one producer and from ``producers`` at once, accepted
     in batches from one producer, until readable after those batches, accepted in batches
-    from ``batch_producers`` at once, and one by one from one producer until readable.
+    from ``batch_producers`` at once, and one by one from one producer until readable; then
+    that producer's request times (ms): p50, p99, the longest.
 
     "Readable" adds the time of one read sent right after the last event: Headwater answers a
     read only after projecting every accepted event (its projector process works while the
@@ -116,7 +137,7 @@ def measure(
     batched = [b"[" + b",".join(rest[i : i + batch]) + b"]" for i in range(0, len(rest), batch)]
     alone_batches, together_batches = batched[: n_batched // batch], batched[n_batched // batch :]
     started = time.perf_counter()
-    alone = _in_threads(1, single, _post_one, lambda: _http_client(url))
+    alone, latencies = _one_by_one(url, single)
     alone_readable = float("nan")
     if read:  # and the eight producers start with the single events projected
         with _http_client(url) as client:
@@ -139,7 +160,15 @@ def measure(
     if read:  # untimed: the next round starts caught up, its projector idle
         with _http_client(url) as client:
             client.get("/api/v1/namespaces", timeout=600)
-    return alone, together, n_batched / sent, readable, batches_together, alone_readable
+    return (
+        alone,
+        together,
+        n_batched / sent,
+        readable,
+        batches_together,
+        alone_readable,
+        *_latency_ms(latencies),
+    )
 
 
 def commit_ceiling(
@@ -267,6 +296,10 @@ def main() -> None:
             f"| {med(name, 2):,.0f} | {med(name, 2) / med(noop_name, 2):.0%} | {med(name, 3):,.0f} "
             f"| {med(name, 4):,.0f} | {med(name, 4) / med(noop_name, 4):.0%} |"
         )
+    latency_rows = [
+        f"| {name} | {med(name, 6):.2f} | {med(name, 7):.2f} | {med(name, 8):.1f} |"
+        for name in servers
+    ]
     text_ = f"""
 Synthetic RunEvents (schema and column lineage facets, ~2 KB each). Per round and server:
 {n_single:,} events one per request (`POST /api/v1/lineage`) from one producer and a read,
@@ -294,6 +327,13 @@ Reproduce: `python benchmarks/bench_api.py`.
 | server | 1 producer accepted/s | vs HTTP ceiling | vs storage ceiling | vs both in series (bound) | 1 producer readable/s (vs HTTP ceiling) | {args.producers} producers accepted/s | vs HTTP ceiling | vs storage ceiling | batched accepted/s | vs HTTP ceiling | batched readable/s | batched, {args.batch_producers} producers, accepted/s | vs HTTP ceiling |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
+
+One producer's single events, each request's time (ms; medians over rounds): what a producer
+waits for an event to be accepted, the projector working meanwhile.
+
+| server | p50 | p99 | longest |
+|---|---|---|---|
+{chr(10).join(latency_rows)}
 """
     write_report("api", "HTTP ingest benchmark", text_)
 
