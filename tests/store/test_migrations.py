@@ -2,7 +2,7 @@
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect, text, update
+from sqlalchemy import Engine, delete, inspect, text, update
 
 from factories import dataset, run_event
 from headwater.model import DatasetId, JobId
@@ -174,4 +174,32 @@ def test_a_store_at_the_newest_revision_opens_without_alembic(store_url, monkeyp
     downgrade(store.engine, "0006")
     store.upgrade()
     assert len(calls) == 1 and current_revision(store.engine) == head_revision()
+    store.close()
+
+
+def test_a_move_of_the_log_cut_short_is_made_again(tmp_path):
+    """SQLite: the log is copied into its file before 0008 drops it from the store's; a copy a
+    crash left partial (the store still at 0007) is replaced at the next start, and 0008 run
+    on its own refuses to drop the store file's log while the copy is short."""
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    old = SqlStore(url)
+    old.upgrade()
+    for i in range(3):
+        old.ingest(run_event(job=f"j{i}", outputs=[dataset(f"t{i}")], at=i))
+    assert old.catch_up() == 3
+    downgrade(old.engine, "0007")  # the log back in the store's file; its own file keeps a copy
+    with old.log_engine.begin() as conn:  # the copy as a crash mid-way left it
+        conn.execute(delete(t.events).where(t.events.c.id > 1))
+    with pytest.raises(RuntimeError, match="copy holds 1 events"), migrating(old.engine) as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert current_revision(old.engine) == "0007"
+    old.close()
+
+    store = open_store(url)
+    assert isinstance(store, SqlStore)
+    assert current_revision(store.engine) == head_revision()
+    assert store.list_events()[1] == 3 and store.pending() == 0
+    store.ingest(run_event(job="after"))
+    report = verify_chain(store)
+    assert report.ok and report.checked == 4, report
     store.close()

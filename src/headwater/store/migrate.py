@@ -51,9 +51,8 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-# SQLite: the revision that moves the event log into a file of its own (0008), and the one before
-# it, after which the log is copied there (in a transaction of the log's file only).
-LOG_FILE_REVISION = "0008"
+# SQLite: the revision before the one that moves the event log into a file of its own (0008);
+# at it, the log is copied there, in a transaction of the log's file only.
 _BEFORE_LOG_FILE = "0007"
 _LOG_TABLES = (events, chain_head)
 
@@ -103,7 +102,7 @@ def _upgrade_sqlite(engine: Engine) -> None:
             check_references(conn)
     with migrating(engine) as conn:
         if MigrationContext.configure(conn).get_current_revision() == _BEFORE_LOG_FILE:
-            copy_log_to_file(conn)
+            _copy_log_to_file(conn)
     with migrating(engine) as conn:
         if MigrationContext.configure(conn).get_current_revision() != head_revision():
             command.upgrade(alembic_config(conn), "head")
@@ -123,7 +122,7 @@ def _start_chain(conn: Connection) -> None:
     conn.execute(insert(chain_head).values(name=CHAIN, chain_hash=GENESIS, prev_hash=GENESIS))
 
 
-def copy_log_to_file(conn: Connection) -> None:
+def _copy_log_to_file(conn: Connection) -> None:
     """SQLite, at revision 0007: copy the store file's ``events`` and ``chain_head`` into the
     log's file (in :func:`migrating`, which attaches it writable), replacing what an earlier,
     cut-short copy left there. Writes the log's file only."""
