@@ -64,8 +64,9 @@ def sqlite_log_path(url: str) -> Path:
     Raises:
         StoreError: not a SQLite URL of a file (an in-memory database has no second file).
     """
-    database = make_url(normalize_url(url)).database
-    if make_url(normalize_url(url)).get_backend_name() != "sqlite" or not database:
+    parsed = make_url(normalize_url(url))
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
         raise StoreError(f"{url!r}: the SQLite store needs a file (sqlite:///path/to/file.db)")
     if database == ":memory:" or database.startswith("file:"):
         raise StoreError(f"{url!r}: the SQLite store needs a file path (sqlite:///path/to/file.db)")

@@ -112,10 +112,17 @@ def _upgrade_sqlite(engine: Engine) -> None:
 def _create_log_tables(conn: Connection) -> None:
     """SQLite: the event log's tables in its file (attached as :data:`LOG_SCHEMA`), the chain
     at its start; what a cut-short first start left is kept."""
-    in_log = conn.execution_options(schema_translate_map={None: LOG_SCHEMA})
-    metadata.create_all(in_log, tables=list(_LOG_TABLES))
+    in_log = _log_tables_created(conn)
     if in_log.execute(select(func.count()).select_from(chain_head)).scalar_one() == 0:
         _start_chain(in_log)
+
+
+def _log_tables_created(conn: Connection) -> Connection:
+    """SQLite: the log's tables created in its file where missing; ``conn`` with their names
+    translated there."""
+    in_log = conn.execution_options(schema_translate_map={None: LOG_SCHEMA})
+    metadata.create_all(in_log, tables=list(_LOG_TABLES))
+    return in_log
 
 
 def _start_chain(conn: Connection) -> None:
@@ -126,10 +133,9 @@ def _copy_log_to_file(conn: Connection) -> None:
     """SQLite, at revision 0007: copy the store file's ``events`` and ``chain_head`` into the
     log's file (in :func:`migrating`, which attaches it writable), replacing what an earlier,
     cut-short copy left there. Writes the log's file only."""
-    in_log = conn.execution_options(schema_translate_map={None: LOG_SCHEMA})
     for table in reversed(_LOG_TABLES):
-        table.drop(in_log, checkfirst=True)
-    metadata.create_all(in_log, tables=list(_LOG_TABLES))
+        table.drop(conn.execution_options(schema_translate_map={None: LOG_SCHEMA}), checkfirst=True)
+    _log_tables_created(conn)
     for table in _LOG_TABLES:
         names = [c.name for c in table.c]
         copied = table.to_metadata(MetaData(), schema=LOG_SCHEMA)

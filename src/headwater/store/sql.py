@@ -37,6 +37,8 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -71,7 +73,7 @@ from headwater.store.base import (
 )
 from headwater.store.bulk import driver_error
 from headwater.store.column_index import ColumnIndex
-from headwater.store.engine import READ_ONLY, create_engine_for, sqlite_log_path
+from headwater.store.engine import LOG_SCHEMA, READ_ONLY, create_engine_for, sqlite_log_path
 from headwater.store.group_commit import GroupCommit
 from headwater.store.ingest import (
     SqliteAppend,
@@ -94,8 +96,11 @@ _LOG_POSITION = select(
     select(func.max(t.events.c.id)).scalar_subquery(), _WATERMARK.scalar_subquery()
 )
 # SQLite: whether the attached log's file holds the log (one that was lost is created empty)
-_LOG_TABLES_ATTACHED = text(
-    "SELECT count(*) FROM log.sqlite_master WHERE type = 'table' AND name = 'events'"
+_LOG_CATALOG = sa_table("sqlite_master", sa_column("type"), sa_column("name"), schema=LOG_SCHEMA)
+_LOG_TABLES_ATTACHED = (
+    select(func.count())
+    .select_from(_LOG_CATALOG)
+    .where(_LOG_CATALOG.c.type == "table", _LOG_CATALOG.c.name == t.events.name)
 )
 _NODE_POSITION = select(  # what the node cache's JSON reflects (see node_cache.LogPosition)
     _WATERMARK.scalar_subquery(),
